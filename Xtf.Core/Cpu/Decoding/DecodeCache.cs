@@ -1,0 +1,128 @@
+using Iced.Intel;
+using Xtf.Core.Cpu.Memory;
+
+namespace Xtf.Core.Cpu.Decoding;
+
+/// <summary>
+/// Decoded-instruction cache keyed by physical address and code size (DESIGN.md section 7).
+/// A frame's entries are dropped when anything writes the frame, so self-modifying code sees its
+/// own stores. Instructions that cross a page boundary are decoded every time and never cached,
+/// since their second page may be remapped independently.
+/// </summary>
+internal sealed class DecodeCache
+{
+    private readonly X86Cpu cpu;
+    private readonly Dictionary<ulong, CodeFrame> frames = [];
+    private readonly bool[] isCode;
+    private readonly GuestCodeReader reader;
+    private readonly Decoder decoder16, decoder32, decoder64;
+    private Instruction scratch;
+
+    public DecodeCache(X86Cpu cpu, ulong frameCount)
+    {
+        this.cpu = cpu;
+        isCode = new bool[frameCount];
+        reader = new GuestCodeReader(cpu);
+        decoder16 = Decoder.Create(16, reader);
+        decoder32 = Decoder.Create(32, reader);
+        decoder64 = Decoder.Create(64, reader);
+    }
+
+    /// <summary>
+    /// The instruction at CS:<paramref name="rip"/> (linear and physical address already
+    /// translated for execute). <paramref name="valid"/> is false for bytes that do not decode.
+    /// A fault while fetching the rest of the instruction is thrown as the fetch fault.
+    /// </summary>
+    public ref readonly Instruction Fetch(ulong rip, ulong linear, ulong physical, out bool valid)
+    {
+        int bitness = cpu.Bitness;
+        ulong frame = physical >> 12;
+        int offset = (int)(physical & 0xFFF);
+        if (frames.TryGetValue(frame, out var cached) && cached.Bitness[offset] == bitness)
+        {
+            valid = true;
+            return ref cached.Instructions[offset];
+        }
+
+        var decoder = bitness switch { 16 => decoder16, 32 => decoder32, _ => decoder64 };
+        reader.Reset(linear, physical);
+        decoder.IP = rip;
+        decoder.Decode(out scratch);
+        if (reader.Fault is { } fault && (scratch.IsInvalid || decoder.LastError == DecoderError.NoMoreBytes))
+            throw fault;
+        valid = !scratch.IsInvalid;
+        if (!valid || offset + scratch.Length > 0x1000 || frame >= (ulong)isCode.Length)
+            return ref scratch;
+
+        if (cached is null)
+        {
+            cached = new CodeFrame();
+            frames[frame] = cached;
+            isCode[frame] = true;
+        }
+
+        cached.Bitness[offset] = (byte)bitness;
+        cached.Instructions[offset] = scratch;
+        return ref cached.Instructions[offset];
+    }
+
+    /// <summary>Called for every write to physical memory: drops decoded code of that frame.</summary>
+    public void OnWrite(ulong frame)
+    {
+        if (frame < (ulong)isCode.Length && isCode[frame])
+        {
+            isCode[frame] = false;
+            frames.Remove(frame);
+        }
+    }
+
+    private sealed class CodeFrame
+    {
+        public readonly Instruction[] Instructions = new Instruction[4096];
+        public readonly byte[] Bitness = new byte[4096];
+    }
+}
+
+/// <summary>
+/// Feeds the decoder instruction bytes through the guest's translation, one byte at a time, so a
+/// fetch that runs into an unmapped page faults on that page only if the instruction needs it.
+/// </summary>
+internal sealed class GuestCodeReader : CodeReader
+{
+    private readonly X86Cpu cpu;
+    private ulong linear;
+    private ulong physical;
+    private int count;
+
+    public GuestCodeReader(X86Cpu cpu) => this.cpu = cpu;
+
+    public CpuFault? Fault { get; private set; }
+
+    public void Reset(ulong linear, ulong physical)
+    {
+        this.linear = linear;
+        this.physical = physical;
+        count = 0;
+        Fault = null;
+    }
+
+    public override int ReadByte()
+    {
+        if (count >= 15 || Fault is not null)
+            return -1;
+        if (count > 0 && ((linear + (ulong)count) & 0xFFF) == 0)
+        {
+            try
+            {
+                physical = cpu.Translate(linear + (ulong)count, AccessKind.Execute, cpu.Cpl == 3) - (ulong)count;
+            }
+            catch (CpuFault f)
+            {
+                Fault = f;
+                return -1;
+            }
+        }
+
+        return (int)cpu.ReadPhysical(physical + (ulong)count++, 1);
+    }
+}

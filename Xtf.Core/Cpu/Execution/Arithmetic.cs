@@ -1,0 +1,98 @@
+using Iced.Intel;
+
+namespace Xtf.Core.Cpu.Execution;
+
+/// <summary>Integer add/subtract family: ADD, ADC, SUB, SBB, CMP, INC, DEC, NEG, XADD, CMPXCHG.</summary>
+internal static class Arithmetic
+{
+    public static void Install(Action<Mnemonic, InstructionHandler> add)
+    {
+        add(Mnemonic.Add, (X86Cpu c, in Instruction i) => AddSub(c, i, subtract: false, withCarry: false, store: true));
+        add(Mnemonic.Adc, (X86Cpu c, in Instruction i) => AddSub(c, i, subtract: false, withCarry: true, store: true));
+        add(Mnemonic.Sub, (X86Cpu c, in Instruction i) => AddSub(c, i, subtract: true, withCarry: false, store: true));
+        add(Mnemonic.Sbb, (X86Cpu c, in Instruction i) => AddSub(c, i, subtract: true, withCarry: true, store: true));
+        add(Mnemonic.Cmp, (X86Cpu c, in Instruction i) => AddSub(c, i, subtract: true, withCarry: false, store: false));
+        add(Mnemonic.Inc, (X86Cpu c, in Instruction i) => IncDec(c, i, 1));
+        add(Mnemonic.Dec, (X86Cpu c, in Instruction i) => IncDec(c, i, ulong.MaxValue));
+        add(Mnemonic.Neg, Neg);
+        add(Mnemonic.Xadd, Xadd);
+        add(Mnemonic.Cmpxchg, Cmpxchg);
+    }
+
+    private static void AddSub(X86Cpu cpu, in Instruction i, bool subtract, bool withCarry, bool store)
+    {
+        int size = X86Cpu.OperandSize(i, 0);
+        ulong b = cpu.ReadOperand(i, 1, size);
+        ulong carry = withCarry ? cpu.Eflags & RFlags.CF : 0;
+        if (store)
+        {
+            var dst = cpu.ResolveDestination(i, 0, size);
+            ulong a = cpu.Read(dst);
+            ulong r = subtract ? a - b - carry : a + b + carry;
+            cpu.Write(dst, r);
+            FlagLogic.Set(cpu, subtract ? FlagLogic.Sub(a, b, carry, r, size) : FlagLogic.Add(a, b, carry, r, size));
+        }
+        else
+        {
+            ulong a = cpu.ReadOperand(i, 0, size);
+            FlagLogic.Set(cpu, FlagLogic.Sub(a, b, 0, a - b, size));
+        }
+    }
+
+    /// <summary>INC/DEC: like ADD/SUB 1 but CF is preserved (SDM vol. 2, INC).</summary>
+    private static void IncDec(X86Cpu cpu, in Instruction i, ulong delta)
+    {
+        int size = X86Cpu.OperandSize(i, 0);
+        var dst = cpu.ResolveDestination(i, 0, size);
+        ulong a = cpu.Read(dst);
+        ulong r = a + delta;
+        cpu.Write(dst, r);
+        uint f = delta == 1 ? FlagLogic.Add(a, 1, 0, r, size) : FlagLogic.Sub(a, 1, 0, r, size);
+        FlagLogic.Set(cpu, f, RFlags.Status & ~RFlags.CF);
+    }
+
+    /// <summary>NEG: 0 - dest; CF is set unless the operand was 0.</summary>
+    private static void Neg(X86Cpu cpu, in Instruction i)
+    {
+        int size = X86Cpu.OperandSize(i, 0);
+        var dst = cpu.ResolveDestination(i, 0, size);
+        ulong a = cpu.Read(dst);
+        ulong r = 0 - a;
+        cpu.Write(dst, r);
+        FlagLogic.Set(cpu, FlagLogic.Sub(0, a, 0, r, size));
+    }
+
+    /// <summary>XADD: temp = src + dest; src = dest; dest = temp.</summary>
+    private static void Xadd(X86Cpu cpu, in Instruction i)
+    {
+        int size = X86Cpu.OperandSize(i, 0);
+        var dst = cpu.ResolveDestination(i, 0, size);
+        ulong a = cpu.Read(dst);
+        ulong b = cpu.ReadOperand(i, 1, size);
+        ulong r = a + b;
+        cpu.WriteOperand(i, 1, size, a);
+        cpu.Write(dst, r);
+        FlagLogic.Set(cpu, FlagLogic.Add(a, b, 0, r, size));
+    }
+
+    /// <summary>CMPXCHG: compare accumulator with dest; equal stores src, else loads dest into the accumulator.</summary>
+    private static void Cmpxchg(X86Cpu cpu, in Instruction i)
+    {
+        int size = X86Cpu.OperandSize(i, 0);
+        var dst = cpu.ResolveDestination(i, 0, size);
+        ulong a = cpu.ReadGpr(X86Cpu.RAX, size);
+        ulong d = cpu.Read(dst);
+        ulong src = cpu.ReadOperand(i, 1, size);
+        FlagLogic.Set(cpu, FlagLogic.Sub(a, d, 0, a - d, size));
+        if (a == d)
+        {
+            cpu.Write(dst, src);
+        }
+        else
+        {
+            // The destination is written back unchanged (the processor always writes it).
+            cpu.Write(dst, d);
+            cpu.WriteGpr(X86Cpu.RAX, size, d);
+        }
+    }
+}

@@ -1,0 +1,11 @@
+using Iced.Intel;
+
+namespace Xtf.Core.Cpu.Execution;
+
+internal static class BitOperations
+{
+    public static void Install(Action<Mnemonic, InstructionHandler> add)
+    {
+        _ = add;
+    }
+}

@@ -1,0 +1,263 @@
+using Iced.Intel;
+
+namespace Xtf.Core.Cpu.Execution;
+
+/// <summary>Branches: JMP, Jcc, CALL, RET (near and far), LOOPcc, JCXZ, ENTER, LEAVE.</summary>
+internal static class ControlTransfer
+{
+    public static void Install(Action<Mnemonic, InstructionHandler> add)
+    {
+        add(Mnemonic.Jmp, Jmp);
+        add(Mnemonic.Call, Call);
+        add(Mnemonic.Ret, Ret);
+        add(Mnemonic.Retf, Retf);
+        foreach (var m in DataMovement.ConditionalMnemonics("J"))
+            add(m, Jcc);
+        add(Mnemonic.Loop, (X86Cpu c, in Instruction i) => Loop(c, i, 0));
+        add(Mnemonic.Loope, (X86Cpu c, in Instruction i) => Loop(c, i, 1));
+        add(Mnemonic.Loopne, (X86Cpu c, in Instruction i) => Loop(c, i, 2));
+        add(Mnemonic.Jcxz, (X86Cpu c, in Instruction i) => JumpIfCounterZero(c, i, 2));
+        add(Mnemonic.Jecxz, (X86Cpu c, in Instruction i) => JumpIfCounterZero(c, i, 4));
+        add(Mnemonic.Jrcxz, (X86Cpu c, in Instruction i) => JumpIfCounterZero(c, i, 8));
+        add(Mnemonic.Leave, Leave);
+        add(Mnemonic.Enter, Enter);
+    }
+
+    /// <summary>Operand size of a near branch: 8 in 64-bit mode unless 66h, else from the instruction form.</summary>
+    private static int NearSize(X86Cpu cpu, in Instruction i)
+    {
+        if (i.IsCallNear || i.Mnemonic == Mnemonic.Ret)
+            return i.Mnemonic == Mnemonic.Ret ? RetSize(i) : -i.StackPointerIncrement;
+        return cpu.Bitness == 64 ? 8 : i.CodeSize == CodeSize.Code16 ? 2 : 4;
+    }
+
+    private static int RetSize(in Instruction i) => i.Code switch
+    {
+        Code.Retnw or Code.Retnw_imm16 or Code.Retfw or Code.Retfw_imm16 => 2,
+        Code.Retnq or Code.Retnq_imm16 or Code.Retfq or Code.Retfq_imm16 => 8,
+        _ => 4,
+    };
+
+    /// <summary>
+    /// Near branch target check (SDM: JMP): outside 64-bit mode the target must be within the CS
+    /// limit, in 64-bit mode canonical; otherwise #GP(0) with nothing changed.
+    /// </summary>
+    internal static void BranchTo(X86Cpu cpu, ulong target, int size)
+    {
+        target &= X86Cpu.SizeMask(size);
+        if (cpu.Bitness == 64)
+        {
+            if (!X86Cpu.IsCanonical(target))
+                throw CpuFault.GP(0);
+        }
+        else if (target > cpu.Segments[X86Cpu.CS].Limit)
+        {
+            throw CpuFault.GP(0);
+        }
+
+        cpu.NextRip = target;
+    }
+
+    private static void Jmp(X86Cpu cpu, in Instruction i)
+    {
+        if (i.IsJmpFar || i.IsJmpFarIndirect)
+        {
+            var (selector, offset) = FarPointer(cpu, i);
+            var d = cpu.CheckFarTarget(selector, offset);
+            cpu.CommitCodeSegment(selector, d, cpu.Cpl);
+            cpu.NextRip = offset;
+            return;
+        }
+
+        int size = NearSize(cpu, i);
+        ulong target = i.IsJmpNearIndirect ? cpu.ReadOperand(i, 0, size) : i.NearBranchTarget;
+        BranchTo(cpu, target, size);
+    }
+
+    private static void Jcc(X86Cpu cpu, in Instruction i)
+    {
+        if (FlagLogic.Condition(cpu.Eflags, (int)i.ConditionCode - 1))
+            BranchTo(cpu, i.NearBranchTarget, NearSize(cpu, i));
+    }
+
+    private static void Call(X86Cpu cpu, in Instruction i)
+    {
+        if (i.IsCallFar || i.IsCallFarIndirect)
+        {
+            CallFar(cpu, i);
+            return;
+        }
+
+        int size = NearSize(cpu, i);
+        ulong target = i.IsCallNearIndirect ? cpu.ReadOperand(i, 0, size) : i.NearBranchTarget;
+        ulong returnIp = cpu.NextRip;
+        BranchTo(cpu, target, size);
+        cpu.Push(returnIp, size);
+    }
+
+    /// <summary>Far CALL to a code segment at the same privilege: push CS, then the return offset.</summary>
+    private static void CallFar(X86Cpu cpu, in Instruction i)
+    {
+        int size = i.Code switch
+        {
+            Code.Call_ptr1616 or Code.Call_m1616 => 2,
+            Code.Call_m1664 => 8,
+            _ => 4,
+        };
+        var (selector, offset) = FarPointer(cpu, i);
+        var d = cpu.CheckFarTarget(selector, offset);
+        cpu.CheckStackWritable(2 * size);
+        cpu.Push(cpu.Segments[X86Cpu.CS].Selector, size);
+        cpu.Push(cpu.NextRip, size);
+        cpu.CommitCodeSegment(selector, d, cpu.Cpl);
+        cpu.NextRip = offset;
+    }
+
+    /// <summary>The selector:offset of a direct (ptr16:16/32) or indirect (m16:16/32/64) far branch.</summary>
+    private static (ushort Selector, ulong Offset) FarPointer(X86Cpu cpu, in Instruction i)
+    {
+        if (i.Op0Kind == OpKind.FarBranch16)
+            return (i.FarBranchSelector, i.FarBranch16);
+        if (i.Op0Kind == OpKind.FarBranch32)
+            return (i.FarBranchSelector, i.FarBranch32);
+        int size = i.MemorySize switch
+        {
+            MemorySize.SegPtr16 => 2,
+            MemorySize.SegPtr64 => 8,
+            _ => 4,
+        };
+        int seg = X86Cpu.MemorySegment(i);
+        ulong ea = cpu.EffectiveAddress(i);
+        ulong offset = cpu.ReadLogical(seg, ea, size);
+        ushort selector = (ushort)cpu.ReadLogical(seg, (ea + (ulong)size) & X86Cpu.SizeMask(cpu.AddressSize(i)), 2);
+        return (selector, offset);
+    }
+
+    private static void Ret(X86Cpu cpu, in Instruction i)
+    {
+        int size = RetSize(i);
+        ulong target = cpu.PeekStack(0, size);
+        BranchTo(cpu, target, size);
+        ulong release = (ulong)size + (i.Op0Kind == OpKind.Immediate16 ? i.Immediate16 : 0u);
+        cpu.StackPointer += release;
+    }
+
+    /// <summary>
+    /// Far RET (SDM: RET): to the same privilege, or to an outer one (RPL &gt; CPL) with SS:ESP
+    /// popped after the immediate is released, and data segments the new CPL may not use nulled.
+    /// </summary>
+    private static void Retf(X86Cpu cpu, in Instruction i)
+    {
+        int size = RetSize(i);
+        ulong imm = i.Op0Kind == OpKind.Immediate16 ? i.Immediate16 : 0u;
+        ulong offset = cpu.PeekStack(0, size);
+        ushort selector = (ushort)cpu.PeekStack(size, size);
+        if (!cpu.ProtectedMode || cpu.Virtual8086)
+        {
+            BranchTo(cpu, offset, size);
+            cpu.CommitCodeSegment(selector, default, 0);
+            cpu.StackPointer += (ulong)(2 * size) + imm;
+            return;
+        }
+
+        var code = cpu.CheckReturnCodeSegment(selector);
+        int rpl = selector & 3;
+        if (rpl == cpu.Cpl)
+        {
+            if (offset > code.EffectiveLimit && !(cpu.LongMode && code.Long))
+                throw CpuFault.GP(0);
+            cpu.StackPointer += (ulong)(2 * size) + imm;
+            cpu.CommitCodeSegment(selector, code, rpl);
+            cpu.NextRip = offset;
+            return;
+        }
+
+        int depth = (2 * size) + (int)imm;
+        ulong newSp = cpu.PeekStack(depth, size);
+        ushort ssSelector = (ushort)cpu.PeekStack(depth + size, size);
+        var stack = cpu.CheckReturnStackSegment(ssSelector, rpl);
+        if (offset > code.EffectiveLimit)
+            throw CpuFault.GP(0);
+        cpu.CommitCodeSegment(selector, code, rpl);
+        cpu.SetAccessed(ssSelector, stack);
+        cpu.Segments[X86Cpu.SS].Load(ssSelector, stack);
+        cpu.StackPointer = newSp + imm;
+        cpu.NullifyInaccessibleDataSegments();
+        cpu.NextRip = offset;
+    }
+
+    /// <summary>LOOP/LOOPE/LOOPNE: decrement the counter (address size) without touching flags.</summary>
+    private static void Loop(X86Cpu cpu, in Instruction i, int kind)
+    {
+        int counterSize = CounterSize(cpu, i);
+        ulong count = (cpu.ReadGpr(X86Cpu.RCX, counterSize) - 1) & X86Cpu.SizeMask(counterSize);
+        bool zf = (cpu.Eflags & RFlags.ZF) != 0;
+        bool take = count != 0 && (kind == 0 || (kind == 1 ? zf : !zf));
+        if (take)
+            BranchTo(cpu, i.NearBranchTarget, NearSize(cpu, i));
+        cpu.WriteGpr(X86Cpu.RCX, counterSize, count);
+    }
+
+    private static void JumpIfCounterZero(X86Cpu cpu, in Instruction i, int counterSize)
+    {
+        if (cpu.ReadGpr(X86Cpu.RCX, counterSize) == 0)
+            BranchTo(cpu, i.NearBranchTarget, NearSize(cpu, i));
+    }
+
+    /// <summary>The counter register size of LOOP: the address size (67h selects the other).</summary>
+    private static int CounterSize(X86Cpu cpu, in Instruction i) => i.Op0Kind switch
+    {
+        _ when i.Code is Code.Loop_rel8_16_CX or Code.Loop_rel8_32_CX or Code.Loope_rel8_16_CX or Code.Loope_rel8_32_CX
+            or Code.Loopne_rel8_16_CX or Code.Loopne_rel8_32_CX => 2,
+        _ when i.Code is Code.Loop_rel8_16_RCX or Code.Loop_rel8_64_RCX or Code.Loope_rel8_16_RCX or Code.Loope_rel8_64_RCX
+            or Code.Loopne_rel8_16_RCX or Code.Loopne_rel8_64_RCX => 8,
+        _ => cpu.Bitness == 64 ? 8 : 4,
+    };
+
+    /// <summary>LEAVE: SP = BP, then pop BP (operand size).</summary>
+    private static void Leave(X86Cpu cpu, in Instruction i)
+    {
+        int size = i.Code switch { Code.Leavew => 2, Code.Leaveq => 8, _ => 4 };
+        ulong oldSp = cpu.StackPointer;
+        cpu.StackPointer = cpu.ReadGpr(X86Cpu.RBP, cpu.StackAddressSize);
+        try
+        {
+            cpu.WriteGpr(X86Cpu.RBP, size, cpu.Pop(size));
+        }
+        catch (CpuFault)
+        {
+            cpu.StackPointer = oldSp;
+            throw;
+        }
+    }
+
+    /// <summary>ENTER imm16, imm8 (SDM: ENTER), nesting level taken modulo 32.</summary>
+    private static void Enter(X86Cpu cpu, in Instruction i)
+    {
+        int size = i.Code switch { Code.Enterw_imm16_imm8 => 2, Code.Enterq_imm16_imm8 => 8, _ => 4 };
+        ulong allocate = i.Immediate16;
+        int level = i.Immediate8_2nd & 31;
+        ulong oldSp = cpu.StackPointer;
+        try
+        {
+            cpu.Push(cpu.ReadGpr(X86Cpu.RBP, size), size);
+            ulong frame = cpu.StackPointer;
+            ulong bp = cpu.ReadGpr(X86Cpu.RBP, cpu.StackAddressSize);
+            for (int n = 1; n < level; n++)
+            {
+                bp = (bp - (ulong)size) & X86Cpu.SizeMask(cpu.StackAddressSize);
+                cpu.Push(cpu.ReadLogical(X86Cpu.SS, bp, size), size);
+            }
+
+            if (level > 0)
+                cpu.Push(frame, size);
+            cpu.StackPointer -= allocate;
+            cpu.WriteGpr(X86Cpu.RBP, size, frame);
+        }
+        catch (CpuFault)
+        {
+            cpu.StackPointer = oldSp;
+            throw;
+        }
+    }
+}

@@ -1,0 +1,121 @@
+using Iced.Intel;
+using Xtf.Core.Cpu.Interrupts;
+
+namespace Xtf.Core.Cpu.Execution;
+
+/// <summary>Software interrupts and interrupt return: INT n, INT3, INTO, INT1 (ICEBP), IRET.</summary>
+internal static class Interrupts
+{
+    public static void Install(Action<Mnemonic, InstructionHandler> add)
+    {
+        add(Mnemonic.Int, (X86Cpu c, in Instruction i) => SoftwareInterrupt(c, i.Immediate8, EventKind.SoftwareInterrupt));
+        add(Mnemonic.Int3, (X86Cpu c, in Instruction i) => SoftwareInterrupt(c, (int)X86Vector.BP, EventKind.SoftwareInterrupt));
+        add(Mnemonic.Int1, (X86Cpu c, in Instruction i) => SoftwareInterrupt(c, (int)X86Vector.DB, EventKind.Icebp));
+        add(Mnemonic.Into, Into);
+        add(Mnemonic.Iret, (X86Cpu c, in Instruction i) => Iret(c, 2));
+        add(Mnemonic.Iretd, (X86Cpu c, in Instruction i) => Iret(c, 4));
+        add(Mnemonic.Iretq, (X86Cpu c, in Instruction i) => Iret(c, 8));
+    }
+
+    /// <summary>
+    /// INT n / INT3 / ICEBP: delivered as a trap, the saved RIP is the next instruction. In
+    /// virtual-8086 mode INT n with IOPL &lt; 3 is #GP(0) (SDM: INT n, without VME).
+    /// </summary>
+    private static void SoftwareInterrupt(X86Cpu cpu, int vector, EventKind kind)
+    {
+        if (cpu.Virtual8086 && cpu.Iopl < 3 && kind == EventKind.SoftwareInterrupt)
+            throw CpuFault.GP(0);
+        cpu.DeliverEvent(vector, null, kind, cpu.NextRip);
+    }
+
+    /// <summary>INTO: #OF as a software interrupt when OF is set; #UD in 64-bit mode.</summary>
+    private static void Into(X86Cpu cpu, in Instruction i)
+    {
+        if (cpu.Bitness == 64)
+            throw CpuFault.UD();
+        if ((cpu.Eflags & RFlags.OF) != 0)
+            SoftwareInterrupt(cpu, (int)X86Vector.OF, EventKind.SoftwareInterrupt);
+    }
+
+    /// <summary>
+    /// IRET (SDM vol. 2, IRET pseudo-code): real mode, and protected mode to the same or an outer
+    /// privilege level. Task return (NT set) and return to virtual-8086 mode come with task
+    /// switching (issue 3) and raise #GP(0) until then.
+    /// </summary>
+    private static void Iret(X86Cpu cpu, int size)
+    {
+        ulong eip = cpu.PeekStack(0, size);
+        ushort selector = (ushort)cpu.PeekStack(size, size);
+        uint flags = (uint)cpu.PeekStack(2 * size, size);
+
+        if (!cpu.ProtectedMode)
+        {
+            ControlTransfer.BranchTo(cpu, eip, size);
+            cpu.StackPointer += (ulong)(3 * size);
+            cpu.CommitCodeSegment(selector, default, 0);
+            WriteFlags(cpu, flags, size, cpl: 0, iopl: cpu.Iopl);
+            return;
+        }
+
+        if (cpu.Virtual8086)
+        {
+            if (cpu.Iopl < 3)
+                throw CpuFault.GP(0);
+            ControlTransfer.BranchTo(cpu, eip, size);
+            cpu.StackPointer += (ulong)(3 * size);
+            cpu.CommitCodeSegment(selector, default, 3);
+            WriteFlags(cpu, flags, size, cpl: 3, iopl: 3);
+            return;
+        }
+
+        if ((cpu.Eflags & RFlags.NT) != 0 || ((flags & RFlags.VM) != 0 && cpu.Cpl == 0 && size == 4))
+            throw CpuFault.GP(0);
+
+        int oldCpl = cpu.Cpl;
+        int oldIopl = cpu.Iopl;
+        var code = cpu.CheckReturnCodeSegment(selector);
+        int rpl = selector & 3;
+        if (rpl == oldCpl)
+        {
+            if (eip > code.EffectiveLimit)
+                throw CpuFault.GP(0);
+            cpu.StackPointer += (ulong)(3 * size);
+            cpu.CommitCodeSegment(selector, code, rpl);
+            cpu.NextRip = eip;
+            WriteFlags(cpu, flags, size, oldCpl, oldIopl);
+            return;
+        }
+
+        // Return to an outer privilege level: SS:ESP come from the frame.
+        ulong newSp = cpu.PeekStack(3 * size, size);
+        ushort ssSelector = (ushort)cpu.PeekStack(4 * size, size);
+        var stack = cpu.CheckReturnStackSegment(ssSelector, rpl);
+        if (eip > code.EffectiveLimit)
+            throw CpuFault.GP(0);
+        cpu.CommitCodeSegment(selector, code, rpl);
+        cpu.NextRip = eip;
+        WriteFlags(cpu, flags, size, oldCpl, oldIopl);
+        cpu.SetAccessed(ssSelector, stack);
+        cpu.Segments[X86Cpu.SS].Load(ssSelector, stack);
+        cpu.WriteGpr(X86Cpu.RSP, stack.DefaultBig ? 4 : 2, newSp);
+        cpu.NullifyInaccessibleDataSegments();
+    }
+
+    /// <summary>
+    /// EFLAGS from an IRET frame (SDM: IRET): IOPL only at CPL 0, IF only at CPL &lt;= IOPL,
+    /// VM/VIF/VIP unchanged on this path; a 16-bit IRET writes only the low 16 bits.
+    /// </summary>
+    private static void WriteFlags(X86Cpu cpu, uint value, int size, int cpl, int iopl)
+    {
+        uint writable = RFlags.Status | RFlags.TF | RFlags.DF | RFlags.NT | RFlags.RF | RFlags.AC | RFlags.ID
+            | RFlags.IF | RFlags.IOPL;
+        if (cpl > 0)
+            writable &= ~RFlags.IOPL;
+        if (cpl > iopl)
+            writable &= ~RFlags.IF;
+        if (size == 2)
+            writable &= 0xFFFF;
+        cpu.Eflags = (cpu.Eflags & ~writable) | (value & writable) | RFlags.Reserved1;
+        cpu.UpdateMode();
+    }
+}

@@ -1,0 +1,225 @@
+using Iced.Intel;
+using Xtf.Core.Cpu.Segmentation;
+
+namespace Xtf.Core.Cpu.Execution;
+
+/// <summary>
+/// System instructions (SDM vol. 3, 2.8): descriptor-table registers, control and debug
+/// registers, MSRs, CPUID, HLT, TSC, cache and TLB control, VMCALL.
+/// </summary>
+internal static class SystemInstructions
+{
+    public static void Install(Action<Mnemonic, InstructionHandler> add)
+    {
+        add(Mnemonic.Lgdt, (X86Cpu c, in Instruction i) => LoadTableRegister(c, i, c.Gdtr));
+        add(Mnemonic.Lidt, (X86Cpu c, in Instruction i) => LoadTableRegister(c, i, c.Idtr));
+        add(Mnemonic.Sgdt, (X86Cpu c, in Instruction i) => StoreTableRegister(c, i, c.Gdtr));
+        add(Mnemonic.Sidt, (X86Cpu c, in Instruction i) => StoreTableRegister(c, i, c.Idtr));
+        add(Mnemonic.Ltr, Ltr);
+        add(Mnemonic.Lldt, Lldt);
+        add(Mnemonic.Str, (X86Cpu c, in Instruction i) => StoreSelector(c, i, c.Tr.Selector));
+        add(Mnemonic.Sldt, (X86Cpu c, in Instruction i) => StoreSelector(c, i, c.Ldtr.Selector));
+        add(Mnemonic.Smsw, (X86Cpu c, in Instruction i) => StoreSelector(c, i, (ushort)c.Cr0Value));
+        add(Mnemonic.Lmsw, Lmsw);
+        add(Mnemonic.Clts, (X86Cpu c, in Instruction i) => { RequireCpl0(c); c.Cr0Value &= ~Cr0.TS; });
+        add(Mnemonic.Hlt, Hlt);
+        add(Mnemonic.Cpuid, Cpuid);
+        add(Mnemonic.Rdmsr, Rdmsr);
+        add(Mnemonic.Wrmsr, Wrmsr);
+        add(Mnemonic.Rdtsc, Rdtsc);
+        add(Mnemonic.Invd, (X86Cpu c, in Instruction i) => RequireCpl0(c));
+        add(Mnemonic.Wbinvd, (X86Cpu c, in Instruction i) => RequireCpl0(c));
+        add(Mnemonic.Invlpg, (X86Cpu c, in Instruction i) => RequireCpl0(c));
+        add(Mnemonic.Vmcall, Vmcall);
+        add(Mnemonic.Vmmcall, Vmcall);
+    }
+
+    /// <summary>Privileged instructions raise #GP(0) at CPL &gt; 0 (SDM vol. 3, 5.9), including virtual-8086 mode.</summary>
+    internal static void RequireCpl0(X86Cpu cpu)
+    {
+        if (cpu.Cpl > 0)
+            throw CpuFault.GP(0);
+    }
+
+    /// <summary>SGDT/SIDT/SLDT/SMSW/STR at CPL &gt; 0 with CR4.UMIP set are #GP(0) (SDM vol. 3, 2.5).</summary>
+    private static void CheckUmip(X86Cpu cpu)
+    {
+        if ((cpu.Cr4Value & Cr4.UMIP) != 0 && cpu.Cpl > 0)
+            throw CpuFault.GP(0);
+    }
+
+    /// <summary>LGDT/LIDT m16&amp;32: limit then base; with a 16-bit operand only 24 base bits are used.</summary>
+    private static void LoadTableRegister(X86Cpu cpu, in Instruction i, DescriptorTableRegister reg)
+    {
+        RequireCpl0(cpu);
+        if (i.Op0Kind != OpKind.Memory)
+            throw CpuFault.UD();
+        int seg = X86Cpu.MemorySegment(i);
+        ulong ea = cpu.EffectiveAddress(i);
+        int baseSize = cpu.Bitness == 64 ? 8 : 4;
+        ushort limit = (ushort)cpu.ReadLogical(seg, ea, 2);
+        ulong @base = cpu.ReadLogical(seg, (ea + 2) & X86Cpu.SizeMask(cpu.AddressSize(i)), baseSize);
+        if (cpu.Bitness != 64 && i.CodeSize == CodeSize.Code16 && i.Code is Code.Lgdt_m1632_16 or Code.Lidt_m1632_16)
+            @base &= 0xFFFFFF;
+        reg.Limit = limit;
+        reg.Base = @base;
+    }
+
+    private static void StoreTableRegister(X86Cpu cpu, in Instruction i, DescriptorTableRegister reg)
+    {
+        CheckUmip(cpu);
+        if (i.Op0Kind != OpKind.Memory)
+            throw CpuFault.UD();
+        int seg = X86Cpu.MemorySegment(i);
+        ulong ea = cpu.EffectiveAddress(i);
+        int baseSize = cpu.Bitness == 64 ? 8 : 4;
+        cpu.WriteLogical(seg, ea, 2, reg.Limit);
+        cpu.WriteLogical(seg, (ea + 2) & X86Cpu.SizeMask(cpu.AddressSize(i)), baseSize, reg.Base);
+    }
+
+    /// <summary>STR/SLDT/SMSW: 16 bits to memory, zero-extended to a register destination.</summary>
+    private static void StoreSelector(X86Cpu cpu, in Instruction i, ushort value)
+    {
+        CheckUmip(cpu);
+        int size = i.Op0Kind == OpKind.Memory ? 2 : X86Cpu.OperandSize(i, 0);
+        cpu.WriteOperand(i, 0, size, value);
+    }
+
+    /// <summary>LTR (SDM: LTR): a GDT selector of an available TSS; the descriptor is marked busy.</summary>
+    private static void Ltr(X86Cpu cpu, in Instruction i)
+    {
+        if (!cpu.ProtectedMode || cpu.Virtual8086)
+            throw CpuFault.UD();
+        RequireCpl0(cpu);
+        ushort selector = (ushort)cpu.ReadOperand(i, 0, 2);
+        if ((selector & 0xFFFC) == 0)
+            throw CpuFault.GP(0);
+        uint error = CpuFault.SelectorError(selector);
+        if ((selector & 4) != 0)
+            throw CpuFault.GP(error);
+        var d = cpu.ReadDescriptor(selector);
+        if (!d.IsSystem || d.Type is not (SystemDescriptorType.Tss16Available or SystemDescriptorType.Tss32Available))
+            throw CpuFault.GP(error);
+        if (!d.Present)
+            throw new CpuFault(X86Vector.NP, error);
+        cpu.SetTssBusy(selector, busy: true);
+        cpu.Tr.Load(selector, new SegmentDescriptor(d.Raw | (2ul << 40)));
+    }
+
+    /// <summary>LLDT (SDM: LLDT): null makes LDTR unusable; otherwise a GDT selector of an LDT descriptor.</summary>
+    private static void Lldt(X86Cpu cpu, in Instruction i)
+    {
+        if (!cpu.ProtectedMode || cpu.Virtual8086)
+            throw CpuFault.UD();
+        RequireCpl0(cpu);
+        ushort selector = (ushort)cpu.ReadOperand(i, 0, 2);
+        if ((selector & 0xFFFC) == 0)
+        {
+            cpu.Ldtr.LoadNull(selector);
+            return;
+        }
+
+        uint error = CpuFault.SelectorError(selector);
+        if ((selector & 4) != 0)
+            throw CpuFault.GP(error);
+        var d = cpu.ReadDescriptor(selector);
+        if (!d.IsSystem || d.Type != SystemDescriptorType.Ldt)
+            throw CpuFault.GP(error);
+        if (!d.Present)
+            throw new CpuFault(X86Vector.NP, error);
+        cpu.Ldtr.Load(selector, d);
+    }
+
+    /// <summary>LMSW: loads CR0 bits 0-3; it can set PE but never clear it.</summary>
+    private static void Lmsw(X86Cpu cpu, in Instruction i)
+    {
+        RequireCpl0(cpu);
+        ulong v = cpu.ReadOperand(i, 0, 2) & 0xF;
+        ulong cr0 = (cpu.Cr0Value & ~0xEul) | v | (cpu.Cr0Value & Cr0.PE);
+        cpu.Cr0Value = cr0;
+        cpu.UpdateMode();
+    }
+
+    private static void Hlt(X86Cpu cpu, in Instruction i)
+    {
+        RequireCpl0(cpu);
+        throw new X86Cpu.HaltException();
+    }
+
+    /// <summary>CPUID is answered by whoever runs the CPU (bare hardware or the hypervisor).</summary>
+    private static void Cpuid(X86Cpu cpu, in Instruction i)
+    {
+        var r = cpu.Intercepts.Cpuid(cpu, cpu.Eax, cpu.Ecx);
+        cpu.WriteGpr(X86Cpu.RAX, 4, r.Eax);
+        cpu.WriteGpr(X86Cpu.RBX, 4, r.Ebx);
+        cpu.WriteGpr(X86Cpu.RCX, 4, r.Ecx);
+        cpu.WriteGpr(X86Cpu.RDX, 4, r.Edx);
+    }
+
+    private static void Rdmsr(X86Cpu cpu, in Instruction i)
+    {
+        RequireCpl0(cpu);
+        ulong value = cpu.ReadMsr(cpu.Ecx);
+        cpu.WriteGpr(X86Cpu.RAX, 4, (uint)value);
+        cpu.WriteGpr(X86Cpu.RDX, 4, value >> 32);
+    }
+
+    private static void Wrmsr(X86Cpu cpu, in Instruction i)
+    {
+        RequireCpl0(cpu);
+        cpu.WriteMsr(cpu.Ecx, ((ulong)cpu.Edx << 32) | cpu.Eax);
+    }
+
+    /// <summary>RDTSC: #GP(0) at CPL &gt; 0 with CR4.TSD set.</summary>
+    private static void Rdtsc(X86Cpu cpu, in Instruction i)
+    {
+        if ((cpu.Cr4Value & Cr4.TSD) != 0 && cpu.Cpl > 0)
+            throw CpuFault.GP(0);
+        ulong tsc = cpu.TimeStampCounter;
+        cpu.WriteGpr(X86Cpu.RAX, 4, (uint)tsc);
+        cpu.WriteGpr(X86Cpu.RDX, 4, tsc >> 32);
+    }
+
+    /// <summary>VMCALL/VMMCALL exit to the hypervisor at any CPL; without one they are #UD.</summary>
+    private static void Vmcall(X86Cpu cpu, in Instruction i)
+    {
+        if (!cpu.Intercepts.Vmcall(cpu))
+            throw CpuFault.UD();
+    }
+
+    internal static void MovToCr(X86Cpu cpu, in Instruction i)
+    {
+        RequireCpl0(cpu);
+        ulong v = cpu.ReadOperand(i, 1, cpu.Bitness == 64 ? 8 : 4);
+        cpu.WriteControlRegister(i.Op0Register - Register.CR0, v);
+    }
+
+    internal static void MovFromCr(X86Cpu cpu, in Instruction i)
+    {
+        RequireCpl0(cpu);
+        ulong v = cpu.ReadControlRegister(i.Op1Register - Register.CR0);
+        cpu.WriteOperand(i, 0, cpu.Bitness == 64 ? 8 : 4, v);
+    }
+
+    /// <summary>MOV to/from DRn: CPL 0 only; DR4/DR5 alias DR6/DR7 unless CR4.DE makes them #UD.</summary>
+    internal static void MovDr(X86Cpu cpu, in Instruction i)
+    {
+        RequireCpl0(cpu);
+        bool toDr = i.Op0Kind == OpKind.Register && i.Op0Register.IsDR();
+        int n = (toDr ? i.Op0Register : i.Op1Register) - Register.DR0;
+        if (n is 4 or 5)
+        {
+            if ((cpu.Cr4Value & Cr4.DE) != 0)
+                throw CpuFault.UD();
+            n += 2;
+        }
+
+        if (n > 7)
+            throw CpuFault.UD();
+        int size = cpu.Bitness == 64 ? 8 : 4;
+        if (toDr)
+            cpu.Dr[n] = cpu.ReadOperand(i, 1, size);
+        else
+            cpu.WriteOperand(i, 0, size, cpu.Dr[n]);
+    }
+}

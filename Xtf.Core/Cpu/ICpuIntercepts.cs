@@ -1,0 +1,48 @@
+namespace Xtf.Core.Cpu;
+
+/// <summary>Result of CPUID: the four output registers.</summary>
+public readonly record struct CpuidResult(uint Eax, uint Ebx, uint Ecx, uint Edx);
+
+/// <summary>
+/// What the CPU hands to whoever runs it (a hypervisor, or bare hardware): the instructions that
+/// a virtualised CPU exits on. The CPU itself knows nothing of Xen.
+/// </summary>
+public interface ICpuIntercepts
+{
+    CpuidResult Cpuid(X86Cpu cpu, uint leaf, uint subleaf);
+
+    /// <summary>RDMSR of an MSR the CPU does not implement itself; false raises #GP(0).</summary>
+    bool TryReadMsr(X86Cpu cpu, uint msr, out ulong value);
+
+    /// <summary>WRMSR of an MSR the CPU does not implement itself; false raises #GP(0).</summary>
+    bool TryWriteMsr(X86Cpu cpu, uint msr, ulong value);
+
+    /// <summary>VMCALL/VMMCALL. False: no hypervisor takes it, #UD as on bare hardware.</summary>
+    bool Vmcall(X86Cpu cpu);
+
+    /// <summary>
+    /// Called before #UD is delivered for the instruction at CS:RIP. True means the intercept
+    /// handled it (and moved RIP on); false delivers #UD.
+    /// </summary>
+    bool InvalidOpcode(X86Cpu cpu);
+}
+
+/// <summary>Bare hardware: nothing intercepts, CPUID reports a plain CPU.</summary>
+public sealed class NoIntercepts : ICpuIntercepts
+{
+    public static readonly NoIntercepts Instance = new();
+
+    public CpuidResult Cpuid(X86Cpu cpu, uint leaf, uint subleaf) => CpuidLeaves.Native(leaf, subleaf);
+
+    public bool TryReadMsr(X86Cpu cpu, uint msr, out ulong value)
+    {
+        value = 0;
+        return false;
+    }
+
+    public bool TryWriteMsr(X86Cpu cpu, uint msr, ulong value) => false;
+
+    public bool Vmcall(X86Cpu cpu) => false;
+
+    public bool InvalidOpcode(X86Cpu cpu) => false;
+}

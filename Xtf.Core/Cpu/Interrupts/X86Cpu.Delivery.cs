@@ -1,0 +1,228 @@
+using Xtf.Core.Cpu.Interrupts;
+using Xtf.Core.Cpu.Memory;
+using Xtf.Core.Cpu.Segmentation;
+
+namespace Xtf.Core.Cpu;
+
+/// <summary>Exception and interrupt delivery through the IVT or IDT (SDM vol. 3, chapter 6).</summary>
+public sealed partial class X86Cpu
+{
+    private readonly SegmentRegister innerStack = new();
+
+    /// <summary>
+    /// Delivers a fault raised by the current instruction. A fault while delivering a contributory
+    /// exception or #PF becomes #DF by the rules of SDM table 6-5; a fault while delivering #DF is a
+    /// triple fault and the processor shuts down.
+    /// </summary>
+    internal StopReason? DeliverFault(CpuFault fault)
+    {
+        var vector = fault.Vector;
+        uint? errorCode = fault.ErrorCode;
+        ulong cr2 = fault.FaultAddress;
+        while (true)
+        {
+            if (vector == X86Vector.PF)
+                Cr2 = cr2;
+            try
+            {
+                DeliverEvent((int)vector, errorCode, EventKind.Exception, Rip);
+                return null;
+            }
+            catch (CpuFault nested)
+            {
+                if (vector == X86Vector.DF)
+                    return StopReason.TripleFault;
+                int first = (int)vector, second = (int)nested.Vector;
+                bool doubleFault =
+                    (X86VectorInfo.IsContributory(first) && X86VectorInfo.IsContributory(second)) ||
+                    (first == (int)X86Vector.PF && (X86VectorInfo.IsContributory(second) || second == (int)X86Vector.PF));
+                if (doubleFault)
+                {
+                    vector = X86Vector.DF;
+                    errorCode = 0;
+                }
+                else
+                {
+                    // Benign combinations are handled serially: the second event is delivered.
+                    vector = nested.Vector;
+                    errorCode = nested.ErrorCode;
+                    cr2 = nested.FaultAddress;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Delivers vector <paramref name="vector"/> with RIP <paramref name="returnRip"/> as the saved
+    /// instruction pointer. Faults during delivery propagate to the caller as <see cref="CpuFault"/>.
+    /// </summary>
+    public void DeliverEvent(int vector, uint? errorCode, EventKind kind, ulong returnRip)
+    {
+        if (!ProtectedMode)
+        {
+            DeliverRealMode(vector, returnRip);
+            return;
+        }
+
+        if (LongMode)
+            throw new CpuFault(X86Vector.GP, CpuFault.IdtError(vector, kind != EventKind.SoftwareInterrupt));
+
+        DeliverProtectedMode(vector, errorCode, kind, returnRip);
+    }
+
+    /// <summary>Real-address mode (SDM vol. 3, 20.1.4): IVT entry CS:IP, push FLAGS, CS, IP; clear IF, TF, AC.</summary>
+    private void DeliverRealMode(int vector, ulong returnRip)
+    {
+        uint offset = (uint)vector * 4;
+        if (offset + 3 > Idtr.Limit)
+            throw CpuFault.GP(0);
+        ulong entry = ReadLinear((Idtr.Base + offset) & 0xFFFFFFFF, 4, user: false);
+        CheckStackWritable(6);
+        Push(Eflags & 0xFFFF, 2);
+        Push(Segments[CS].Selector, 2);
+        Push(returnRip & 0xFFFF, 2);
+        Eflags &= ~(RFlags.IF | RFlags.TF | RFlags.AC | RFlags.RF);
+        Segments[CS].LoadReal((ushort)(entry >> 16));
+        Rip = entry & 0xFFFF;
+        NextRip = Rip;
+    }
+
+    private void DeliverProtectedMode(int vector, uint? errorCode, EventKind kind, ulong returnRip)
+    {
+        bool ext = kind != EventKind.SoftwareInterrupt;
+        uint idtError = CpuFault.IdtError(vector, ext);
+
+        // SDM 6.10/6.11: the gate must lie within the IDT limit and be an interrupt, trap or task gate.
+        uint offset = (uint)vector * 8;
+        if (offset + 7 > Idtr.Limit)
+            throw CpuFault.GP(idtError);
+        var gate = new SegmentDescriptor(ReadLinear((Idtr.Base + offset) & 0xFFFFFFFF, 8, user: false));
+        int type = gate.Type;
+        bool validType = gate.IsSystem && type is SystemDescriptorType.TaskGate
+            or SystemDescriptorType.InterruptGate16 or SystemDescriptorType.TrapGate16
+            or SystemDescriptorType.InterruptGate32 or SystemDescriptorType.TrapGate32;
+        if (!validType)
+            throw CpuFault.GP(idtError);
+
+        // SDM 6.12.1.1: software interrupts (not ICEBP) need gate DPL >= CPL.
+        if (kind == EventKind.SoftwareInterrupt && gate.Dpl < Cpl)
+            throw CpuFault.GP(idtError);
+        if (!gate.Present)
+            throw new CpuFault(X86Vector.NP, idtError);
+        if (type == SystemDescriptorType.TaskGate)
+        {
+            // Task switching through task gates is not implemented yet (issue 3).
+            throw CpuFault.GP(idtError);
+        }
+
+        ushort selector = gate.GateSelector;
+        if ((selector & 0xFFFC) == 0)
+            throw CpuFault.GP(ext ? 1u : 0);
+        var code = ReadDescriptor(selector, X86Vector.GP, ext);
+        if (!code.IsCode || code.Dpl > Cpl)
+            throw CpuFault.GP(SelectorErrorCode(selector, ext));
+        if (!code.Present)
+            throw new CpuFault(X86Vector.NP, SelectorErrorCode(selector, ext));
+        if (Virtual8086)
+            throw CpuFault.GP(SelectorErrorCode(selector, ext)); // virtual-8086 delivery: issue 3
+
+        bool gate32 = (type & 8) != 0;
+        int size = gate32 ? 4 : 2;
+        ulong target = gate32 ? gate.GateOffset : gate.GateOffset & 0xFFFF;
+        if (target > code.EffectiveLimit)
+            throw CpuFault.GP(ext ? 1u : 0);
+
+        int newCpl = code.Conforming ? Cpl : code.Dpl;
+        uint flags = Eflags;
+        ulong cs = Segments[CS].Selector;
+        if (newCpl < Cpl)
+        {
+            // Inter-privilege delivery (SDM 6.12.1): switch to the stack for the new CPL from the TSS.
+            var (ssSelector, sp) = ReadTssStack(newCpl, ext);
+            LoadInnerStack(ssSelector, newCpl, ext);
+            ulong[] frame = [Segments[SS].Selector, gpr[RSP] & SizeMask(StackAddressSize), flags, cs, returnRip];
+            ulong newSp = PushFrame(innerStack, ssSelector, ext, sp, frame, errorCode, size);
+            Segments[SS].CopyFrom(innerStack);
+            WriteGpr(RSP, innerStack.DefaultBig ? 4 : 2, newSp);
+        }
+        else
+        {
+            ulong[] frame = [flags, cs, returnRip];
+            ulong newSp = PushFrame(Segments[SS], 0, false, StackPointer, frame, errorCode, size);
+            StackPointer = newSp;
+        }
+
+        SetAccessed(selector, code);
+        Segments[CS].Load((ushort)((selector & 0xFFFC) | newCpl), code);
+        Rip = NextRip = target;
+        Eflags &= ~(RFlags.TF | RFlags.NT | RFlags.RF | RFlags.VM);
+        if ((type & 1) == 0)
+            Eflags &= ~RFlags.IF; // interrupt gate, not trap gate
+        UpdateMode();
+    }
+
+    /// <summary>
+    /// Writes an interrupt frame below <paramref name="sp"/> on the stack <paramref name="ss"/>:
+    /// the values in order (highest address first), then the error code. Returns the new stack pointer.
+    /// A stack fault on an inner stack is #SS(new SS) (SDM 6.12.1), on the current one #SS(0).
+    /// </summary>
+    private ulong PushFrame(SegmentRegister ss, ushort ssSelector, bool ext, ulong sp, ulong[] values, uint? errorCode, int size)
+    {
+        int count = values.Length + (errorCode.HasValue ? 1 : 0);
+        ulong mask = ss.DefaultBig ? 0xFFFFFFFFul : 0xFFFFul;
+        ulong newSp = (sp - (ulong)(count * size)) & mask;
+        uint ssError = ssSelector == 0 ? 0 : SelectorErrorCode(ssSelector, ext);
+        ulong first = CheckedLinear(ss, X86Vector.SS, ssError, newSp, count * size, AccessKind.Write);
+        if ((Cr0Value & Cr0.PG) != 0)
+        {
+            _ = Translate(first, AccessKind.Write, user: false);
+            _ = Translate(first + (ulong)(count * size) - 1, AccessKind.Write, user: false);
+        }
+
+        ulong at = sp;
+        foreach (ulong v in values)
+        {
+            at = (at - (ulong)size) & mask;
+            WriteLinear(CheckedLinear(ss, X86Vector.SS, ssError, at, size, AccessKind.Write), size, v, user: false);
+        }
+
+        if (errorCode is { } ec)
+        {
+            at = (at - (ulong)size) & mask;
+            WriteLinear(CheckedLinear(ss, X86Vector.SS, ssError, at, size, AccessKind.Write), size, ec, user: false);
+        }
+
+        return newSp;
+    }
+
+    /// <summary>SS:ESP for privilege level <paramref name="dpl"/> from the current TSS (SDM 7.2.1, figures 7-2 and 7-11).</summary>
+    private (ushort Ss, ulong Sp) ReadTssStack(int dpl, bool ext)
+    {
+        bool tss32 = (Tr.Type & 8) != 0;
+        uint tsError = SelectorErrorCode(Tr.Selector, ext);
+        uint spOffset = tss32 ? (uint)(4 + (8 * dpl)) : (uint)(2 + (4 * dpl));
+        int spSize = tss32 ? 4 : 2;
+        if (spOffset + (uint)spSize + 1 > Tr.Limit)
+            throw new CpuFault(X86Vector.TS, tsError);
+        ulong sp = ReadLinear((Tr.Base + spOffset) & 0xFFFFFFFF, spSize, user: false);
+        ushort ss = (ushort)ReadLinear((Tr.Base + spOffset + (uint)spSize) & 0xFFFFFFFF, 2, user: false);
+        return (ss, sp);
+    }
+
+    /// <summary>Checks and caches the inner stack segment for a privilege change (SDM 6.12.1, #TS and #SS rules).</summary>
+    private void LoadInnerStack(ushort selector, int cpl, bool ext)
+    {
+        if ((selector & 0xFFFC) == 0)
+            throw new CpuFault(X86Vector.TS, ext ? 1u : 0);
+        uint error = SelectorErrorCode(selector, ext);
+        if ((selector & 3) != cpl)
+            throw new CpuFault(X86Vector.TS, error);
+        var d = ReadDescriptor(selector, X86Vector.TS, ext);
+        if (d.Dpl != cpl || !d.Writable)
+            throw new CpuFault(X86Vector.TS, error);
+        if (!d.Present)
+            throw new CpuFault(X86Vector.SS, error);
+        SetAccessed(selector, d);
+        innerStack.Load(selector, d);
+    }
+}

@@ -1,0 +1,159 @@
+using System.Buffers.Binary;
+using Xtf.Core.Cpu.Memory;
+using Xtf.Core.Cpu.Segmentation;
+
+namespace Xtf.Core.Cpu;
+
+/// <summary>
+/// Memory access as instructions make it: logical (segment:offset) to linear through the segment
+/// cache with its checks, linear to physical through paging, then RAM.
+/// </summary>
+public sealed partial class X86Cpu
+{
+    private const ulong PageMask = 0xFFF;
+
+    /// <summary>
+    /// Logical to linear address with the segment checks of SDM vol. 3, 5.3 and 5.4: a null
+    /// (unusable) segment, the type (write to a read-only or code segment, read of execute-only
+    /// code) and the limit (expand-up and expand-down). Faults through SS raise #SS(0), others #GP(0).
+    /// </summary>
+    public ulong LinearAddress(int seg, ulong offset, int size, AccessKind kind)
+    {
+        var s = Segments[seg];
+        if (Bitness == 64)
+        {
+            ulong la = offset;
+            if (seg >= FS)
+                la += s.Base;
+            if (!IsCanonical(la) || !IsCanonical(la + (ulong)size - 1))
+                throw new CpuFault(seg == SS ? X86Vector.SS : X86Vector.GP, 0);
+            return la;
+        }
+
+        return CheckedLinear(s, seg == SS ? X86Vector.SS : X86Vector.GP, 0, offset, size, kind);
+    }
+
+    /// <summary>
+    /// The segment checks of <see cref="LinearAddress"/> against any segment cache (also one not
+    /// yet loaded, such as the inner stack during interrupt delivery); violations raise
+    /// <paramref name="vector"/>(<paramref name="errorCode"/>).
+    /// </summary>
+    internal ulong CheckedLinear(SegmentRegister s, X86Vector vector, uint errorCode, ulong offset, int size, AccessKind kind)
+    {
+        if (ProtectedMode && !Virtual8086)
+        {
+            if (!s.Usable)
+                throw new CpuFault(vector, errorCode);
+            if (kind == AccessKind.Write ? !s.Writable : !s.Readable)
+                throw new CpuFault(vector, errorCode);
+        }
+
+        ulong last = offset + (ulong)size - 1;
+        if (s.ExpandDown)
+        {
+            // SDM vol. 3, 5.3: valid offsets of an expand-down segment run from limit+1 to 0xFFFF
+            // (B clear) or 0xFFFFFFFF (B set).
+            ulong upper = s.DefaultBig ? 0xFFFFFFFFul : 0xFFFFul;
+            if (offset <= s.Limit || last > upper)
+                throw new CpuFault(vector, errorCode);
+        }
+        else if (last > s.Limit)
+        {
+            throw new CpuFault(vector, errorCode);
+        }
+
+        return (s.Base + offset) & 0xFFFFFFFF;
+    }
+
+    public static bool IsCanonical(ulong la) => (ulong)((long)(la << 16) >> 16) == la;
+
+    /// <summary>Linear to physical (SDM vol. 3, chapter 4). Without CR0.PG the two are the same.</summary>
+    public ulong Translate(ulong linear, AccessKind kind, bool user)
+    {
+        if ((Cr0Value & Cr0.PG) == 0)
+            return linear & 0xFFFFFFFF;
+        return PageWalker.Translate(this, linear, kind, user);
+    }
+
+    public ulong ReadLogical(int seg, ulong offset, int size) =>
+        ReadLinear(LinearAddress(seg, offset, size, AccessKind.Read), size, Cpl == 3);
+
+    public void WriteLogical(int seg, ulong offset, int size, ulong value) =>
+        WriteLinear(LinearAddress(seg, offset, size, AccessKind.Write), size, value, Cpl == 3);
+
+    /// <summary>Reads 1, 2, 4 or 8 bytes at a linear address; <paramref name="user"/> is the paging privilege.</summary>
+    public ulong ReadLinear(ulong linear, int size, bool user)
+    {
+        if ((linear & PageMask) + (ulong)size <= 0x1000)
+            return ReadPhysical(Translate(linear, AccessKind.Read, user), size);
+
+        // A split access checks both pages before touching either.
+        ulong first = Translate(linear, AccessKind.Read, user);
+        ulong second = Translate((linear | PageMask) + 1, AccessKind.Read, user);
+        int inFirst = (int)(0x1000 - (linear & PageMask));
+        ulong value = 0;
+        for (int i = 0; i < size; i++)
+        {
+            ulong pa = i < inFirst ? first + (ulong)i : second + (ulong)(i - inFirst);
+            value |= ReadPhysical(pa, 1) << (8 * i);
+        }
+
+        return value;
+    }
+
+    public void WriteLinear(ulong linear, int size, ulong value, bool user)
+    {
+        if ((linear & PageMask) + (ulong)size <= 0x1000)
+        {
+            WritePhysical(Translate(linear, AccessKind.Write, user), size, value);
+            return;
+        }
+
+        ulong first = Translate(linear, AccessKind.Write, user);
+        ulong second = Translate((linear | PageMask) + 1, AccessKind.Write, user);
+        int inFirst = (int)(0x1000 - (linear & PageMask));
+        for (int i = 0; i < size; i++)
+        {
+            ulong pa = i < inFirst ? first + (ulong)i : second + (ulong)(i - inFirst);
+            WritePhysical(pa, 1, value >> (8 * i));
+        }
+    }
+
+    /// <summary>Reads within one frame. Where no RAM is, the bus floats to all ones.</summary>
+    public ulong ReadPhysical(ulong pa, int size)
+    {
+        byte[]? page = Memory.GetFrame(pa >> 12, forWrite: false);
+        if (page is null)
+            return SizeMask(size);
+        var span = page.AsSpan((int)(pa & PageMask));
+        return size switch
+        {
+            1 => span[0],
+            2 => BinaryPrimitives.ReadUInt16LittleEndian(span),
+            4 => BinaryPrimitives.ReadUInt32LittleEndian(span),
+            _ => BinaryPrimitives.ReadUInt64LittleEndian(span),
+        };
+    }
+
+    /// <summary>Writes within one frame; a write to a frame holding decoded code invalidates it.</summary>
+    public void WritePhysical(ulong pa, int size, ulong value)
+    {
+        ulong frame = pa >> 12;
+        byte[]? page = Memory.GetFrame(frame, forWrite: true);
+        if (page is null)
+            return;
+        var span = page.AsSpan((int)(pa & PageMask));
+        switch (size)
+        {
+            case 1: span[0] = (byte)value; break;
+            case 2: BinaryPrimitives.WriteUInt16LittleEndian(span, (ushort)value); break;
+            case 4: BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)value); break;
+            default: BinaryPrimitives.WriteUInt64LittleEndian(span, value); break;
+        }
+
+        decodeCache.OnWrite(frame);
+    }
+
+    /// <summary>Tells the decoded-instruction cache that something outside the CPU wrote a frame.</summary>
+    public void InvalidateCode(ulong frame) => decodeCache.OnWrite(frame);
+}

@@ -1,0 +1,159 @@
+using Iced.Intel;
+using Xtf.Core.Cpu.Memory;
+
+namespace Xtf.Core.Cpu;
+
+/// <summary>Operand access for instruction semantics: registers, immediates and memory.</summary>
+public sealed partial class X86Cpu
+{
+    /// <summary>Size in bytes of operand <paramref name="n"/> (register or memory).</summary>
+    internal static int OperandSize(in Instruction i, int n)
+    {
+        var kind = i.GetOpKind(n);
+        if (kind == OpKind.Register)
+            return i.GetOpRegister(n).GetSize();
+        if (kind == OpKind.Memory)
+            return i.MemorySize.GetSize();
+        return kind switch
+        {
+            OpKind.Immediate8 or OpKind.Immediate8_2nd => 1,
+            OpKind.Immediate16 or OpKind.Immediate8to16 => 2,
+            OpKind.Immediate32 or OpKind.Immediate8to32 => 4,
+            _ => 8,
+        };
+    }
+
+    /// <summary>
+    /// Offset part of a memory operand (SDM vol. 2, 2.1.5): base + index * scale + displacement,
+    /// truncated to the address size. Iced resolves RIP-relative displacements to the target.
+    /// </summary>
+    internal ulong EffectiveAddress(in Instruction i)
+    {
+        ulong ea = i.MemoryDisplacement64;
+        var b = i.MemoryBase;
+        var x = i.MemoryIndex;
+        if (b == Register.RIP || b == Register.EIP)
+            return b == Register.EIP ? (uint)ea : ea;
+        int addrSize = AddressSize(i);
+        if (b != Register.None)
+            ea += ReadRegister(b);
+        if (x != Register.None)
+            ea += ReadRegister(x) * (ulong)i.MemoryIndexScale;
+        return addrSize switch
+        {
+            2 => ea & 0xFFFF,
+            4 => ea & 0xFFFFFFFF,
+            _ => ea,
+        };
+    }
+
+    /// <summary>Address size of a memory operand in bytes, from its registers or displacement size.</summary>
+    internal int AddressSize(in Instruction i)
+    {
+        var b = i.MemoryBase;
+        if (b != Register.None)
+            return b.GetSize();
+        var x = i.MemoryIndex;
+        if (x != Register.None)
+            return x.GetSize();
+        return i.MemoryDisplSize switch
+        {
+            2 => 2,
+            4 => 4,
+            8 => 8,
+            _ => Bitness / 8,
+        };
+    }
+
+    /// <summary>Segment register index of a memory operand (ES=0 ... GS=5).</summary>
+    internal static int MemorySegment(in Instruction i) => i.MemorySegment - Register.ES;
+
+    /// <summary>Linear address of the memory operand, checked for <paramref name="kind"/>.</summary>
+    internal ulong MemoryLinear(in Instruction i, int size, AccessKind kind) =>
+        LinearAddress(MemorySegment(i), EffectiveAddress(i), size, kind);
+
+    internal bool UserAccess => Cpl == 3;
+
+    internal ulong ReadOperand(in Instruction i, int n, int size)
+    {
+        switch (i.GetOpKind(n))
+        {
+            case OpKind.Register:
+                return ReadRegister(i.GetOpRegister(n));
+            case OpKind.Memory:
+                return ReadLinear(MemoryLinear(i, size, AccessKind.Read), size, UserAccess);
+            case OpKind.Immediate8:
+            case OpKind.Immediate8_2nd:
+            case OpKind.Immediate16:
+            case OpKind.Immediate32:
+            case OpKind.Immediate64:
+            case OpKind.Immediate8to16:
+            case OpKind.Immediate8to32:
+            case OpKind.Immediate8to64:
+            case OpKind.Immediate32to64:
+                return i.GetImmediate(n) & SizeMask(size);
+            default:
+                throw CpuFault.UD();
+        }
+    }
+
+    internal void WriteOperand(in Instruction i, int n, int size, ulong value)
+    {
+        switch (i.GetOpKind(n))
+        {
+            case OpKind.Register:
+                WriteRegister(i.GetOpRegister(n), value & SizeMask(size));
+                break;
+            case OpKind.Memory:
+                WriteLinear(MemoryLinear(i, size, AccessKind.Write), size, value, UserAccess);
+                break;
+            default:
+                throw CpuFault.UD();
+        }
+    }
+
+    /// <summary>
+    /// A resolved destination for read-modify-write instructions: the memory operand's address
+    /// is computed and checked for writing once, before the read (a write-protected destination
+    /// faults before anything changes).
+    /// </summary>
+    internal readonly struct Destination
+    {
+        public readonly Register Register;
+        public readonly ulong Linear;
+        public readonly int Size;
+
+        public Destination(Register register, ulong linear, int size)
+        {
+            Register = register;
+            Linear = linear;
+            Size = size;
+        }
+
+        public bool IsMemory => Register == Register.None;
+    }
+
+    internal Destination ResolveDestination(in Instruction i, int n, int size)
+    {
+        if (i.GetOpKind(n) == OpKind.Register)
+            return new Destination(i.GetOpRegister(n), 0, size);
+        if (i.GetOpKind(n) != OpKind.Memory)
+            throw CpuFault.UD();
+        ulong la = MemoryLinear(i, size, AccessKind.Write);
+        // Check the page for writing up front, as a locked RMW would.
+        if ((Cr0Value & Cr0.PG) != 0)
+            _ = Translate(la, AccessKind.Write, UserAccess);
+        return new Destination(Register.None, la, size);
+    }
+
+    internal ulong Read(in Destination d) =>
+        d.IsMemory ? ReadLinear(d.Linear, d.Size, UserAccess) : ReadRegister(d.Register);
+
+    internal void Write(in Destination d, ulong value)
+    {
+        if (d.IsMemory)
+            WriteLinear(d.Linear, d.Size, value, UserAccess);
+        else
+            WriteRegister(d.Register, value & SizeMask(d.Size));
+    }
+}

@@ -1,0 +1,256 @@
+using Iced.Intel;
+using Xtf.Core.Cpu.Decoding;
+using Xtf.Core.Cpu.Execution;
+using Xtf.Core.Cpu.Memory;
+using Xtf.Core.Cpu.Segmentation;
+
+namespace Xtf.Core.Cpu;
+
+/// <summary>Why <see cref="X86Cpu.Run"/> returned.</summary>
+public enum StopReason
+{
+    /// <summary>The instruction budget ran out.</summary>
+    BudgetExhausted,
+
+    /// <summary>An instruction fetch reached the host-gate range (<see cref="X86Cpu.StopAddress"/>).</summary>
+    HostGate,
+
+    /// <summary>HLT with no interrupt source that could ever wake the processor.</summary>
+    Halted,
+
+    /// <summary>Triple fault: the processor entered shutdown (SDM vol. 3, 6.15, #DF).</summary>
+    TripleFault,
+
+    /// <summary>Someone outside the CPU (the hypervisor) asked it to stop.</summary>
+    StopRequested,
+}
+
+/// <summary>
+/// The architectural x86 processor: registers, the execution loop, exception delivery.
+/// Instruction semantics live in <c>Execution/</c>, grouped by family.
+/// </summary>
+public sealed partial class X86Cpu
+{
+    public const int ES = 0, CS = 1, SS = 2, DS = 3, FS = 4, GS = 5;
+
+    private readonly ulong[] gpr = new ulong[16];
+    private readonly DecodeCache decodeCache;
+    private bool stopRequested;
+    private StopReason requestedReason;
+
+    public X86Cpu(IPhysicalMemory memory, IIoPorts ports)
+    {
+        Memory = memory;
+        Ports = ports;
+        decodeCache = new DecodeCache(this, memory.FrameCount);
+        for (int i = 0; i < Segments.Length; i++)
+            Segments[i] = new SegmentRegister();
+        ResetToRealMode();
+    }
+
+    public IPhysicalMemory Memory { get; }
+
+    public IIoPorts Ports { get; }
+
+    public ICpuIntercepts Intercepts { get; set; } = NoIntercepts.Instance;
+
+    public ulong Rip;
+    public uint Eflags = RFlags.Reserved1;
+    public ulong Cr0Value, Cr2, Cr3, Cr4Value, EferValue;
+    public readonly ulong[] Dr = new ulong[8];
+    public readonly SegmentRegister[] Segments = new SegmentRegister[6];
+    public readonly SegmentRegister Ldtr = new(), Tr = new();
+    public readonly DescriptorTableRegister Gdtr = new(), Idtr = new();
+
+    /// <summary>Current privilege level (SDM vol. 3, 5.5): CS.RPL in protected mode.</summary>
+    public int Cpl { get; private set; }
+
+    /// <summary>Code size of the current mode: 16, 32 or 64.</summary>
+    public int Bitness { get; private set; } = 16;
+
+    /// <summary>Instructions retired since creation.</summary>
+    public long Retired { get; private set; }
+
+    /// <summary>Instructions that may still retire before <see cref="StopReason.BudgetExhausted"/>.</summary>
+    public long Budget { get; set; } = long.MaxValue;
+
+    /// <summary>Physical range whose instruction fetch stops the CPU (host gates).</summary>
+    public ulong GateBase { get; set; } = ulong.MaxValue;
+
+    public ulong GateSize { get; set; }
+
+    /// <summary>After a <see cref="StopReason.HostGate"/> stop: the physical and linear fetch address.</summary>
+    public ulong StopAddress { get; private set; }
+
+    public ulong StopLinearAddress { get; private set; }
+
+    /// <summary>Address of the instruction being executed and of the one after it.</summary>
+    internal ulong NextRip;
+
+    internal DecodeCache Decoder => decodeCache;
+
+    public bool ProtectedMode => (Cr0Value & Cr0.PE) != 0;
+
+    public bool LongMode => (EferValue & Efer.LMA) != 0;
+
+    public bool Virtual8086 => (Eflags & RFlags.VM) != 0;
+
+    public int Iopl => (int)((Eflags & RFlags.IOPL) >> RFlags.IoplShift);
+
+    public void RequestStop(StopReason reason = StopReason.StopRequested)
+    {
+        stopRequested = true;
+        requestedReason = reason;
+    }
+
+    /// <summary>Power-on state (SDM vol. 3, 9.1.1), real mode at F000:FFF0.</summary>
+    public void ResetToRealMode()
+    {
+        Array.Clear(gpr);
+        Eflags = RFlags.Reserved1;
+        Cr0Value = Cr0.ET | Cr0.NW | Cr0.CD;
+        Cr2 = Cr3 = Cr4Value = EferValue = 0;
+        foreach (var s in Segments)
+        {
+            s.Selector = 0;
+            s.Base = 0;
+            s.Limit = 0xFFFF;
+            s.Attributes = 0x93;
+            s.Usable = true;
+        }
+
+        Segments[CS].Selector = 0xF000;
+        Segments[CS].Base = 0xFFFF0000;
+        Segments[CS].Attributes = 0x9B;
+        Rip = 0xFFF0;
+        Gdtr.Base = Idtr.Base = 0;
+        Gdtr.Limit = Idtr.Limit = 0xFFFF;
+        Ldtr.LoadNull(0);
+        Tr.LoadNull(0);
+        Tr.Attributes = 0x8B;
+        Tr.Usable = true;
+        Cpl = 0;
+        UpdateMode();
+    }
+
+    /// <summary>
+    /// Recomputes CPL and code size after CS, CR0, EFER or EFLAGS.VM changed
+    /// (SDM vol. 3, 5.5: CPL is CS.RPL in protected mode, 3 in virtual-8086 mode, 0 in real mode).
+    /// </summary>
+    internal void UpdateMode()
+    {
+        var cs = Segments[CS];
+        if (!ProtectedMode)
+        {
+            Cpl = 0;
+            Bitness = cs.DefaultBig ? 32 : 16;
+        }
+        else if (Virtual8086)
+        {
+            Cpl = 3;
+            Bitness = 16;
+        }
+        else
+        {
+            Cpl = cs.Rpl;
+            Bitness = LongMode && cs.Long ? 64 : cs.DefaultBig ? 32 : 16;
+        }
+    }
+
+    /// <summary>Executes instructions until the budget runs out or something stops the CPU.</summary>
+    public StopReason Run()
+    {
+        stopRequested = false;
+        while (true)
+        {
+            if (stopRequested)
+            {
+                stopRequested = false;
+                return requestedReason;
+            }
+
+            if (Budget <= 0)
+                return StopReason.BudgetExhausted;
+
+            StopReason? stop = Step();
+            if (stop is { } reason)
+                return reason;
+        }
+    }
+
+    /// <summary>Fetches, decodes and executes one instruction; returns a reason if the CPU stops first.</summary>
+    private StopReason? Step()
+    {
+        try
+        {
+            ulong linear = CodeLinearAddress(Rip);
+            ulong physical = Translate(linear, AccessKind.Execute, Cpl == 3);
+            if (physical - GateBase < GateSize)
+            {
+                StopAddress = physical;
+                StopLinearAddress = linear;
+                return StopReason.HostGate;
+            }
+
+            ref readonly Instruction insn = ref decodeCache.Fetch(Rip, linear, physical, out bool valid);
+            if (!valid)
+            {
+                RaiseInvalidOpcode();
+                return null;
+            }
+
+            NextRip = Rip + (ulong)insn.Length;
+            if (Bitness != 64)
+            {
+                // SDM vol. 3, 5.3: every byte of the instruction must lie within the CS limit.
+                if (NextRip - 1 > Segments[CS].Limit)
+                    throw CpuFault.GP(0);
+                if (Bitness == 16)
+                    NextRip &= 0xFFFF;
+            }
+
+            InstructionTable.Execute(this, in insn);
+            Rip = NextRip;
+            Retired++;
+            Budget--;
+        }
+        catch (CpuFault fault)
+        {
+            Budget--;
+            if (DeliverFault(fault) is { } stop)
+                return stop;
+        }
+        catch (HaltException)
+        {
+            Rip = NextRip;
+            Retired++;
+            Budget--;
+            return StopReason.Halted;
+        }
+
+        return null;
+    }
+
+    /// <summary>#UD for the current instruction, unless an intercept (the hypervisor) takes it.</summary>
+    internal void RaiseInvalidOpcode()
+    {
+        if (Intercepts.InvalidOpcode(this))
+            return;
+        throw CpuFault.UD();
+    }
+
+    private ulong CodeLinearAddress(ulong rip)
+    {
+        var cs = Segments[CS];
+        if (Bitness == 64)
+            return rip;
+        if (rip > cs.Limit)
+            throw CpuFault.GP(0);
+        return (cs.Base + rip) & 0xFFFFFFFF;
+    }
+
+    /// <summary>Signals HLT to the execution loop.</summary>
+    internal sealed class HaltException : Exception
+    {
+    }
+}

@@ -1,0 +1,37 @@
+namespace Xtf.Core.Cpu;
+
+/// <summary>Architectural exception vectors (SDM vol. 3, table 6-1).</summary>
+public enum X86Vector : byte
+{
+    DE = 0,
+    DB = 1,
+    NMI = 2,
+    BP = 3,
+    OF = 4,
+    BR = 5,
+    UD = 6,
+    NM = 7,
+    DF = 8,
+    TS = 10,
+    NP = 11,
+    SS = 12,
+    GP = 13,
+    PF = 14,
+    MF = 16,
+    AC = 17,
+    MC = 18,
+    XM = 19,
+    VE = 20,
+    CP = 21,
+}
+
+/// <summary>Facts about vectors that delivery needs.</summary>
+public static class X86VectorInfo
+{
+    /// <summary>SDM table 6-1: the exceptions that push an error code.</summary>
+    public static bool HasErrorCode(int vector) =>
+        vector is 8 or 10 or 11 or 12 or 13 or 14 or 17 or 21;
+
+    /// <summary>SDM table 6-5: contributory exceptions (#DE, #TS, #NP, #SS, #GP).</summary>
+    public static bool IsContributory(int vector) => vector is 0 or 10 or 11 or 12 or 13;
+}
