@@ -1,0 +1,25 @@
+namespace Xtf.Core.Guest;
+
+/// <summary>How to boot one guest: environment, title, variation, and the limits of the run.</summary>
+public sealed record GuestConfig
+{
+    public Environments Environment { get; init; } = Environments.Hvm32;
+
+    public string Title { get; init; } = "";
+
+    public string? Variation { get; init; }
+
+    public long InstructionBudget { get; init; } = 50_000_000;
+
+    public ulong MemoryBytes { get; init; } = 128ul << 20;
+
+    public TimeSpan? Timeout { get; init; }
+}
+
+/// <summary>How a guest ended: what its consoles received, and why the machine stopped.</summary>
+public sealed record GuestExit(
+    string ConsoleText,
+    IReadOnlyList<string> Lines,
+    string HypervisorConsoleText,
+    string Reason,
+    long Instructions);

@@ -1,0 +1,24 @@
+namespace Xtf.Core.Testing;
+
+/// <summary>How instances are run: limits and hypervisor options shared by every instance of a run.</summary>
+public sealed record RunSettings
+{
+    /// <summary>Instructions an instance may retire before it ends as CRASH.</summary>
+    public long InstructionBudget { get; init; } = 50_000_000;
+
+    /// <summary>Guest RAM per instance.</summary>
+    public ulong MemoryBytes { get; init; } = 128ul << 20;
+
+    /// <summary>Wall-clock limit per instance; null for none.</summary>
+    public TimeSpan? Timeout { get; init; }
+}
+
+/// <summary>What running one instance produced. The result comes from the console log alone.</summary>
+public sealed record InstanceOutcome(
+    TestInstance Instance,
+    TestResult Result,
+    string ConsoleLog,
+    IReadOnlyList<string> Lines,
+    string? Diagnostic,
+    long Instructions,
+    TimeSpan Elapsed);

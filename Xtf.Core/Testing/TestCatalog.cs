@@ -1,0 +1,39 @@
+using System.Reflection;
+using Xtf.Core.Guest;
+
+namespace Xtf.Core.Testing;
+
+/// <summary>The tests found by <see cref="XtfTestAttribute"/> in the given assemblies, sorted by name.</summary>
+public sealed class TestCatalog
+{
+    private readonly Dictionary<string, TestDescriptor> byName;
+
+    public TestCatalog(IEnumerable<Assembly> assemblies)
+    {
+        var tests = new List<TestDescriptor>();
+        foreach (var type in assemblies.Distinct().SelectMany(a => a.GetTypes()))
+        {
+            var attr = type.GetCustomAttribute<XtfTestAttribute>();
+            if (attr is null)
+                continue;
+            if (!typeof(TestCase).IsAssignableFrom(type) || type.IsAbstract || type.GetConstructor(Type.EmptyTypes) is null)
+                throw new InvalidOperationException($"{type.FullName}: [XtfTest] needs a non-abstract TestCase with a public parameterless constructor");
+            tests.Add(new TestDescriptor(attr.Name, attr.Category, attr.Environments, attr.Title, attr.Variations, type));
+        }
+
+        Tests = [.. tests.OrderBy(t => t.Name, StringComparer.Ordinal)];
+        byName = [];
+        foreach (var t in Tests)
+        {
+            if (!byName.TryAdd(t.Name, t))
+                throw new InvalidOperationException($"two tests are named '{t.Name}'");
+        }
+    }
+
+    public IReadOnlyList<TestDescriptor> Tests { get; }
+
+    public TestDescriptor? Find(string name) => byName.GetValueOrDefault(name);
+
+    /// <summary>Every instance of every test, sorted by name, environment, variation.</summary>
+    public IEnumerable<TestInstance> AllInstances() => Tests.SelectMany(t => t.Instances());
+}

@@ -1,0 +1,32 @@
+using System.Diagnostics;
+using Xtf.Core.Guest;
+
+namespace Xtf.Core.Testing;
+
+/// <summary>
+/// Runs test instances: each gets a fresh machine and domain; the result is decided from the
+/// guest's console log only (DESIGN.md section 5).
+/// </summary>
+public sealed class TestEngine
+{
+    public InstanceOutcome Run(TestInstance instance, RunSettings? settings = null)
+    {
+        settings ??= new RunSettings();
+        var sw = Stopwatch.StartNew();
+        var test = (TestCase)Activator.CreateInstance(instance.Test.Type)!;
+        var config = new GuestConfig
+        {
+            Environment = instance.Environment,
+            Title = instance.Test.Title,
+            Variation = instance.Variation,
+            InstructionBudget = settings.InstructionBudget,
+            MemoryBytes = settings.MemoryBytes,
+            Timeout = settings.Timeout,
+        };
+        var exit = GuestLauncher.Run(test, config);
+        var lines = exit.Lines;
+        var result = TestResults.FromConsoleLog(lines);
+        string? diagnostic = result == TestResult.Crash ? exit.Reason : null;
+        return new InstanceOutcome(instance, result, exit.ConsoleText, lines, diagnostic, exit.Instructions, sw.Elapsed);
+    }
+}
