@@ -1,3 +1,7 @@
+using Iced.Intel;
+using Xtf.Core.Guest.Runtime;
+using Xtf.Core.Xen;
+
 namespace Xtf.Core.Guest;
 
 /// <summary>
@@ -6,6 +10,84 @@ namespace Xtf.Core.Guest;
 /// </summary>
 public abstract partial class TestCase
 {
+    private GuestRuntime? runtime;
+
     /// <summary>XTF's test_main.</summary>
     public abstract void Main();
+
+    /// <summary>XTF's test_setup: runs before Main; a test may skip itself here.</summary>
+    public virtual void Setup()
+    {
+    }
+
+    /// <summary>
+    /// XTF's do_unhandled_exception: called for an exception the exception table did not handle.
+    /// Return true after fixing up <paramref name="regs"/> to resume; false panics.
+    /// </summary>
+    public virtual bool UnhandledException(ExceptionFrame regs) => false;
+
+    /// <summary>The runtime of the guest this test is running in.</summary>
+    protected GuestRuntime Runtime => runtime ?? throw new InvalidOperationException("the test is not running in a guest");
+
+    /// <summary>The environment the test was booted in.</summary>
+    protected Environments Environment { get; private set; }
+
+    /// <summary>The instance's variation, or null.</summary>
+    protected string? Variation { get; private set; }
+
+    internal void Attach(GuestRuntime rt) => runtime = rt;
+
+    /// <summary>XTF's xtf_main after arch_setup's traps: consoles, hypercalls, banner, setup, test, exit.</summary>
+    internal void Start(GuestConfig config)
+    {
+        Environment = config.Environment;
+        Variation = config.Variation;
+        Runtime.InitHypercalls();
+        Printk("--- Xen Test Framework ---\n");
+        Printk($"Environment: {GuestEnvironment.Description(config.Environment)}\n");
+        Printk(config.Title + "\n");
+        Setup();
+        if (!StatusReported)
+            Main();
+        Exit();
+    }
+
+    /// <summary>XTF's printk: formatted on the host, written by the guest to every console.</summary>
+    protected void Printk(string text) => Runtime.Printk(text);
+
+    /// <summary>XTF's panic: prints the message and crashes the domain. Never returns.</summary>
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    protected void Panic(string message) => Runtime.Panic(message.EndsWith('\n') ? message : message + "\n");
+
+    /// <summary>
+    /// Runs an x86 snippet at the current CPL and returns the exception it took (XTF's
+    /// <c>_ASM_EXTABLE_HANDLER(..., ex_record_fault_eax)</c> idiom), or <see cref="ExInfo.None"/>.
+    /// </summary>
+    protected ExInfo Exec(Action<Assembler> code) => Runtime.Exec(code).Fault;
+
+    /// <summary>Runs a snippet and returns its registers too; <paramref name="faults"/> picks the extable behaviour.</summary>
+    protected ExecResult ExecDetailed(Action<Assembler> code, ExecFaults faults = ExecFaults.Record, ExtableHandler? handler = null) =>
+        Runtime.Exec(code, faults, handler);
+
+    /// <summary>Assembles permanent kernel code and returns its address (for IDT entries and the like).</summary>
+    protected ulong AssembleKernelCode(Action<Assembler> code) => Runtime.AssembleKernelCode(code);
+
+    /// <summary>XTF's xtf_set_idte for HVM: an interrupt gate to <paramref name="handler"/> with the kernel CS.</summary>
+    protected void SetIdtEntry(int vector, ulong handler, int dpl = 0, bool present = true) =>
+        Runtime.SetIdtEntry(vector, handler, dpl, present);
+
+    /// <summary>A hypercall through the hypercall page; returns Xen's result (negative errno on error).</summary>
+    protected long Hypercall(int number, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0, ulong a5 = 0) =>
+        Runtime.Hypercall(number, a1, a2, a3, a4, a5);
+
+    /// <summary>CPUID executed in the guest.</summary>
+    protected Cpu.CpuidResult Cpuid(uint leaf, uint subleaf = 0) => Runtime.Cpuid(leaf, subleaf);
+
+    /// <summary>XTF's xtf_exit: report the status, then SHUTDOWN_poweroff; panic if that returns.</summary>
+    private void Exit()
+    {
+        ReportStatus();
+        _ = Runtime.Shutdown(ShutdownReason.Poweroff);
+        Panic("xtf_exit(): hypercall_shutdown(SHUTDOWN_poweroff) returned\n");
+    }
 }

@@ -86,23 +86,23 @@ internal static class StringOperations
                     Advance(cpu, X86Cpu.RDI, addrSize, step, amask);
                     break;
                 case Kind.Cmps:
-                {
-                    ulong a = cpu.ReadLogical(srcSeg, si, size);
-                    ulong b = cpu.ReadLogical(X86Cpu.ES, di, size);
-                    FlagLogic.Set(cpu, FlagLogic.Sub(a, b, 0, a - b, size));
-                    Advance(cpu, X86Cpu.RSI, addrSize, step, amask);
-                    Advance(cpu, X86Cpu.RDI, addrSize, step, amask);
-                    break;
-                }
+                    {
+                        ulong a = cpu.ReadLogical(srcSeg, si, size);
+                        ulong b = cpu.ReadLogical(X86Cpu.ES, di, size);
+                        FlagLogic.Set(cpu, FlagLogic.Sub(a, b, 0, a - b, size));
+                        Advance(cpu, X86Cpu.RSI, addrSize, step, amask);
+                        Advance(cpu, X86Cpu.RDI, addrSize, step, amask);
+                        break;
+                    }
 
                 case Kind.Scas:
-                {
-                    ulong a = cpu.ReadGpr(X86Cpu.RAX, size);
-                    ulong b = cpu.ReadLogical(X86Cpu.ES, di, size);
-                    FlagLogic.Set(cpu, FlagLogic.Sub(a, b, 0, a - b, size));
-                    Advance(cpu, X86Cpu.RDI, addrSize, step, amask);
-                    break;
-                }
+                    {
+                        ulong a = cpu.ReadGpr(X86Cpu.RAX, size);
+                        ulong b = cpu.ReadLogical(X86Cpu.ES, di, size);
+                        FlagLogic.Set(cpu, FlagLogic.Sub(a, b, 0, a - b, size));
+                        Advance(cpu, X86Cpu.RDI, addrSize, step, amask);
+                        break;
+                    }
 
                 case Kind.Lods:
                     cpu.WriteGpr(X86Cpu.RAX, size, cpu.ReadLogical(srcSeg, si, size));
@@ -113,14 +113,14 @@ internal static class StringOperations
                     Advance(cpu, X86Cpu.RDI, addrSize, step, amask);
                     break;
                 case Kind.Ins:
-                {
-                    // The destination is checked before the port is read.
-                    _ = cpu.LinearAddress(X86Cpu.ES, di, size, Memory.AccessKind.Write);
-                    uint v = cpu.Ports.In((ushort)cpu.ReadGpr(X86Cpu.RDX, 2), size);
-                    cpu.WriteLogical(X86Cpu.ES, di, size, v);
-                    Advance(cpu, X86Cpu.RDI, addrSize, step, amask);
-                    break;
-                }
+                    {
+                        // The destination is checked before the port is read.
+                        _ = cpu.LinearAddress(X86Cpu.ES, di, size, Memory.AccessKind.Write);
+                        uint v = cpu.Ports.In((ushort)cpu.ReadGpr(X86Cpu.RDX, 2), size);
+                        cpu.WriteLogical(X86Cpu.ES, di, size, v);
+                        Advance(cpu, X86Cpu.RDI, addrSize, step, amask);
+                        break;
+                    }
 
                 case Kind.Outs:
                     cpu.Ports.Out((ushort)cpu.ReadGpr(X86Cpu.RDX, 2), size, (uint)cpu.ReadLogical(srcSeg, si, size));

@@ -1,0 +1,162 @@
+using Iced.Intel;
+using Xtf.Core.Cpu;
+using Xtf.Core.Cpu.Segmentation;
+using Xtf.Core.Guest.Runtime;
+using Xtf.Core.Machine;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Xtf.Core.Guest.Image;
+
+/// <summary>
+/// The domain builder for hvm32: writes the image (boot code, GDT, TSS, IDT, exception entry
+/// stubs, the hypercall page placeholder) into guest physical memory, as the toolstack loads
+/// an XTF ELF. Everything the image does at run time is x86 executed by the emulator.
+/// </summary>
+public static class HvmImageBuilder
+{
+    /// <summary>XTF's HVM IDT (arch/x86/hvm/traps.c): these vectors get gates; BP and OF are DPL 3.</summary>
+    private static readonly int[] HandledVectors = [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 16, 17, 18, 19, 20];
+
+    public const ulong GdtrDescriptor = HvmLayout.Gdt + 0x100;
+    public const ulong IdtrDescriptor = HvmLayout.Gdt + 0x108;
+
+    /// <summary>Builds the image and returns the entry point.</summary>
+    public static ulong Build(PhysicalMemory memory, ulong xtfMainGate, ulong doExceptionGate)
+    {
+        WriteGdt(memory);
+        WriteTss(memory);
+        var stubs = WriteEntryStubs(memory, doExceptionGate);
+        WriteIdt(memory, stubs);
+
+        // XTF's hypercall page is poisoned with `ret` until Xen writes it.
+        var poison = new byte[0x1000];
+        Array.Fill(poison, (byte)0xC3);
+        memory.Write(HvmLayout.HypercallPage, poison);
+
+        // The gate pages hold int3 filler: a gate fetch never executes them.
+        var filler = new byte[0x2000];
+        Array.Fill(filler, (byte)0xCC);
+        memory.Write(HvmLayout.SupervisorGates, filler);
+
+        // Two passes: the far jump's target is the address of the code after it.
+        var first = X86Assembly.Assemble(32, HvmLayout.Text, a => EmitBoot(a, xtfMainGate, 0));
+        ulong reload = HvmLayout.Text + first.InstructionOffsets[2];
+        var boot = X86Assembly.Assemble(32, HvmLayout.Text, a => EmitBoot(a, xtfMainGate, reload));
+        memory.Write(HvmLayout.Text, boot.Bytes);
+        return HvmLayout.Text;
+    }
+
+    private static void WriteGdt(PhysicalMemory memory)
+    {
+        var gdt = new ulong[HvmLayout.GdtEntries];
+        gdt[HvmLayout.GdteCs64Dpl0] = SegmentDescriptor.Flat(0xA, 0, big: false, longMode: true).Raw;
+        gdt[HvmLayout.GdteCs32Dpl0] = SegmentDescriptor.Code32(0).Raw;
+        gdt[HvmLayout.GdteDs32Dpl0] = SegmentDescriptor.Data32(0).Raw;
+        gdt[HvmLayout.GdteCs64Dpl3] = SegmentDescriptor.Flat(0xA, 3, big: false, longMode: true).Raw;
+        gdt[HvmLayout.GdteCs32Dpl3] = SegmentDescriptor.Code32(3).Raw;
+        gdt[HvmLayout.GdteDs32Dpl3] = SegmentDescriptor.Data32(3).Raw;
+        gdt[HvmLayout.GdteTss] = SegmentDescriptor.System(SystemDescriptorType.Tss32Available, HvmLayout.Tss, 0x67).Raw;
+        gdt[HvmLayout.GdteTssDf] = SegmentDescriptor.System(SystemDescriptorType.Tss32Available, HvmLayout.DoubleFaultTss, 0x67).Raw;
+        var bytes = new byte[gdt.Length * 8];
+        for (int i = 0; i < gdt.Length; i++)
+            BitConverter.TryWriteBytes(bytes.AsSpan(i * 8), gdt[i]);
+        memory.Write(HvmLayout.Gdt, bytes);
+
+        // Pseudo-descriptors for LGDT and LIDT: limit (16 bits), base (32 bits).
+        var pseudo = new byte[16];
+        BitConverter.TryWriteBytes(pseudo.AsSpan(0), (ushort)((gdt.Length * 8) - 1));
+        BitConverter.TryWriteBytes(pseudo.AsSpan(2), (uint)HvmLayout.Gdt);
+        BitConverter.TryWriteBytes(pseudo.AsSpan(8), (ushort)((256 * 8) - 1));
+        BitConverter.TryWriteBytes(pseudo.AsSpan(10), (uint)HvmLayout.Idt);
+        memory.Write(GdtrDescriptor, pseudo);
+    }
+
+    /// <summary>32-bit TSS (SDM figure 7-2): ESP0/SS0 for entry from ring 3; I/O map base beyond the limit.</summary>
+    private static void WriteTss(PhysicalMemory memory)
+    {
+        var tss = new byte[0x68];
+        BitConverter.TryWriteBytes(tss.AsSpan(4), (uint)HvmLayout.KernelStackTop);
+        BitConverter.TryWriteBytes(tss.AsSpan(8), (uint)HvmLayout.KernelDs);
+        BitConverter.TryWriteBytes(tss.AsSpan(0x66), (ushort)0x68);
+        memory.Write(HvmLayout.Tss, tss);
+    }
+
+    /// <summary>
+    /// One stub per handled vector: push a zero error code where the CPU pushes none, push the
+    /// vector, and join the common path, which saves the registers as XTF's cpu_regs, calls
+    /// do_exception (a host gate) with a pointer to them, restores them and IRETs.
+    /// </summary>
+    private static Dictionary<int, ulong> WriteEntryStubs(PhysicalMemory memory, ulong doExceptionGate)
+    {
+        var a = new Assembler(32);
+        var labels = new Dictionary<int, Label>();
+        var common = a.CreateLabel("handle_exception");
+        foreach (int v in HandledVectors)
+        {
+            var l = a.CreateLabel($"entry_{v}");
+            a.Label(ref l);
+            labels[v] = l;
+            if (!X86VectorInfo.HasErrorCode(v))
+                a.push(0);
+            a.push(v);
+            a.jmp(common);
+        }
+
+        a.Label(ref common);
+        a.pushad();
+        a.push(ds);
+        a.push(es);
+        a.mov(eax, (uint)HvmLayout.KernelDs);
+        a.mov(ds, ax);
+        a.mov(es, ax);
+        a.cld();
+        a.push(esp);
+        a.call(doExceptionGate);
+        a.add(esp, 4);
+        a.pop(es);
+        a.pop(ds);
+        a.popad();
+        a.add(esp, 8);
+        a.iretd();
+
+        var code = X86Assembly.Assemble(a, HvmLayout.EntryStubs);
+        memory.Write(HvmLayout.EntryStubs, code.Bytes);
+        return labels.ToDictionary(kv => kv.Key, kv => code.LabelAddress(kv.Value));
+    }
+
+    private static void WriteIdt(PhysicalMemory memory, Dictionary<int, ulong> stubs)
+    {
+        var idt = new byte[256 * 8];
+        foreach (var (vector, address) in stubs)
+        {
+            int dpl = vector is 3 or 4 ? 3 : 0;
+            var gate = SegmentDescriptor.Gate(SystemDescriptorType.InterruptGate32, HvmLayout.KernelCs, (uint)address, dpl);
+            BitConverter.TryWriteBytes(idt.AsSpan(vector * 8), gate.Raw);
+        }
+
+        memory.Write(HvmLayout.Idt, idt);
+    }
+
+    /// <summary>
+    /// Boot: load our GDT, reload CS with a far jump and the data segments, set the stack, load
+    /// the IDT and TR, then call xtf_main (a host gate), which never returns.
+    /// </summary>
+    private static void EmitBoot(Assembler a, ulong xtfMainGate, ulong reload)
+    {
+        a.lgdt(__[(uint)GdtrDescriptor]);
+        a.AddInstruction(Instruction.CreateBranch(Code.Jmp_ptr1632, HvmLayout.KernelCs, (uint)reload));
+        a.mov(eax, (uint)HvmLayout.KernelDs);
+        a.mov(ds, ax);
+        a.mov(es, ax);
+        a.mov(fs, ax);
+        a.mov(gs, ax);
+        a.mov(ss, ax);
+        a.mov(esp, (uint)HvmLayout.KernelStackTop);
+        a.lidt(__[(uint)IdtrDescriptor]);
+        a.mov(eax, (uint)HvmLayout.TssSelector);
+        a.ltr(ax);
+        a.push(0);
+        a.call(xtfMainGate);
+        a.ud2();
+    }
+}

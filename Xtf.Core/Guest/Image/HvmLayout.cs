@@ -1,0 +1,68 @@
+namespace Xtf.Core.Guest.Image;
+
+/// <summary>
+/// Where the hvm32 image lives. As in XTF, the image is linked at 1 MiB; page 0 is never used.
+/// Without paging, linear and physical addresses are equal.
+/// </summary>
+public static class HvmLayout
+{
+    public const ulong ImageBase = 0x100000;
+
+    /// <summary>Boot code: the entry point the domain builder starts the vCPU at.</summary>
+    public const ulong Text = ImageBase;
+
+    /// <summary>Exception entry stubs and the common exception path.</summary>
+    public const ulong EntryStubs = ImageBase + 0x1000;
+
+    /// <summary>The hypercall page, filled with <c>ret</c> until Xen writes it on the MSR write.</summary>
+    public const ulong HypercallPage = ImageBase + 0x2000;
+
+    /// <summary>Host gates: one supervisor page, one user page (DESIGN.md section 2).</summary>
+    public const ulong SupervisorGates = ImageBase + 0x3000;
+
+    public const ulong UserGates = ImageBase + 0x4000;
+
+    public const ulong Gdt = ImageBase + 0x5000;
+    public const ulong Tss = ImageBase + 0x5200;
+    public const ulong DoubleFaultTss = ImageBase + 0x5300;
+    public const ulong Idt = ImageBase + 0x5800;
+
+    /// <summary>Kernel code assembled at run time (custom IDT handlers and the like).</summary>
+    public const ulong KernelCode = ImageBase + 0x6000;
+    public const ulong KernelCodeSize = 0x4000;
+
+    /// <summary>Exec snippets, allocated as a stack as Exec calls nest.</summary>
+    public const ulong Snippets = ImageBase + 0xA000;
+    public const ulong SnippetsSize = 0x6000;
+
+    /// <summary>Kernel data: the printk buffer, Exec save slots, scratch for hypercall arguments.</summary>
+    public const ulong Data = ImageBase + 0x10000;
+    public const ulong PrintkBuffer = Data;
+    public const int PrintkBufferSize = 2048;
+    public const ulong ExecSaveSlots = Data + 0x800;
+    public const ulong Scratch = Data + 0x1000;
+    public const int ScratchSize = 0x1000;
+
+    /// <summary>The kernel stack (grows down from its top).</summary>
+    public const ulong KernelStackTop = ImageBase + 0x18000;
+
+    public const ulong ImageEnd = KernelStackTop;
+
+    // GDT slots, numbered as XTF numbers them (arch/x86/include/arch/segment.h).
+    public const int GdteCs64Dpl0 = 1, GdteCs32Dpl0 = 2, GdteDs32Dpl0 = 3, GdteCs64Dpl3 = 4;
+    public const int GdteCs32Dpl3 = 5, GdteDs32Dpl3 = 6, GdteTss = 7, GdteTssDf = 8;
+
+    /// <summary>First of the spare GDT slots (9-14) that tests may use.</summary>
+    public const int GdteAvail0 = 9;
+    public const int GdtEntries = 16;
+
+    public const ushort KernelCs = GdteCs32Dpl0 << 3;
+    public const ushort KernelDs = GdteDs32Dpl0 << 3;
+    public const ushort UserCs = (GdteCs32Dpl3 << 3) | 3;
+    public const ushort UserDs = (GdteDs32Dpl3 << 3) | 3;
+    public const ushort TssSelector = GdteTss << 3;
+
+    /// <summary>XTF's X86_VEC_RET2KERN (DPL 3, used by exec_user) and X86_VEC_AVAIL (free for tests).</summary>
+    public const int VectorReturnToKernel = 0x20;
+    public const int VectorAvailable = 0x21;
+}

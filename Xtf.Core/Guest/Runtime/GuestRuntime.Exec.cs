@@ -1,0 +1,131 @@
+using Iced.Intel;
+using Xtf.Core.Cpu;
+using Xtf.Core.Cpu.Memory;
+using Xtf.Core.Guest.Image;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Xtf.Core.Guest.Runtime;
+
+/// <summary>How an Exec snippet's exceptions are handled.</summary>
+public enum ExecFaults
+{
+    /// <summary>Any exception in the snippet is recorded as exinfo and the snippet ends (ex_record_fault).</summary>
+    Record,
+
+    /// <summary>No exception-table entries: exceptions reach the unhandled-exception hook, then panic.</summary>
+    Unhandled,
+}
+
+/// <summary>What an Exec snippet left behind: the exception it took (if any) and the registers at its end.</summary>
+public readonly record struct ExecResult(ExInfo Fault, uint Eax, uint Ebx, uint Ecx, uint Edx, uint Esi, uint Edi, uint Eflags);
+
+public sealed partial class GuestRuntime
+{
+    private readonly Stack<ExecFrame> execFrames = new();
+    private ulong snippetTop = HvmLayout.Snippets;
+    private ulong kernelCodeTop = HvmLayout.KernelCode;
+
+    private sealed class ExecFrame
+    {
+        public ExInfo Fault;
+        public ExecResult Registers;
+    }
+
+    /// <summary>
+    /// Runs an x86 snippet at the current CPL, the way an XTF inline-asm block runs. The snippet
+    /// is wrapped in a prologue that saves the registers and the stack pointer and an epilogue
+    /// that restores them, so it may clobber anything. Every instruction boundary of the body
+    /// gets an exception-table entry (unless <paramref name="faults"/> says otherwise) whose
+    /// fixup is the end of the body; <paramref name="handler"/>, if given, decides instead.
+    /// </summary>
+    public ExecResult Exec(Action<Assembler> body, ExecFaults faults = ExecFaults.Record, ExtableHandler? handler = null)
+    {
+        int depth = execFrames.Count;
+        ulong start = snippetTop;
+        ulong saveSlot = HvmLayout.ExecSaveSlots + (ulong)(depth * 4);
+        var asm = new Assembler(Bitness);
+        asm.pushad();
+        asm.mov(__dword_ptr[(uint)saveSlot], esp);
+        int prologue = 2;
+        body(asm);
+        var end = asm.CreateLabel("exec_end");
+        asm.Label(ref end);
+        asm.call(execCaptureGate);
+        asm.mov(esp, __dword_ptr[(uint)saveSlot]);
+        asm.popad();
+        asm.jmp(execReturnGate);
+        var code = X86Assembly.Assemble(asm, start);
+        if (start + (ulong)code.Bytes.Length > HvmLayout.Snippets + HvmLayout.SnippetsSize)
+            throw new InvalidOperationException("Exec snippets nested too deeply");
+
+        WriteKernelBytes(start, code.Bytes);
+        ulong endAddress = code.LabelAddress(end);
+        var frame = new ExecFrame();
+        var entries = new List<ExtableEntry>();
+        if (faults == ExecFaults.Record || handler is not null)
+        {
+            ExtableHandler record = handler ?? ((regs, entry) =>
+            {
+                frame.Fault = regs.ExInfo;
+                regs.Eip = (uint)entry.Fixup;
+                return true;
+            });
+            var offsets = code.InstructionOffsets;
+            for (int i = prologue; i < offsets.Count; i++)
+            {
+                ulong at = start + offsets[i];
+                entries.Add(new ExtableEntry(at, endAddress, record));
+                if (at == endAddress)
+                    break;
+            }
+        }
+
+        foreach (var e in entries)
+            Extable.Add(e);
+        execFrames.Push(frame);
+        snippetTop = start + (((ulong)code.Bytes.Length + 15) & ~15ul);
+        ulong resume = Cpu.Rip;
+        try
+        {
+            Cpu.Rip = start;
+            RunUntil(execReturnGate);
+            Cpu.Rip = resume;
+        }
+        finally
+        {
+            execFrames.Pop();
+            snippetTop = start;
+            foreach (var e in entries)
+                Extable.Remove(e);
+        }
+
+        return frame.Registers with { Fault = frame.Fault };
+    }
+
+    /// <summary>Assembles permanent kernel code (for example a custom IDT handler) and returns its address.</summary>
+    public ulong AssembleKernelCode(Action<Assembler> emit)
+    {
+        ulong at = kernelCodeTop;
+        var code = X86Assembly.Assemble(Bitness, at, emit);
+        if (at + (ulong)code.Bytes.Length > HvmLayout.KernelCode + HvmLayout.KernelCodeSize)
+            throw new InvalidOperationException("kernel code area full");
+        WriteKernelBytes(at, code.Bytes);
+        kernelCodeTop = at + (((ulong)code.Bytes.Length + 15) & ~15ul);
+        return at;
+    }
+
+    /// <summary>The exec_capture gate: snapshot the registers at the end of the body, then return.</summary>
+    private void CaptureExecRegisters()
+    {
+        var frame = execFrames.Peek();
+        frame.Registers = new ExecResult(ExInfo.None, Cpu.Eax, Cpu.Ebx, Cpu.Ecx, Cpu.Edx, Cpu.Esi, Cpu.Edi, Cpu.Eflags);
+        GateReturn();
+    }
+
+    /// <summary>Writes bytes as a kernel-mode store through DS would (segmentation and paging checks apply).</summary>
+    internal void WriteKernelBytes(ulong address, ReadOnlySpan<byte> bytes)
+    {
+        for (int i = 0; i < bytes.Length; i++)
+            Cpu.WriteLinear(Cpu.LinearAddress(X86Cpu.DS, address + (ulong)i, 1, AccessKind.Write), 1, bytes[i], user: false);
+    }
+}

@@ -1,0 +1,85 @@
+using Xtf.Core.Guest.Image;
+using Xtf.Core.Xen;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Xtf.Core.Guest.Runtime;
+
+public sealed partial class GuestRuntime
+{
+    /// <summary>True once the hypercall page has been installed and checked (XTF's init_hypercalls).</summary>
+    public bool HypercallsReady { get; private set; }
+
+    /// <summary>
+    /// A hypercall through the hypercall page: arguments in EBX, ECX, EDX, ESI, EDI, then
+    /// <c>call hypercall_page + nr * 32</c>; the result is EAX, sign-extended.
+    /// </summary>
+    public long Hypercall(int number, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0, ulong a5 = 0)
+    {
+        var r = Exec(a =>
+        {
+            a.mov(ebx, (uint)a1);
+            a.mov(ecx, (uint)a2);
+            a.mov(edx, (uint)a3);
+            a.mov(esi, (uint)a4);
+            a.mov(edi, (uint)a5);
+            a.call(HvmLayout.HypercallPage + (ulong)(number * HypercallPage.SlotSize));
+        }, ExecFaults.Unhandled);
+        return (int)r.Eax;
+    }
+
+    /// <summary>
+    /// XTF's init_hypercalls for HVM: find Xen's CPUID leaves (a base from 0x40000000 in steps
+    /// of 0x100 with the "XenVMMXenVMM" signature and at least two leaves), write the hypercall
+    /// page's address to the MSR named by leaf base+2, and check the page was written.
+    /// </summary>
+    public void InitHypercalls()
+    {
+        uint? found = null;
+        for (uint leaf = 0x40000000; leaf < 0x40010000; leaf += 0x100)
+        {
+            var r = Cpuid(leaf, 0);
+            if (r.Ebx == XenCpuid.SignatureEbx && r.Ecx == XenCpuid.SignatureEcx && r.Edx == XenCpuid.SignatureEdx
+                && r.Eax - leaf >= 2)
+            {
+                found = leaf;
+                break;
+            }
+        }
+
+        if (found is not { } xenBase)
+            Panic("Unable to locate Xen CPUID leaves\n");
+        else
+        {
+            uint msr = Cpuid(xenBase + 2, 0).Ebx;
+            var fault = Exec(a =>
+            {
+                a.mov(ecx, msr);
+                a.mov(eax, (uint)HvmLayout.HypercallPage);
+                a.xor(edx, edx);
+                a.wrmsr();
+            }).Fault;
+            if (!fault.IsNone)
+                Panic($"Writing the hypercall MSR {msr:x8} faulted: {fault}\n");
+        }
+
+        if (ReadKernelByte(HvmLayout.HypercallPage) == 0xC3)
+            Panic("Hypercall page not initialised correctly\n");
+        HypercallsReady = true;
+    }
+
+    /// <summary>CPUID executed in the guest.</summary>
+    public Cpu.CpuidResult Cpuid(uint leaf, uint subleaf)
+    {
+        var r = Exec(a =>
+        {
+            a.mov(eax, leaf);
+            a.mov(ecx, subleaf);
+            a.cpuid();
+        }, ExecFaults.Unhandled);
+        return new Cpu.CpuidResult(r.Eax, r.Ebx, r.Ecx, r.Edx);
+    }
+
+    /// <summary>Reads a byte as a kernel-mode load through DS would.</summary>
+    internal byte ReadKernelByte(ulong address) =>
+        (byte)Cpu.ReadLinear(Cpu.LinearAddress(Xtf.Core.Cpu.X86Cpu.DS, address, 1, Xtf.Core.Cpu.Memory.AccessKind.Read), 1, user: false);
+}

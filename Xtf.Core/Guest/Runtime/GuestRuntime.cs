@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using Xtf.Core.Cpu;
+using Xtf.Core.Cpu.Segmentation;
+using Xtf.Core.Guest.Image;
+using Xtf.Core.Machine;
+using Xtf.Core.Xen;
+
+namespace Xtf.Core.Guest.Runtime;
+
+/// <summary>
+/// XTF's runtime for one guest: the host side of the microkernel. It owns the machine and
+/// domain, builds the image, runs the CPU, and dispatches host gates to C#: xtf_main (the test),
+/// do_exception (the exception table), and the ends of Exec snippets.
+/// </summary>
+public sealed partial class GuestRuntime
+{
+    private const long BudgetChunk = 1_000_000;
+
+    private readonly GuestConfig config;
+    private readonly TestCase test;
+    private readonly Stopwatch clock = new();
+    private readonly ulong doExceptionGate;
+    private readonly ulong execCaptureGate;
+    private readonly ulong execReturnGate;
+    private long budgetLeft;
+
+    public GuestRuntime(TestCase test, GuestConfig config)
+    {
+        if (config.Environment != Environments.Hvm32)
+            throw new NotSupportedException($"environment {GuestEnvironment.Name(config.Environment)} is not available yet");
+        this.test = test;
+        this.config = config;
+        Machine = new VirtualMachine(new MachineOptions { MemoryBytes = config.MemoryBytes, InstructionBudget = 0 });
+        Domain = new HvmDomain(Machine);
+        Cpu = Machine.Cpu;
+        Gates = new HostGates(HvmLayout.SupervisorGates, HvmLayout.UserGates);
+        Cpu.GateBase = HvmLayout.SupervisorGates;
+        Cpu.GateSize = 0x2000;
+        ulong xtfMain = Gates.Register("xtf_main", XtfMain);
+        doExceptionGate = Gates.Register("do_exception", DoException);
+        execCaptureGate = Gates.Register("exec_capture", CaptureExecRegisters);
+        execReturnGate = Gates.Register("exec_return", () => throw new InvalidOperationException("exec_return outside Exec"));
+        Entry = HvmImageBuilder.Build(Machine.Memory, xtfMain, doExceptionGate);
+        budgetLeft = config.InstructionBudget;
+    }
+
+    public VirtualMachine Machine { get; }
+
+    public HvmDomain Domain { get; }
+
+    public X86Cpu Cpu { get; }
+
+    public HostGates Gates { get; }
+
+    public Extable Extable { get; } = new();
+
+    public int Bitness => 32;
+
+    private ulong Entry { get; }
+
+    /// <summary>
+    /// Starts the vCPU as Xen's domain builder does for a PVH-style 32-bit entry: protected
+    /// mode, paging off, flat 4 GiB CS and data segments, EFLAGS = 2; then runs to the end.
+    /// Returns why the machine stopped.
+    /// </summary>
+    public string Run()
+    {
+        var cs = Cpu.Segments[X86Cpu.CS];
+        cs.Load(HvmLayout.KernelCs, SegmentDescriptor.Code32(0));
+        foreach (int seg in new[] { X86Cpu.DS, X86Cpu.ES, X86Cpu.SS, X86Cpu.FS, X86Cpu.GS })
+            Cpu.Segments[seg].Load(HvmLayout.KernelDs, SegmentDescriptor.Data32(0));
+        Cpu.Cr0Value = Cr0.PE | Cr0.ET;
+        Cpu.Eflags = RFlags.Reserved1;
+        Cpu.Rip = Entry;
+        Cpu.UpdateMode();
+        clock.Start();
+        try
+        {
+            RunUntil(ulong.MaxValue);
+            return "the CPU stopped";
+        }
+        catch (GuestStoppedException stop)
+        {
+            return stop.Message;
+        }
+    }
+
+    /// <summary>
+    /// Runs the CPU, dispatching host gates, until the fetch of <paramref name="stopGate"/>.
+    /// Anything that ends the machine unwinds as <see cref="GuestStoppedException"/>.
+    /// </summary>
+    internal void RunUntil(ulong stopGate)
+    {
+        while (true)
+        {
+            Cpu.Budget = Math.Min(budgetLeft, BudgetChunk);
+            long before = Cpu.Retired;
+            var reason = Cpu.Run();
+            budgetLeft -= Cpu.Retired - before;
+            switch (reason)
+            {
+                case StopReason.HostGate:
+                    ulong at = Cpu.StopLinearAddress;
+                    if (at == stopGate)
+                        return;
+                    if (!Gates.TryGet(at, out _, out var handler))
+                        throw new GuestStoppedException($"fetch from unknown host gate {at:x8}");
+                    handler();
+                    break;
+                case StopReason.BudgetExhausted:
+                    if (budgetLeft <= 0)
+                        throw new GuestStoppedException($"instruction budget of {config.InstructionBudget} exhausted");
+                    if (config.Timeout is { } limit && clock.Elapsed > limit)
+                        throw new GuestStoppedException($"timeout of {limit.TotalSeconds:0.###} s exceeded");
+                    break;
+                case StopReason.Halted:
+                    throw new GuestStoppedException($"HLT at {Cpu.Rip:x8} with no interrupt source left (IF={(Cpu.Eflags & RFlags.IF) >> 9})");
+                case StopReason.TripleFault:
+                    throw new GuestStoppedException("triple fault: the processor entered shutdown");
+                case StopReason.StopRequested:
+                    if (Domain.ShutdownState is { } s)
+                        throw new GuestStoppedException($"domain shut down: {s.ToString().ToLowerInvariant()}");
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Returns from a host gate as the C function's <c>ret</c> would.</summary>
+    private void GateReturn() => Cpu.Rip = Cpu.Pop(Bitness / 8);
+
+    /// <summary>The xtf_main gate: XTF's start sequence, then the test, then xtf_exit.</summary>
+    private void XtfMain()
+    {
+        test.Attach(this);
+        test.Start(config);
+    }
+}

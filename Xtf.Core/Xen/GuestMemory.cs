@@ -1,0 +1,69 @@
+using Xtf.Core.Cpu;
+using Xtf.Core.Cpu.Memory;
+
+namespace Xtf.Core.Xen;
+
+/// <summary>
+/// copy_from_guest / copy_to_guest: the hypervisor's access to guest memory by guest linear
+/// address, through the guest's own paging, with the guest's current privilege for the user
+/// bit. A fault is not injected: the hypercall fails with -EFAULT instead.
+/// </summary>
+public sealed class GuestMemory
+{
+    private readonly X86Cpu cpu;
+
+    public GuestMemory(X86Cpu cpu) => this.cpu = cpu;
+
+    public bool TryRead(ulong linear, Span<byte> data)
+    {
+        bool user = cpu.Cpl == 3;
+        for (int i = 0; i < data.Length; i++)
+        {
+            if (!TryTranslate(linear + (ulong)i, AccessKind.Read, user, out ulong pa))
+                return false;
+            data[i] = (byte)cpu.ReadPhysical(pa, 1);
+        }
+
+        return true;
+    }
+
+    public bool TryWrite(ulong linear, ReadOnlySpan<byte> data)
+    {
+        bool user = cpu.Cpl == 3;
+        // Translate everything first so a failing copy writes nothing.
+        var physical = new ulong[data.Length];
+        for (int i = 0; i < data.Length; i++)
+        {
+            if (!TryTranslate(linear + (ulong)i, AccessKind.Write, user, out physical[i]))
+                return false;
+        }
+
+        for (int i = 0; i < data.Length; i++)
+            cpu.WritePhysical(physical[i], 1, data[i]);
+        return true;
+    }
+
+    public bool TryReadUInt32(ulong linear, out uint value)
+    {
+        Span<byte> b = stackalloc byte[4];
+        bool ok = TryRead(linear, b);
+        value = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(b);
+        return ok;
+    }
+
+    private bool TryTranslate(ulong linear, AccessKind kind, bool user, out ulong physical)
+    {
+        if (!cpu.LongMode)
+            linear &= 0xFFFFFFFF;
+        try
+        {
+            physical = cpu.Translate(linear, kind, user);
+            return physical >> 12 < cpu.Memory.FrameCount;
+        }
+        catch (CpuFault)
+        {
+            physical = 0;
+            return false;
+        }
+    }
+}

@@ -1,0 +1,95 @@
+using Xtf.Core.Cpu;
+using Xtf.Core.Machine;
+using Xtf.Core.Xen.Hypercalls;
+
+namespace Xtf.Core.Xen;
+
+/// <summary>
+/// An HVM domain: the hypervisor's side of the guest's CPU exits. It answers CPUID with Xen's
+/// leaves, installs the hypercall page on the MSR write, and runs hypercalls on VMCALL.
+/// </summary>
+public sealed class HvmDomain : ICpuIntercepts, IHypercallContext
+{
+    private readonly VirtualMachine machine;
+
+    public HvmDomain(VirtualMachine machine)
+    {
+        this.machine = machine;
+        Guest = new GuestMemory(machine.Cpu);
+        machine.Cpu.Intercepts = this;
+    }
+
+    public GuestMemory Guest { get; }
+
+    public ConsoleLog HypervisorConsole { get; } = new();
+
+    public bool Is64Bit => machine.Cpu.Bitness == 64;
+
+    public bool IsHvm => true;
+
+    public ShutdownReason? ShutdownCode { get; set; }
+
+    /// <summary>Set once the domain has shut down; the CPU is stopped at that point.</summary>
+    public ShutdownReason? ShutdownState { get; private set; }
+
+    public void Shutdown(ShutdownReason reason)
+    {
+        ShutdownState ??= reason;
+        machine.Cpu.RequestStop();
+    }
+
+    public CpuidResult Cpuid(X86Cpu cpu, uint leaf, uint subleaf) =>
+        XenCpuid.Leaf(leaf, subleaf, XenVersion.Major, XenVersion.Minor, hvm: true);
+
+    public bool TryReadMsr(X86Cpu cpu, uint msr, out ulong value)
+    {
+        value = 0;
+        return false;
+    }
+
+    /// <summary>
+    /// Writing the hypercall MSR (guest_wrmsr_xen): bits 63:12 are the GFN of the page, bits
+    /// 11:0 a page index of which only 0 exists; anything else, or a GFN outside the guest, is #GP.
+    /// </summary>
+    public bool TryWriteMsr(X86Cpu cpu, uint msr, ulong value)
+    {
+        if (msr != XenCpuid.HypercallPageMsr)
+            return false;
+        ulong gfn = value >> 12;
+        if ((value & 0xFFF) != 0 || gfn >= machine.Memory.FrameCount)
+            return false;
+        machine.Memory.Write(gfn << 12, HypercallPage.BuildHvm());
+        return true;
+    }
+
+    /// <summary>
+    /// VMCALL: a hypercall from the guest (hvm_hypercall). From CPL &gt; 0 Xen refuses with
+    /// -EPERM; otherwise the number in EAX selects the handler and the result goes to EAX/RAX.
+    /// </summary>
+    public bool Vmcall(X86Cpu cpu)
+    {
+        long result;
+        if (cpu.Cpl > 0)
+        {
+            result = -XenErrno.EPERM;
+        }
+        else if (cpu.Bitness == 64)
+        {
+            var args = new HypercallArgs(cpu[X86Cpu.RDI], cpu[X86Cpu.RSI], cpu[X86Cpu.RDX], cpu[10], cpu[8]);
+            result = HypercallTable.Dispatch(this, (int)cpu.Eax, args);
+        }
+        else
+        {
+            var args = new HypercallArgs(cpu.Ebx, cpu.Ecx, cpu.Edx, cpu.Esi, cpu.Edi);
+            result = HypercallTable.Dispatch(this, (int)cpu.Eax, args);
+        }
+
+        if (cpu.Bitness == 64)
+            cpu[X86Cpu.RAX] = (ulong)result;
+        else
+            cpu.Eax = (uint)result;
+        return true;
+    }
+
+    public bool InvalidOpcode(X86Cpu cpu) => false;
+}

@@ -1,0 +1,13 @@
+namespace Xtf.Core.Xen.Hypercalls;
+
+/// <summary>The hypercall table: number to handler; an unknown number returns -ENOSYS.</summary>
+public static class HypercallTable
+{
+    public static long Dispatch(IHypercallContext ctx, int number, HypercallArgs args) => number switch
+    {
+        HypercallNumber.ConsoleIo => ConsoleIo.Call(ctx, args),
+        HypercallNumber.SchedOp => SchedOp.Call(ctx, args),
+        HypercallNumber.XenVersion => XenVersion.Call(ctx, args),
+        _ => -XenErrno.ENOSYS,
+    };
+}

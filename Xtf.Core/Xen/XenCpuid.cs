@@ -1,0 +1,48 @@
+using Xtf.Core.Cpu;
+
+namespace Xtf.Core.Xen;
+
+/// <summary>
+/// The hypervisor CPUID leaves Xen presents at 0x40000000 (xen/arch/x86/cpuid.c,
+/// cpuid_hypervisor_leaves), and the hypervisor-present bit in leaf 1.
+/// </summary>
+public static class XenCpuid
+{
+    public const uint Base = 0x40000000;
+
+    /// <summary>XEN_CPUID_MAX_NUM_LEAVES in current Xen.</summary>
+    public const uint MaxLeaves = 5;
+
+    /// <summary>Leaf 2 EBX: the MSR whose write installs the hypercall page.</summary>
+    public const uint HypercallPageMsr = 0x40000000;
+
+    // "XenVMMXenVMM" as EBX, ECX, EDX.
+    public const uint SignatureEbx = 0x566E6558;
+    public const uint SignatureEcx = 0x65584D4D;
+    public const uint SignatureEdx = 0x4D4D566E;
+
+    /// <summary>CPUID.1:ECX bit 31, set by hypervisors for their guests.</summary>
+    public const uint HypervisorPresent = 1u << 31;
+
+    public static CpuidResult Leaf(uint leaf, uint subleaf, int major, int minor, bool hvm)
+    {
+        if (leaf >= Base && leaf <= Base + 0xFF)
+        {
+            uint idx = leaf - Base;
+            if (idx > MaxLeaves)
+                return default;
+            return idx switch
+            {
+                0 => new CpuidResult(Base + MaxLeaves, SignatureEbx, SignatureEcx, SignatureEdx),
+                1 => new CpuidResult((uint)((major << 16) | minor), 0, 0, 0),
+                2 => new CpuidResult(1, HypercallPageMsr, 0, 0),
+                // Leaf 4 (HVM, subleaf 0): VCPU_ID_PRESENT | DOMID_PRESENT, EBX vcpu 0, ECX domid 1.
+                4 when hvm && subleaf == 0 => new CpuidResult((1u << 3) | (1u << 4), 0, 1, 0),
+                _ => default,
+            };
+        }
+
+        var native = CpuidLeaves.Native(leaf, subleaf);
+        return leaf == 1 ? native with { Ecx = native.Ecx | HypervisorPresent } : native;
+    }
+}
