@@ -50,7 +50,9 @@ public sealed partial class X86Cpu
 
         if (r >= Register.ES && r <= Register.GS)
             return Segments[r - Register.ES].Selector;
-        throw new InvalidOperationException($"not a general-purpose register: {r}");
+        // Any other register (test registers, vector registers) belongs to a form this CPU does
+        // not implement: the instruction is undefined here.
+        throw CpuFault.UD();
     }
 
     /// <summary>
@@ -84,7 +86,7 @@ public sealed partial class X86Cpu
         }
         else
         {
-            throw new InvalidOperationException($"not a general-purpose register: {r}");
+            throw CpuFault.UD();
         }
     }
 

@@ -18,10 +18,16 @@ public sealed partial class X86Cpu
     /// <summary>Deterministic TSC: advances with retired instructions.</summary>
     public ulong TimeStampCounter => (ulong)(Retired + tscOffset);
 
-    /// <summary>Set by MOV SS, POP SS and STI: the interrupt shadow (SDM vol. 3, 6.8.3).</summary>
-    public bool InterruptShadow { get; private set; }
+    private long shadowEndsAt = -1;
 
-    internal void InhibitInterrupts() => InterruptShadow = true;
+    /// <summary>
+    /// True at the instruction boundary right after MOV SS, POP SS or an STI that set IF: the
+    /// interrupt shadow that holds off interrupts and debug traps for one instruction (SDM vol. 3, 6.8.3).
+    /// </summary>
+    public bool InterruptShadow => Retired == shadowEndsAt;
+
+    /// <summary>Called while the shadowing instruction executes (before it retires).</summary>
+    internal void InhibitInterrupts() => shadowEndsAt = Retired + 1;
 
     public ulong ReadControlRegister(int n) => n switch
     {

@@ -21,4 +21,8 @@ public sealed record InstanceOutcome(
     IReadOnlyList<string> Lines,
     string? Diagnostic,
     long Instructions,
-    TimeSpan Elapsed);
+    TimeSpan Elapsed)
+{
+    /// <summary>What the hypervisor console (console_io) received; it should equal the debug-port log.</summary>
+    public string HypervisorConsole { get; init; } = "";
+}

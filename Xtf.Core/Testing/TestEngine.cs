@@ -27,6 +27,9 @@ public sealed class TestEngine
         var lines = exit.Lines;
         var result = TestResults.FromConsoleLog(lines);
         string? diagnostic = result == TestResult.Crash ? exit.Reason : null;
-        return new InstanceOutcome(instance, result, exit.ConsoleText, lines, diagnostic, exit.Instructions, sw.Elapsed);
+        return new InstanceOutcome(instance, result, exit.ConsoleText, lines, diagnostic, exit.Instructions, sw.Elapsed)
+        {
+            HypervisorConsole = exit.HypervisorConsoleText,
+        };
     }
 }

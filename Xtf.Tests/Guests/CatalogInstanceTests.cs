@@ -1,0 +1,40 @@
+using NUnit.Framework;
+using Xtf.Core.Testing;
+
+namespace Xtf.Tests.Guests;
+
+/// <summary>
+/// One NUnit case per catalog instance: boots it and decides the result from its console log
+/// alone, as xtf-runner does. Every test in the catalog is expected to pass on a correct CPU
+/// and hypervisor.
+/// </summary>
+[TestFixture]
+[Parallelizable(ParallelScope.Children)]
+public sealed class CatalogInstanceTests
+{
+    private static readonly TestCatalog Catalog = new([typeof(Xtf.TestCases.Example.Example).Assembly]);
+
+    public static IEnumerable<TestCaseData> Instances() =>
+        Catalog.AllInstances().Select(i => new TestCaseData(i.Id).SetName(i.Id).SetCategory(Categories.Name(i.Test.Category)));
+
+    [TestCaseSource(nameof(Instances))]
+    public void InstanceSucceeds(string id)
+    {
+        var instance = Catalog.AllInstances().Single(i => i.Id == id);
+        var outcome = new TestEngine().Run(instance, new RunSettings { InstructionBudget = 20_000_000 });
+        Assert.That(outcome.Result, Is.EqualTo(TestResult.Success),
+            $"{id} ended {outcome.Result} ({outcome.Diagnostic}); console:\n{outcome.ConsoleLog}");
+
+        // DESIGN.md section 5: every message goes to each console channel (debug port and
+        // console_io), with CRLF line ends from the guest.
+        Assert.That(outcome.HypervisorConsole, Is.EqualTo(outcome.ConsoleLog), "console_io and the debug port disagree");
+        Assert.That(outcome.ConsoleLog.Replace("\r\n", "", StringComparison.Ordinal), Does.Not.Contain("\n"), "a line does not end in CRLF");
+    }
+
+    [Test]
+    public void CatalogHasTheWalkingSkeletonTests()
+    {
+        var ids = Catalog.AllInstances().Select(i => i.Id).ToList();
+        Assert.That(ids, Does.Contain("test-hvm32-example").And.Contain("test-hvm32-selftest"));
+    }
+}

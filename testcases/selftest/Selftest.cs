@@ -1,0 +1,207 @@
+using Iced.Intel;
+using Xtf.Core.Cpu;
+using Xtf.Core.Guest;
+using Xtf.Core.Guest.Runtime;
+using Xtf.Core.Testing;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Xtf.TestCases.Selftest;
+
+/// <summary>
+/// XTF's selftest (tests/selftest/main.c): the framework checks itself. This is the part that
+/// makes sense in hvm32 without paging or user mode; exec_user and "NULL unmapped" come with the
+/// runtime's user mode and paged environments. Also checks exinfo for #UD, #GP, #DE, #BP and
+/// the %pe rendering of exinfo values.
+/// </summary>
+[XtfTest("selftest", Category.Functional, Environments.Hvm32, Title = "XTF Selftests")]
+public sealed class Selftest : TestCase
+{
+    private ulong hookFault;
+    private ulong hookFixup;
+    private bool hookArmed;
+
+    public override void Main()
+    {
+        TestExtable();
+        TestExinfo();
+        TestExinfoFormatting();
+        TestUnhandledExceptionHook();
+        TestExtableHandler();
+        TestCustomIdte();
+        Success();
+    }
+
+    /// <summary>A fault inside an Exec snippet resumes at its fixup (XTF: _ASM_EXTABLE(1b, 2b) around ud2a).</summary>
+    private void TestExtable()
+    {
+        Printk("Test: Exception Table\n");
+        var fault = Exec(a => a.ud2());
+        if (fault != ExInfo.Fault(X86Vector.UD))
+            Failure($"Fail: ud2a: expected #UD, got {fault}\n");
+    }
+
+    /// <summary>The exception table records the vector and error code the CPU delivered (SDM table 6-1).</summary>
+    private void TestExinfo()
+    {
+        Printk("Test: Exception information\n");
+        Expect("ud2", ExInfo.Fault(X86Vector.UD), a => a.ud2());
+
+        // DIV by zero is a fault: #DE, no error code (SDM: DIV).
+        Expect("div by zero", ExInfo.Fault(X86Vector.DE), a =>
+        {
+            a.mov(eax, 1);
+            a.xor(edx, edx);
+            a.xor(ecx, ecx);
+            a.div(ecx);
+        });
+
+        // INT3 through XTF's DPL3 gate is a trap: #BP, no error code.
+        Expect("int3", ExInfo.Fault(X86Vector.BP), a => a.int3());
+
+        // WRMSR to a non-existent MSR is #GP(0) (SDM: WRMSR).
+        Expect("wrmsr to an invalid MSR", ExInfo.Fault(X86Vector.GP, 0), a =>
+        {
+            a.mov(ecx, 0xDEADBEEF);
+            a.xor(eax, eax);
+            a.xor(edx, edx);
+            a.wrmsr();
+        });
+
+        // A selector beyond the GDT limit: #GP with the selector's index as error code (SDM: MOV Sreg).
+        const ushort beyondGdt = 0xFFF8;
+        Expect("mov ds of a selector beyond the GDT limit", ExInfo.Fault(X86Vector.GP, beyondGdt), a =>
+        {
+            a.mov(eax, beyondGdt);
+            a.mov(ds, ax);
+        });
+
+        // INT n through a not-present gate: #NP with the IDT error code (SDM 6.13).
+        SetIdtEntry(0x22, 0, dpl: 0, present: false);
+        Expect("int $0x22 through a not-present gate", ExInfo.Fault(X86Vector.NP, SelectorErrorCode.Idt(0x22)), a => a.@int(0x22));
+
+        // The saved EIP of a trap is the next instruction, of a fault the instruction itself.
+        uint trapIp = 0, faultIp = 0;
+        ulong expectedTrap = 0, expectedFault = 0;
+        ExecDetailed(a => a.int3(), handler: (regs, entry) =>
+        {
+            trapIp = regs.Eip;
+            expectedTrap = entry.Fixup;
+            regs.Eip = (uint)entry.Fixup;
+            return true;
+        });
+        if (trapIp != expectedTrap)
+            Failure($"Fail: int3 saved EIP {trapIp:x8}, expected the next instruction {expectedTrap:x8}\n");
+        ExecDetailed(a => a.ud2(), handler: (regs, entry) =>
+        {
+            faultIp = regs.Eip;
+            expectedFault = entry.Fault;
+            regs.Eip = (uint)entry.Fixup;
+            return true;
+        });
+        if (faultIp != expectedFault)
+            Failure($"Fail: ud2 saved EIP {faultIp:x8}, expected the faulting instruction {expectedFault:x8}\n");
+    }
+
+    private void Expect(string what, ExInfo expected, Action<Assembler> code)
+    {
+        var got = Exec(code);
+        if (got != expected)
+            Failure($"Fail: {what}: expected {expected}, got {got}\n");
+    }
+
+    /// <summary>XTF's %pe rendering (arch/x86/decode.c), value by value.</summary>
+    private void TestExinfoFormatting()
+    {
+        Printk("Test: exinfo formatting\n");
+        (ExInfo Value, string Text)[] cases =
+        [
+            (ExInfo.None, "nothing"),
+            (ExInfo.Fault(X86Vector.UD), "#UD"),
+            (ExInfo.Fault(X86Vector.DE), "#DE"),
+            (ExInfo.Fault(X86Vector.GP), "#GP[0000]"),
+            (ExInfo.Fault(X86Vector.DF), "#DF[0000]"),
+            (ExInfo.Fault(X86Vector.NP, SelectorErrorCode.Idt(3)), "#NP[IDT[3]]"),
+            (ExInfo.Fault(X86Vector.GP, SelectorErrorCode.Gdt(1)), "#GP[GDT[1]]"),
+            (ExInfo.Fault(X86Vector.GP, SelectorErrorCode.Ldt(1)), "#GP[LDT[1]]"),
+            (ExInfo.Fault(X86Vector.GP, SelectorErrorCode.Idt(128, external: true)), "#GP[IDT[128],EXT]"),
+            (ExInfo.Fault(X86Vector.PF, 0), "#PF[-d-sr-]"),
+            (ExInfo.Fault(X86Vector.PF, 0x03), "#PF[-d-sWP]"),
+            (ExInfo.Fault(X86Vector.PF, 0x15), "#PF[-I-UrP]"),
+            (ExInfo.Fault(X86Vector.PF, 0x2F), "#PF[KdRUWP]"),
+            (ExInfo.Fault(X86Vector.UD, 1), "#UD[0001]"),
+        ];
+        foreach (var (value, text) in cases)
+        {
+            if (value.ToString() != text)
+                Failure($"Fail: exinfo {value.Raw:x8} formatted as '{value}', expected '{text}'\n");
+        }
+    }
+
+    /// <summary>
+    /// An exception with no exception-table entry reaches the test's do_unhandled_exception hook,
+    /// which may fix it up (XTF: test_unhandled_exception_hook).
+    /// </summary>
+    private void TestUnhandledExceptionHook()
+    {
+        Printk("Test: Unhandled Exception Hook\n");
+        hookFault = AssembleKernelCode(a =>
+        {
+            a.ud2();
+            a.ret();
+        });
+        hookFixup = hookFault + 2;
+        hookArmed = true;
+        ExecDetailed(a => a.call(hookFault), ExecFaults.Unhandled);
+        if (hookArmed)
+            Failure("Fail: unhandled exception hook did not run\n");
+    }
+
+    public override bool UnhandledException(ExceptionFrame regs)
+    {
+        if (!hookArmed)
+            return false;
+        hookArmed = false;
+        if (regs.Eip != hookFault)
+        {
+            Printk($"Fail: Expected fault at {hookFault:x8}, got {regs.Eip:x8}\n");
+            return false;
+        }
+
+        regs.Eip = (uint)hookFixup;
+        return true;
+    }
+
+    /// <summary>An exception-table entry with a handler runs that handler (XTF: test_extable_handler).</summary>
+    private void TestExtableHandler()
+    {
+        Printk("Test: Exception Table Handler\n");
+        bool ran = false;
+        ExecDetailed(a => a.ud2(), handler: (regs, entry) =>
+        {
+            ran = true;
+            regs.Eip = (uint)entry.Fixup;
+            return true;
+        });
+        if (!ran)
+            Failure("Fail: Custom handler didn't run\n");
+    }
+
+    /// <summary>A test's own IDT entry at X86_VEC_AVAIL (0x21) runs its handler (XTF: test_custom_idte).</summary>
+    private void TestCustomIdte()
+    {
+        Printk("Test: Custom IDT entry\n");
+        ulong handler = AssembleKernelCode(a =>
+        {
+            a.mov(eax, 0x1E51C0DE);
+            a.iretd();
+        });
+        SetIdtEntry(0x21, handler, dpl: 0);
+        var r = ExecDetailed(a =>
+        {
+            a.xor(eax, eax);
+            a.@int(0x21);
+        });
+        if (r.Eax != 0x1E51C0DE)
+            Failure($"Fail: Unexpected result 0x{r.Eax:x}\n");
+    }
+}
