@@ -137,7 +137,7 @@ public sealed partial class X86Cpu
     /// Recomputes CPL and code size after CS, CR0, EFER or EFLAGS.VM changed
     /// (SDM vol. 3, 5.5: CPL is CS.RPL in protected mode, 3 in virtual-8086 mode, 0 in real mode).
     /// </summary>
-    internal void UpdateMode()
+    public void UpdateMode()
     {
         var cs = Segments[CS];
         if (!ProtectedMode)

@@ -17,6 +17,8 @@ internal sealed class DecodeCache
     private readonly GuestCodeReader reader;
     private readonly Decoder decoder16, decoder32, decoder64;
     private Instruction scratch;
+    private ulong lastFrame = ulong.MaxValue;
+    private CodeFrame? lastCode;
 
     public DecodeCache(X86Cpu cpu, ulong frameCount)
     {
@@ -38,7 +40,19 @@ internal sealed class DecodeCache
         int bitness = cpu.Bitness;
         ulong frame = physical >> 12;
         int offset = (int)(physical & 0xFFF);
-        if (frames.TryGetValue(frame, out var cached) && cached.Bitness[offset] == bitness)
+        CodeFrame? cached;
+        if (frame == lastFrame)
+        {
+            cached = lastCode;
+        }
+        else
+        {
+            frames.TryGetValue(frame, out cached);
+            lastFrame = frame;
+            lastCode = cached;
+        }
+
+        if (cached is not null && cached.Bitness[offset] == bitness)
         {
             valid = true;
             return ref cached.Instructions[offset];
@@ -59,6 +73,8 @@ internal sealed class DecodeCache
             cached = new CodeFrame();
             frames[frame] = cached;
             isCode[frame] = true;
+            lastFrame = frame;
+            lastCode = cached;
         }
 
         cached.Bitness[offset] = (byte)bitness;
@@ -73,6 +89,8 @@ internal sealed class DecodeCache
         {
             isCode[frame] = false;
             frames.Remove(frame);
+            if (frame == lastFrame)
+                lastCode = null;
         }
     }
 

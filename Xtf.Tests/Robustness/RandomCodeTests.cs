@@ -1,0 +1,69 @@
+using NUnit.Framework;
+using Xtf.Core.Cpu;
+using Xtf.Core.Cpu.Segmentation;
+using Xtf.Core.Machine;
+
+namespace Xtf.Tests.Robustness;
+
+/// <summary>
+/// Whatever a guest executes ends in an architectural outcome (an exception, a halt, shutdown,
+/// budget) and never in a host exception: random bytes are run as code in real mode and in
+/// 32-bit protected mode, with fixed seeds so any failure reproduces.
+/// </summary>
+[TestFixture]
+[Parallelizable(ParallelScope.Children)]
+public sealed class RandomCodeTests
+{
+    private const ulong CodeAddress = 0x10000;
+
+    public static IEnumerable<int> Seeds() => Enumerable.Range(0, 64);
+
+    [TestCaseSource(nameof(Seeds))]
+    public void RandomBytesInRealModeNeverThrowInTheHost(int seed)
+    {
+        var vm = NewMachineWithRandomCode(seed);
+        var cpu = vm.Cpu;
+        cpu.Segments[X86Cpu.CS].LoadReal((ushort)(CodeAddress >> 4));
+        cpu.Rip = 0;
+        cpu.UpdateMode();
+        Assert.DoesNotThrow(() => cpu.Run());
+    }
+
+    [TestCaseSource(nameof(Seeds))]
+    public void RandomBytesInProtectedModeNeverThrowInTheHost(int seed)
+    {
+        var vm = NewMachineWithRandomCode(seed);
+        var cpu = vm.Cpu;
+        // A flat GDT (null, code 0x08, data 0x10) and an IDT pointing every vector into the code.
+        var gdt = new[] { 0ul, SegmentDescriptor.Code32(0).Raw, SegmentDescriptor.Data32(0).Raw };
+        for (int i = 0; i < gdt.Length; i++)
+            vm.Memory.Write(0x1000 + (ulong)(i * 8), BitConverter.GetBytes(gdt[i]));
+        for (int v = 0; v < 256; v++)
+        {
+            var gate = SegmentDescriptor.Gate(SystemDescriptorType.InterruptGate32, 0x08, (uint)CodeAddress + (uint)(v * 13 % 4000), 0);
+            vm.Memory.Write(0x2000 + (ulong)(v * 8), BitConverter.GetBytes(gate.Raw));
+        }
+
+        cpu.Gdtr.Base = 0x1000;
+        cpu.Gdtr.Limit = 23;
+        cpu.Idtr.Base = 0x2000;
+        cpu.Idtr.Limit = 0x7FF;
+        cpu.Segments[X86Cpu.CS].Load(0x08, SegmentDescriptor.Code32(0));
+        foreach (int s in new[] { X86Cpu.DS, X86Cpu.ES, X86Cpu.SS, X86Cpu.FS, X86Cpu.GS })
+            cpu.Segments[s].Load(0x10, SegmentDescriptor.Data32(0));
+        cpu.Cr0Value |= Cr0.PE;
+        cpu[X86Cpu.RSP] = 0x80000;
+        cpu.Rip = CodeAddress;
+        cpu.UpdateMode();
+        Assert.DoesNotThrow(() => cpu.Run());
+    }
+
+    private static VirtualMachine NewMachineWithRandomCode(int seed)
+    {
+        var vm = new VirtualMachine(new MachineOptions { MemoryBytes = 16ul << 20, InstructionBudget = 20_000 });
+        var bytes = new byte[4096];
+        new Random(seed).NextBytes(bytes);
+        vm.Memory.Write(CodeAddress, bytes);
+        return vm;
+    }
+}
