@@ -29,6 +29,9 @@ public sealed partial class GuestRuntime
     {
         public ExInfo Fault;
         public ExecResult Registers;
+        public bool RecordsFaults;
+        public ulong End;
+        public ushort CodeSegment;
     }
 
     /// <summary>
@@ -60,7 +63,12 @@ public sealed partial class GuestRuntime
 
         WriteKernelBytes(start, code.Bytes);
         ulong endAddress = code.LabelAddress(end);
-        var frame = new ExecFrame();
+        var frame = new ExecFrame
+        {
+            RecordsFaults = faults == ExecFaults.Record && handler is null,
+            End = endAddress,
+            CodeSegment = Cpu.Segments[X86Cpu.CS].Selector,
+        };
         var entries = new List<ExtableEntry>();
         if (faults == ExecFaults.Record || handler is not null)
         {
@@ -100,6 +108,20 @@ public sealed partial class GuestRuntime
         }
 
         return frame.Registers with { Fault = frame.Fault };
+    }
+
+    /// <summary>
+    /// An exception the exception table did not cover, taken while a recording Exec is the
+    /// innermost one and in its code segment (for example in code the snippet called, such as a
+    /// hypercall stub), is recorded for that Exec and resumes at its end.
+    /// </summary>
+    private bool RecordForInnermostExec(ExceptionFrame regs)
+    {
+        if (!execFrames.TryPeek(out var frame) || !frame.RecordsFaults || regs.Cs != frame.CodeSegment)
+            return false;
+        frame.Fault = regs.ExInfo;
+        regs.Eip = (uint)frame.End;
+        return true;
     }
 
     /// <summary>Assembles permanent kernel code (for example a custom IDT handler) and returns its address.</summary>

@@ -26,6 +26,9 @@ public sealed partial class GuestRuntime
         }
 
         if (!safe)
+            safe = RecordForInnermostExec(regs);
+
+        if (!safe)
             safe = test.UnhandledException(regs);
 
         if (!safe)
