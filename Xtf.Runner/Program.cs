@@ -1,10 +1,25 @@
+using Microsoft.Extensions.DependencyInjection;
+using Xtf.Core.Testing;
+using Xtf.TestCases;
+
 namespace Xtf.Runner;
 
+/// <summary>Composition root of xtf-runner.</summary>
 internal static class Program
 {
     private static int Main(string[] args)
     {
-        _ = args;
-        return 1;
+        try
+        {
+            using var services = new ServiceCollection()
+                .AddXtf(typeof(TestCasesAssembly).Assembly)
+                .BuildServiceProvider();
+            return RunnerApp.FromServices(services, Console.Out, Console.Error).Run(args);
+        }
+        catch (Exception e)
+        {
+            // Whatever escaped is still one line and a runner error, never a stack trace.
+            return RunnerApp.WriteError(Console.Error, $"{e.GetType().Name}: {e.Message}");
+        }
     }
 }

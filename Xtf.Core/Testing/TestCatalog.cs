@@ -9,9 +9,14 @@ public sealed class TestCatalog
     private readonly Dictionary<string, TestDescriptor> byName;
 
     public TestCatalog(IEnumerable<Assembly> assemblies)
+        : this(assemblies.Distinct().SelectMany(a => a.GetTypes()))
+    {
+    }
+
+    private TestCatalog(IEnumerable<Type> types)
     {
         var tests = new List<TestDescriptor>();
-        foreach (var type in assemblies.Distinct().SelectMany(a => a.GetTypes()))
+        foreach (var type in types.Distinct())
         {
             var attr = type.GetCustomAttribute<XtfTestAttribute>();
             if (attr is null)
@@ -29,6 +34,9 @@ public sealed class TestCatalog
                 throw new InvalidOperationException($"two tests are named '{t.Name}'");
         }
     }
+
+    /// <summary>A catalog of just these types (those without <see cref="XtfTestAttribute"/> are ignored), for hosts and tests that pick their own.</summary>
+    public static TestCatalog FromTypes(params IEnumerable<Type> types) => new(types);
 
     public IReadOnlyList<TestDescriptor> Tests { get; }
 

@@ -7,7 +7,7 @@ namespace Xtf.Core.Testing;
 /// Runs test instances: each gets a fresh machine and domain; the result is decided from the
 /// guest's console log only (DESIGN.md section 5).
 /// </summary>
-public sealed class TestEngine
+public sealed class TestEngine : ITestEngine
 {
     public InstanceOutcome Run(TestInstance instance, RunSettings? settings = null)
     {

@@ -1,0 +1,226 @@
+using System.CommandLine;
+using Microsoft.Extensions.DependencyInjection;
+using Xtf.Core.Guest;
+using Xtf.Core.Testing;
+
+namespace Xtf.Runner;
+
+/// <summary>
+/// xtf-runner's command: list or run a selection and report as upstream does. Output goes to the
+/// given writers and the exit code is returned, so the whole command runs inside a test.
+/// Runner errors (bad options, a selection that names nothing) are one <c>Error: ...</c> line on
+/// stderr and exit code 1.
+/// </summary>
+internal sealed class RunnerApp
+{
+    /// <summary>Exit code of a runner error (xtf-runner's RunnerError).</summary>
+    public const int RunnerErrorExitCode = 1;
+
+    private readonly TestCatalog catalog;
+    private readonly ITestEngine engine;
+    private readonly TextWriter stdout;
+    private readonly TextWriter stderr;
+
+    private readonly Argument<string[]> selectionArgument = new("SELECTION")
+    {
+        Description = "Categories, environments (or pv, hvm) and tests [[test-]ENV-]NAME[~VARIATION]",
+        Arity = ArgumentArity.ZeroOrMore,
+    };
+
+    private readonly Option<bool> listOption = new("--list", "-l") { Description = "List tests in the selection" };
+    private readonly Option<bool> allOption = new("--all", "-a") { Description = "Select all default categories" };
+    private readonly Option<bool> nonDefaultOption = new("--non-default") { Description = "Select all non default categories" };
+    private readonly Option<bool> environmentsOption = new("--environments") { Description = "List all the known environments" };
+
+    private readonly Option<bool> quietOption = new("--quiet", "-q")
+    {
+        Description = "Progressively make the output less verbose. 1) No console logs, only test results. 2) Not even SUCCESS results.",
+        Arity = ArgumentArity.Zero,
+    };
+
+    private readonly Option<long> budgetOption = new("--budget")
+    {
+        Description = "Instruction budget per instance; an instance that exhausts it is a CRASH",
+        HelpName = "N",
+    };
+
+    private readonly Option<double> timeoutOption = new("--timeout")
+    {
+        Description = "Wall-clock limit per instance, in seconds; an instance that exceeds it is a CRASH",
+        HelpName = "SECONDS",
+    };
+
+    public RunnerApp(TestCatalog catalog, ITestEngine engine, TextWriter stdout, TextWriter stderr)
+    {
+        this.catalog = catalog;
+        this.engine = engine;
+        this.stdout = stdout;
+        this.stderr = stderr;
+    }
+
+    /// <summary>The app over the services <c>AddXtf()</c> registered.</summary>
+    public static RunnerApp FromServices(IServiceProvider services, TextWriter stdout, TextWriter stderr) =>
+        new(services.GetRequiredService<TestCatalog>(), services.GetRequiredService<ITestEngine>(), stdout, stderr);
+
+    public int Run(IReadOnlyList<string> args)
+    {
+        try
+        {
+            return RunCore(args);
+        }
+        catch (SelectionException e)
+        {
+            return Error(e.Message);
+        }
+        catch (RunnerException e)
+        {
+            return Error(e.Message);
+        }
+    }
+
+    /// <summary>Writes <c>Error: message</c> as one line on stderr; returns the runner-error exit code.</summary>
+    internal static int WriteError(TextWriter stderr, string message)
+    {
+        stderr.WriteLine($"Error: {OneLine(message)}");
+        return RunnerErrorExitCode;
+    }
+
+    private static string OneLine(string message) =>
+        string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+    private int Error(string message) => WriteError(stderr, message);
+
+    private RootCommand BuildCommand()
+    {
+        var root = new RootCommand("Xen Test Framework enumeration and running tool (Xtf.NET)")
+        {
+            selectionArgument,
+            listOption,
+            allOption,
+            nonDefaultOption,
+            environmentsOption,
+            quietOption,
+            budgetOption,
+            timeoutOption,
+        };
+        return root;
+    }
+
+    private int RunCore(IReadOnlyList<string> args)
+    {
+        var root = BuildCommand();
+        var parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+
+        if (parse.Errors.Count > 0)
+            return Error(parse.Errors[0].Message);
+
+        // The root command has no action of its own, so any action here is --help, --version or a
+        // directive: let System.CommandLine carry it out, writing to our writers.
+        if (parse.Action is not null)
+            return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+
+        string[] tokens = parse.GetValue(selectionArgument) ?? [];
+
+        // An unknown option would otherwise be taken as a selection token; no test name starts with '-'.
+        if (tokens.FirstOrDefault(t => t.StartsWith('-')) is { } unknown)
+            throw new RunnerException($"Unrecognised option '{unknown}'");
+
+        int quiet = parse.GetResult(quietOption)?.IdentifierTokenCount ?? 0;
+        var settings = Settings(
+            parse.GetResult(budgetOption) is null ? null : parse.GetValue(budgetOption),
+            parse.GetResult(timeoutOption) is null ? null : parse.GetValue(timeoutOption));
+
+        var selection = Selection.Interpret(catalog, tokens, parse.GetValue(allOption), parse.GetValue(nonDefaultOption));
+
+        if (parse.GetValue(environmentsOption))
+        {
+            foreach (var env in GuestEnvironment.AllEnvironments.Select(GuestEnvironment.Name).Order(StringComparer.Ordinal))
+                stdout.WriteLine(env);
+            return 0;
+        }
+
+        if (parse.GetValue(listOption))
+        {
+            if (selection.Count == 0)
+                throw new RunnerException("No tests selected");
+            foreach (var instance in selection)
+                stdout.WriteLine(instance.Id);
+            return 0;
+        }
+
+        if (selection.Count == 0)
+            throw new RunnerException("No tests to run");
+
+        return RunAll(selection, settings, quiet);
+    }
+
+    private static RunSettings Settings(long? budget, double? timeoutSeconds)
+    {
+        var settings = new RunSettings();
+        if (budget is { } b)
+        {
+            if (b <= 0)
+                throw new RunnerException($"--budget must be a positive number of instructions, not {b}");
+            settings = settings with { InstructionBudget = b };
+        }
+
+        if (timeoutSeconds is { } t)
+        {
+            if (!double.IsFinite(t) || t <= 0 || t > TimeSpan.MaxValue.TotalSeconds)
+                throw new RunnerException($"--timeout must be a positive number of seconds, not {t}");
+            settings = settings with { Timeout = TimeSpan.FromSeconds(t) };
+        }
+
+        return settings;
+    }
+
+    private int RunAll(IReadOnlyList<TestInstance> selection, RunSettings settings, int quiet)
+    {
+        var worst = TestResult.Success;
+        var results = new List<(TestInstance Instance, TestResult Result)>(selection.Count);
+
+        foreach (var instance in selection)
+        {
+            var (result, lines, diagnostic) = RunOne(instance, settings);
+            if (quiet == 0)
+            {
+                foreach (var line in lines)
+                    stdout.WriteLine(line);
+                if (result == TestResult.Crash && !string.IsNullOrEmpty(diagnostic))
+                    stdout.WriteLine(OneLine(diagnostic));
+                stdout.WriteLine();
+            }
+
+            if (result > worst)
+                worst = result;
+            results.Add((instance, result));
+        }
+
+        stdout.WriteLine("Combined test results:");
+        foreach (var (instance, result) in results)
+        {
+            if (result == TestResult.Success && quiet >= 2)
+                continue;
+            stdout.WriteLine($"{instance.Id,-40} {TestResults.Name(result)}");
+        }
+
+        return TestResults.ExitCode(worst);
+    }
+
+    /// <summary>
+    /// One instance. The result is the engine's, which decides it from the console log; a host
+    /// exception escaping the engine leaves no result line, so it is a CRASH (DESIGN.md section 5).
+    /// </summary>
+    private (TestResult Result, IReadOnlyList<string> Lines, string? Diagnostic) RunOne(TestInstance instance, RunSettings settings)
+    {
+        try
+        {
+            var outcome = engine.Run(instance, settings);
+            return (outcome.Result, outcome.Lines, outcome.Diagnostic);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return (TestResult.Crash, [], $"host exception: {e.GetType().Name}: {e.Message}");
+        }
+    }
+}
