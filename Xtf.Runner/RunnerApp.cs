@@ -130,7 +130,13 @@ internal sealed class RunnerApp
             parse.GetResult(budgetOption) is null ? null : parse.GetValue(budgetOption),
             parse.GetResult(timeoutOption) is null ? null : parse.GetValue(timeoutOption));
 
-        var selection = Selection.Interpret(catalog, tokens, parse.GetValue(allOption), parse.GetValue(nonDefaultOption));
+        bool all = parse.GetValue(allOption), nonDefault = parse.GetValue(nonDefaultOption);
+        bool listing = parse.GetValue(listOption);
+
+        // `--list` on its own lists every instance in the catalog, whatever its category.
+        var selection = listing && tokens.Length == 0 && !all && !nonDefault
+            ? Selection.Interpret(catalog, [], all: true, nonDefault: true)
+            : Selection.Interpret(catalog, tokens, all, nonDefault);
 
         if (parse.GetValue(environmentsOption))
         {
@@ -139,7 +145,7 @@ internal sealed class RunnerApp
             return 0;
         }
 
-        if (parse.GetValue(listOption))
+        if (listing)
         {
             if (selection.Count == 0)
                 throw new RunnerException("No tests selected");

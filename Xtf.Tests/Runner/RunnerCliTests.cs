@@ -38,6 +38,17 @@ public sealed class RunnerCliTests
     }
 
     [Test]
+    public void ListAloneListsEveryInstance()
+    {
+        var run = RunnerHarness.Run("--list");
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.Zero);
+            Assert.That(run.StdoutLines, Is.EquivalentTo(RunnerHarness.Catalog.AllInstances().Select(i => i.Id)));
+        });
+    }
+
+    [Test]
     public void ListRunsNothing()
     {
         var engine = new FakeTestEngine();
