@@ -31,15 +31,15 @@ internal sealed class CpuHarness
     public const int ExitVector = 0x81;
     public const ushort GdtLimit = (8 * 8) - 1;
 
-    private readonly Dictionary<int, (int Type, int Dpl)> gates = [];
+    private readonly Dictionary<int, (int Type, int Dpl, bool Present)> gates = [];
 
     public CpuHarness()
     {
         Vm = new VirtualMachine(new MachineOptions { MemoryBytes = 1 << 20 });
         for (int v = 0; v < 32; v++)
-            gates[v] = (SystemDescriptorType.InterruptGate32, 0);
-        gates[0x80] = (SystemDescriptorType.InterruptGate32, 0);
-        gates[ExitVector] = (SystemDescriptorType.TrapGate32, 3);
+            gates[v] = (SystemDescriptorType.InterruptGate32, 0, true);
+        gates[0x80] = (SystemDescriptorType.InterruptGate32, 0, true);
+        gates[ExitVector] = (SystemDescriptorType.TrapGate32, 3, true);
     }
 
     public VirtualMachine Vm { get; }
@@ -61,7 +61,7 @@ internal sealed class CpuHarness
     }
 
     /// <summary>Makes <paramref name="vector"/> an interrupt or trap gate of the given DPL (before <see cref="Run"/>).</summary>
-    public void SetGate(int vector, int type, int dpl) => gates[vector] = (type, dpl);
+    public void SetGate(int vector, int type, int dpl, bool present = true) => gates[vector] = (type, dpl, present);
 
     /// <summary>
     /// Assembles <paramref name="kernel"/> at <see cref="CodeBase"/> (and <paramref name="user"/> at
@@ -146,7 +146,7 @@ internal sealed class CpuHarness
         {
             Vm.Memory.Write(HandlerBase + (uint)(16 * v), [0xF4]); // HLT
             var gate = gates.TryGetValue(v, out var g)
-                ? SegmentDescriptor.Gate(g.Type, KernelCode, HandlerBase + (uint)(16 * v), g.Dpl)
+                ? SegmentDescriptor.Gate(g.Type, KernelCode, HandlerBase + (uint)(16 * v), g.Dpl, g.Present)
                 : new SegmentDescriptor(0);
             WriteDescriptor(IdtBase, v, gate);
         }

@@ -221,4 +221,85 @@ public sealed class ExceptionDeliveryTests
             Assert.That(h.Cpu.Eax, Is.EqualTo(5u));
         });
     }
+
+    [Test(Description = "A #UD whose gate is not present raises #NP with error code 6 * 8 + IDT (2) + EXT (1) = 0x33; #UD is benign so #NP is delivered")]
+    public void NotPresentGateRaisesNotPresentWithIdtAndExtBits()
+    {
+        var (h, at, _) = RunMarked(_ => { }, a => a.ud2(),
+            setup: h => h.SetGate((int)X86Vector.UD, SystemDescriptorType.InterruptGate32, 0, present: false));
+        Assert.Multiple(() =>
+        {
+            Assert.That(h.Vector, Is.EqualTo((int)X86Vector.NP));
+            Assert.That(h.Frame(0), Is.EqualTo(0x33u));
+            Assert.That(h.Frame(1), Is.EqualTo(at), "saved EIP = the UD2");
+        });
+    }
+
+    [Test(Description = "#GP whose gate is not present gives #NP while delivering a contributory fault: #DF with error code 0 (SDM table 6-5)")]
+    public void ContributoryFaultDuringContributoryDeliveryIsDoubleFault()
+    {
+        var (h, _, _) = RunMarked(a => a.mov(ax, (ushort)0x40), a => a.mov(ds, ax),
+            setup: h => h.SetGate((int)X86Vector.GP, SystemDescriptorType.InterruptGate32, 0, present: false));
+        Assert.Multiple(() =>
+        {
+            Assert.That(h.Vector, Is.EqualTo((int)X86Vector.DF));
+            Assert.That(h.Frame(0), Is.EqualTo(0u), "#DF error code is 0; its saved EIP is undefined and not compared");
+        });
+    }
+
+    [Test(Description = "A fault while delivering #DF shuts the processor down (triple fault)")]
+    public void FaultDuringDoubleFaultIsTripleFault()
+    {
+        var h = new CpuHarness();
+        h.SetGate((int)X86Vector.GP, SystemDescriptorType.InterruptGate32, 0, present: false);
+        h.SetGate((int)X86Vector.DF, SystemDescriptorType.InterruptGate32, 0, present: false);
+        var stop = h.Run(a =>
+        {
+            a.mov(ax, (ushort)0x40);
+            a.mov(ds, ax);
+            a.hlt();
+        });
+        Assert.That(stop, Is.EqualTo(StopReason.TripleFault));
+    }
+
+    [Test(Description = "INT n whose gate lies beyond the IDT limit raises #GP(n * 8 + 2)")]
+    public void InterruptBeyondIdtLimit()
+    {
+        var (h, at, _) = RunMarked(
+            a =>
+            {
+                // Shrink the IDT to 0x20 entries with LIDT; vector 0x20 is then beyond the limit.
+                a.mov(__word_ptr[CpuHarness.DataBase], (ushort)((0x20 * 8) - 1));
+                a.mov(__dword_ptr[CpuHarness.DataBase + 2], CpuHarness.IdtBase);
+                a.lidt(__fword_ptr[CpuHarness.DataBase]);
+            },
+            a => a.@int(0x20));
+        Assert.Multiple(() =>
+        {
+            Assert.That(h.Vector, Is.EqualTo((int)X86Vector.GP));
+            Assert.That(h.Frame(0), Is.EqualTo((0x20u * 8) + 2));
+            Assert.That(h.Frame(1), Is.EqualTo(at));
+        });
+    }
+
+    [Test(Description = "DS may hold a readable code segment: reads through it succeed, writes raise #GP(0)")]
+    public void WriteThroughCodeSegmentFaults()
+    {
+        var (h, at, _) = RunMarked(
+            a =>
+            {
+                a.mov(ax, CpuHarness.KernelCode);
+                a.mov(ds, ax);
+                a.mov(ebx, __dword_ptr[CpuHarness.DataBase]);
+            },
+            a => a.mov(__dword_ptr[CpuHarness.DataBase], ebx),
+            setup: h => h.WriteU32(CpuHarness.DataBase, 0xABCD1234u));
+        Assert.Multiple(() =>
+        {
+            Assert.That(h.Cpu.Ebx, Is.EqualTo(0xABCD1234u), "read through the code segment");
+            Assert.That(h.Vector, Is.EqualTo((int)X86Vector.GP));
+            Assert.That(h.Frame(0), Is.EqualTo(0u));
+            Assert.That(h.Frame(1), Is.EqualTo(at));
+        });
+    }
 }

@@ -186,4 +186,25 @@ public sealed class PrivilegeTests
             Assert.That(h.Vm.Log.Text, Is.EqualTo("Hello\r\n"));
         });
     }
+
+    [Test(Description = "IRET to CPL3 loads null into DS when it holds a DPL0 data segment; an access through it then raises #GP(0)")]
+    public void IretToOuterLevelNullsInaccessibleDataSegments()
+    {
+        var h = new CpuHarness();
+        var stop = h.Run(
+            a =>
+            {
+                // Unlike CpuHarness.EnterUser, DS keeps the DPL0 data segment 0x10.
+                a.push(CpuHarness.UserData);
+                a.push(CpuHarness.UserStackTop);
+                a.push(Reserved1);
+                a.push(CpuHarness.UserCode);
+                a.push(CpuHarness.UserCodeBase);
+                a.iretd();
+            },
+            a => a.mov(eax, __dword_ptr[CpuHarness.DataBase]));
+        Assert.That(stop, Is.EqualTo(StopReason.Halted));
+        AssertUserFault(h, X86Vector.GP, 0);
+        Assert.That(h.Cpu.Segments[X86Cpu.DS].Selector, Is.EqualTo((ushort)0), "DS was nulled by the IRET");
+    }
 }
