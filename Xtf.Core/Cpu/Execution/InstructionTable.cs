@@ -38,6 +38,7 @@ internal static class InstructionTable
         Shifts.Install(Add);
         MulDiv.Install(Add);
         BitOperations.Install(Add);
+        Decimal.Install(Add);
         DataMovement.Install(Add);
         FlagControl.Install(Add);
         ControlTransfer.Install(Add);

@@ -2,10 +2,208 @@ using Iced.Intel;
 
 namespace Xtf.Core.Cpu.Execution;
 
+/// <summary>
+/// Shifts and rotates: SAL/SHL, SHR, SAR, ROL, ROR, RCL, RCR, SHLD, SHRD (SDM vol. 2, "SAL/SAR/SHL/SHR",
+/// "RCL/RCR/ROL/ROR", "SHLD", "SHRD").
+/// <para>
+/// Common rules: the count is masked to 5 bits (6 bits for 64-bit operands); a masked count of 0
+/// changes no flag. Where the SDM calls a flag undefined (OF for counts other than 1, AF for any
+/// non-zero shift count, every flag and the destination of SHLD/SHRD when the count exceeds the
+/// operand size) this implementation leaves it unchanged rather than guess at one processor's
+/// behaviour. The CF of SHL/SHR/SAR with a count at or beyond the operand width, which the
+/// flags section calls undefined, follows the SDM's iterative pseudo-code (the last bit shifted
+/// out: 0 for SHL/SHR, the sign for SAR).
+/// </para>
+/// </summary>
 internal static class Shifts
 {
+    private enum Op
+    {
+        Shl,
+        Shr,
+        Sar,
+        Rol,
+        Ror,
+        Rcl,
+        Rcr,
+    }
+
     public static void Install(Action<Mnemonic, InstructionHandler> add)
     {
-        _ = add;
+        add(Mnemonic.Shl, (X86Cpu c, in Instruction i) => Execute(c, i, Op.Shl));
+        add(Mnemonic.Sal, (X86Cpu c, in Instruction i) => Execute(c, i, Op.Shl));
+        add(Mnemonic.Shr, (X86Cpu c, in Instruction i) => Execute(c, i, Op.Shr));
+        add(Mnemonic.Sar, (X86Cpu c, in Instruction i) => Execute(c, i, Op.Sar));
+        add(Mnemonic.Rol, (X86Cpu c, in Instruction i) => Execute(c, i, Op.Rol));
+        add(Mnemonic.Ror, (X86Cpu c, in Instruction i) => Execute(c, i, Op.Ror));
+        add(Mnemonic.Rcl, (X86Cpu c, in Instruction i) => Execute(c, i, Op.Rcl));
+        add(Mnemonic.Rcr, (X86Cpu c, in Instruction i) => Execute(c, i, Op.Rcr));
+        add(Mnemonic.Shld, (X86Cpu c, in Instruction i) => DoublePrecision(c, i, left: true));
+        add(Mnemonic.Shrd, (X86Cpu c, in Instruction i) => DoublePrecision(c, i, left: false));
+    }
+
+    /// <summary>The count operand (CL, imm8 or the implicit 1) masked to 5 bits, or 6 for 64-bit operands.</summary>
+    private static int MaskedCount(X86Cpu cpu, in Instruction i, int countOperand, int size) =>
+        (int)(cpu.ReadOperand(i, countOperand, 1) & (size == 8 ? 0x3Fu : 0x1Fu));
+
+    private static void Execute(X86Cpu cpu, in Instruction i, Op op)
+    {
+        int size = X86Cpu.OperandSize(i, 0);
+        int count = MaskedCount(cpu, i, 1, size);
+        var dst = cpu.ResolveDestination(i, 0, size);
+        ulong value = cpu.Read(dst);
+        if (count == 0)
+            return; // SDM: a masked count of 0 affects no flag and leaves the destination as it was.
+
+        int width = size * 8;
+        ulong mask = X86Cpu.SizeMask(size);
+        ulong sign = FlagLogic.SignBit(size);
+        uint flags = cpu.Eflags;
+        bool cf = (flags & RFlags.CF) != 0;
+        ulong result;
+        uint newFlags;
+        uint affected;
+
+        switch (op)
+        {
+            case Op.Shl:
+                // CF = last bit shifted out (bit width-count); beyond the width only zeros leave.
+                result = count >= width ? 0 : (value << count) & mask;
+                cf = count <= width && ((value >> (width - count)) & 1) != 0;
+                newFlags = FlagLogic.SignZeroParity(result, size) | (cf ? RFlags.CF : 0);
+                // SDM: for a 1-bit shift OF = MSB(result) XOR CF.
+                if ((result & sign) != 0 != cf)
+                    newFlags |= RFlags.OF;
+                affected = RFlags.CF | RFlags.SF | RFlags.ZF | RFlags.PF | (count == 1 ? RFlags.OF : 0);
+                break;
+            case Op.Shr:
+                result = count >= width ? 0 : value >> count;
+                cf = count <= width && ((value >> (count - 1)) & 1) != 0;
+                newFlags = FlagLogic.SignZeroParity(result, size) | (cf ? RFlags.CF : 0);
+                // SDM: for a 1-bit shift OF = MSB of the original operand.
+                if ((value & sign) != 0)
+                    newFlags |= RFlags.OF;
+                affected = RFlags.CF | RFlags.SF | RFlags.ZF | RFlags.PF | (count == 1 ? RFlags.OF : 0);
+                break;
+            case Op.Sar:
+                {
+                    long signed = (long)(value << (64 - width)) >> (64 - width);
+                    int effective = Math.Min(count, width - 1);
+                    result = (ulong)(signed >> effective) & mask;
+                    // CF = last bit shifted out; past the width that is the sign bit.
+                    cf = count >= width ? signed < 0 : ((value >> (count - 1)) & 1) != 0;
+                    // SDM: for a 1-bit shift OF = 0.
+                    newFlags = FlagLogic.SignZeroParity(result, size) | (cf ? RFlags.CF : 0);
+                    affected = RFlags.CF | RFlags.SF | RFlags.ZF | RFlags.PF | (count == 1 ? RFlags.OF : 0);
+                    break;
+                }
+
+            case Op.Rol:
+                {
+                    // SDM: the rotate amount is the masked count MOD size, but CF is still updated
+                    // (to the LSB of the result) for any non-zero masked count.
+                    int n = count % width;
+                    result = n == 0 ? value : ((value << n) | (value >> (width - n))) & mask;
+                    cf = (result & 1) != 0;
+                    newFlags = cf ? RFlags.CF : 0;
+                    if ((result & sign) != 0 != cf)
+                        newFlags |= RFlags.OF; // count 1: OF = MSB(result) XOR CF
+                    affected = RFlags.CF | (count == 1 ? RFlags.OF : 0);
+                    break;
+                }
+
+            case Op.Ror:
+                {
+                    int n = count % width;
+                    result = n == 0 ? value : ((value >> n) | (value << (width - n))) & mask;
+                    cf = (result & sign) != 0;
+                    newFlags = cf ? RFlags.CF : 0;
+                    if ((result & sign) != 0 != ((result & (sign >> 1)) != 0))
+                        newFlags |= RFlags.OF; // count 1: OF = MSB(result) XOR MSB-1(result)
+                    affected = RFlags.CF | (count == 1 ? RFlags.OF : 0);
+                    break;
+                }
+
+            case Op.Rcl:
+                {
+                    // SDM: 8- and 16-bit rotate through CF by (count MOD 9) and (count MOD 17).
+                    int n = width < 32 ? count % (width + 1) : count;
+                    result = value;
+                    for (int k = 0; k < n; k++)
+                    {
+                        bool outBit = (result & sign) != 0;
+                        result = ((result << 1) | (cf ? 1ul : 0)) & mask;
+                        cf = outBit;
+                    }
+
+                    newFlags = cf ? RFlags.CF : 0;
+                    if ((result & sign) != 0 != cf)
+                        newFlags |= RFlags.OF; // count 1: OF = MSB(result) XOR CF
+                    affected = RFlags.CF | (count == 1 ? RFlags.OF : 0);
+                    break;
+                }
+
+            default: // Op.Rcr
+                {
+                    int n = width < 32 ? count % (width + 1) : count;
+                    // SDM: for count 1, OF = MSB(DEST) XOR CF, taken before the rotate.
+                    newFlags = (value & sign) != 0 != cf ? RFlags.OF : 0;
+                    result = value;
+                    for (int k = 0; k < n; k++)
+                    {
+                        bool outBit = (result & 1) != 0;
+                        result = (result >> 1) | (cf ? sign : 0);
+                        cf = outBit;
+                    }
+
+                    newFlags |= cf ? RFlags.CF : 0;
+                    affected = RFlags.CF | (count == 1 ? RFlags.OF : 0);
+                    break;
+                }
+        }
+
+        cpu.Write(dst, result);
+        FlagLogic.Set(cpu, newFlags, affected);
+    }
+
+    /// <summary>
+    /// SHLD/SHRD dest, src, count (SDM: SHLD, SHRD): dest is shifted and filled from src. CF is the
+    /// last bit shifted out of dest; for count 1 OF is set when the sign changed; SF, ZF, PF follow
+    /// the result; AF is undefined (left unchanged). A count greater than the operand size (only
+    /// possible with 16-bit operands) leaves the destination and all flags undefined: unchanged here.
+    /// </summary>
+    private static void DoublePrecision(X86Cpu cpu, in Instruction i, bool left)
+    {
+        int size = X86Cpu.OperandSize(i, 0);
+        int count = MaskedCount(cpu, i, 2, size);
+        ulong src = cpu.ReadOperand(i, 1, size);
+        var dst = cpu.ResolveDestination(i, 0, size);
+        ulong value = cpu.Read(dst);
+        int width = size * 8;
+        if (count == 0 || count > width)
+            return;
+
+        ulong mask = X86Cpu.SizeMask(size);
+        ulong result;
+        bool cf;
+        if (left)
+        {
+            // Bits shifted in at the bottom come from the top of src.
+            result = count == width ? src : ((value << count) | (src >> (width - count))) & mask;
+            cf = ((value >> (width - count)) & 1) != 0;
+        }
+        else
+        {
+            result = count == width ? src : ((value >> count) | (src << (width - count))) & mask;
+            cf = ((value >> (count - 1)) & 1) != 0;
+        }
+
+        ulong sign = FlagLogic.SignBit(size);
+        uint newFlags = FlagLogic.SignZeroParity(result, size) | (cf ? RFlags.CF : 0);
+        if (((result ^ value) & sign) != 0)
+            newFlags |= RFlags.OF;
+        uint affected = RFlags.CF | RFlags.SF | RFlags.ZF | RFlags.PF | (count == 1 ? RFlags.OF : 0);
+        cpu.Write(dst, result);
+        FlagLogic.Set(cpu, newFlags, affected);
     }
 }

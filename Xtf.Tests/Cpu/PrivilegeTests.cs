@@ -1,0 +1,210 @@
+using Iced.Intel;
+using NUnit.Framework;
+using Xtf.Core.Cpu;
+using static Iced.Intel.AssemblerRegisters;
+using static Xtf.Core.Cpu.RFlags;
+
+namespace Xtf.Tests.Cpu;
+
+/// <summary>
+/// Protection checks at CPL3 (SDM vol. 3, chapters 5 and 6; vol. 1, 18.5). The kernel enters user
+/// code with IRETD; faults there switch to SS0:ESP0 from the TSS and push
+/// [error code,] EIP, CS, EFLAGS, ESP, SS (figure 6-4, privilege change). User code that does not
+/// fault ends with INT 0x81 through a DPL3 trap gate.
+/// </summary>
+[TestFixture]
+public sealed class PrivilegeTests
+{
+    private const uint Ring0Top = CpuHarness.Ring0StackTop;
+
+    private static CpuHarness RunUser(Action<Assembler> user, uint userFlags = Reserved1, Action<CpuHarness>? setup = null,
+        ushort stackSelector = CpuHarness.UserData, uint stackPointer = CpuHarness.UserStackTop)
+    {
+        var h = new CpuHarness();
+        setup?.Invoke(h);
+        var stop = h.Run(a => CpuHarness.EnterUser(a, userFlags, stackSelector, stackPointer), user);
+        Assert.That(stop, Is.EqualTo(StopReason.Halted));
+        return h;
+    }
+
+    /// <summary>Asserts a fault from the first user instruction with an error code, delivered on the ring-0 stack.</summary>
+    private static void AssertUserFault(CpuHarness h, X86Vector vector, uint errorCode, uint eip = CpuHarness.UserCodeBase)
+    {
+        Assert.Multiple(() =>
+        {
+            Assert.That(h.Vector, Is.EqualTo((int)vector), "vector");
+            Assert.That(h.Cpu.Esp, Is.EqualTo(Ring0Top - 24), "error code, EIP, CS, EFLAGS, ESP, SS on the TSS stack");
+            Assert.That(h.Frame(0), Is.EqualTo(errorCode), "error code");
+            Assert.That(h.Frame(1), Is.EqualTo(eip), "saved EIP = the faulting instruction");
+            Assert.That(h.Frame(2), Is.EqualTo((uint)CpuHarness.UserCode), "saved CS");
+            Assert.That(h.Cpu.Segments[X86Cpu.SS].Selector, Is.EqualTo(CpuHarness.KernelData), "SS0 from the TSS");
+            Assert.That(h.Cpu.Cpl, Is.EqualTo(0), "handler runs at CPL0");
+        });
+    }
+
+    [Test(Description = "IRETD to a DPL3 code segment runs at CPL3, and INT through a DPL3 trap gate returns to ring 0 with the full frame")]
+    public void IretEntersCpl3()
+    {
+        var h = RunUser(a =>
+        {
+            a.mov(eax, 0x1234u);
+            a.@int(CpuHarness.ExitVector);
+        }, userFlags: Reserved1 | CF);
+        Assert.Multiple(() =>
+        {
+            Assert.That(h.Vector, Is.EqualTo(CpuHarness.ExitVector));
+            Assert.That(h.Cpu.Esp, Is.EqualTo(Ring0Top - 20), "EIP, CS, EFLAGS, ESP, SS");
+            Assert.That(h.Frame(1), Is.EqualTo((uint)CpuHarness.UserCode), "saved CS has RPL 3");
+            Assert.That(h.Frame(2), Is.EqualTo(Reserved1 | CF), "saved EFLAGS");
+            Assert.That(h.Frame(3), Is.EqualTo(CpuHarness.UserStackTop), "saved ESP");
+            Assert.That(h.Frame(4), Is.EqualTo((uint)CpuHarness.UserData), "saved SS");
+            Assert.That(h.Cpu.Segments[X86Cpu.SS].Selector, Is.EqualTo(CpuHarness.KernelData), "SS0 from the TSS");
+        });
+    }
+
+    [TestCase(3, TestName = "INT 3 at CPL3 through a DPL0 gate raises #GP(3 * 8 + 2 = 0x1A)")]
+    [TestCase(0x80, TestName = "INT 0x80 at CPL3 through a DPL0 gate raises #GP(0x80 * 8 + 2 = 0x402)")]
+    public void SoftwareInterruptThroughDpl0GateAtCpl3(int vector)
+    {
+        var h = RunUser(a => a.@int((byte)vector));
+        // SDM 6.12.1.1 and 6.13: the error code names the IDT entry: index << 3 | IDT bit (2), EXT = 0.
+        AssertUserFault(h, X86Vector.GP, (uint)((vector * 8) + 2));
+    }
+
+    [Test(Description = "INT3 (CC) at CPL3 through a DPL0 gate raises #GP(0x1A) with EIP at the INT3")]
+    public void Int3ThroughDpl0GateAtCpl3()
+    {
+        var h = RunUser(a => a.int3());
+        AssertUserFault(h, X86Vector.GP, 0x1A);
+    }
+
+    [Test(Description = "ICEBP (F1) at CPL3 ignores the DPL0 gate of vector 1 and is delivered as #DB, a trap after the F1")]
+    public void IcebpIgnoresGateDpl()
+    {
+        var h = RunUser(a => a.int1());
+        Assert.Multiple(() =>
+        {
+            Assert.That(h.Vector, Is.EqualTo((int)X86Vector.DB));
+            Assert.That(h.Cpu.Esp, Is.EqualTo(Ring0Top - 20), "no error code");
+            Assert.That(h.Frame(0), Is.EqualTo(CpuHarness.UserCodeBase + 1), "saved EIP after the one-byte F1");
+        });
+    }
+
+    [Test(Description = "CLI at CPL3 with IOPL 0 raises #GP(0) and leaves IF set")]
+    public void CliAtCpl3WithIopl0Faults()
+    {
+        var h = RunUser(a => a.cli(), userFlags: Reserved1 | IF);
+        AssertUserFault(h, X86Vector.GP, 0);
+        Assert.That(h.Frame(3) & IF, Is.EqualTo(IF), "IF still set in the saved image");
+    }
+
+    [Test(Description = "CLI at CPL3 with IOPL 3 clears IF without a fault")]
+    public void CliAtCpl3WithIopl3Works()
+    {
+        var h = RunUser(a =>
+        {
+            a.cli();
+            a.@int(CpuHarness.ExitVector);
+        }, userFlags: Reserved1 | IF | IOPL);
+        Assert.Multiple(() =>
+        {
+            Assert.That(h.Vector, Is.EqualTo(CpuHarness.ExitVector));
+            Assert.That(h.Frame(2) & IF, Is.EqualTo(0u));
+        });
+    }
+
+    [Test(Description = "POPFD at CPL3 with IOPL 0 changes CF but leaves IF and IOPL unchanged, without a fault")]
+    public void PopfAtCpl3KeepsIfAndIopl()
+    {
+        var h = RunUser(a =>
+        {
+            a.push(IOPL | CF | Reserved1); // IOPL 3, IF 0, CF 1
+            a.popfd();
+            a.@int(CpuHarness.ExitVector);
+        }, userFlags: Reserved1 | IF);
+        Assert.Multiple(() =>
+        {
+            Assert.That(h.Vector, Is.EqualTo(CpuHarness.ExitVector));
+            Assert.That(h.Frame(2), Is.EqualTo(Reserved1 | IF | CF), "IF stays 1, IOPL stays 0, CF became 1");
+        });
+    }
+
+    [TestCase("out imm8", TestName = "OUT 0xE9, AL at CPL3 with IOPL 0 and no I/O bitmap raises #GP(0), nothing logged")]
+    [TestCase("out dx", TestName = "OUT DX, AL at CPL3 with IOPL 0 and no I/O bitmap raises #GP(0), nothing logged")]
+    [TestCase("in dx", TestName = "IN AL, DX at CPL3 with IOPL 0 and no I/O bitmap raises #GP(0)")]
+    [TestCase("outsb", TestName = "OUTSB at CPL3 with IOPL 0 and no I/O bitmap raises #GP(0), nothing logged")]
+    public void PortIoAtCpl3WithoutPermissionFaults(string form)
+    {
+        var h = RunUser(a =>
+        {
+            switch (form)
+            {
+                case "out imm8": a.@out(0xE9, al); break;
+                case "out dx": a.@out(dx, al); break;
+                case "in dx": a.@in(al, dx); break;
+                default: a.outsb(); break;
+            }
+        });
+        AssertUserFault(h, X86Vector.GP, 0);
+        Assert.That(h.Vm.Log.Length, Is.EqualTo(0));
+    }
+
+    [Test(Description = "A user stack segment limit violation raises #SS(0), delivered on the ring-0 stack")]
+    public void StackSegmentLimitRaisesStackFault()
+    {
+        // SS = 0x3B, limit 0xFFF, ESP = 0x1000: POP reads offsets 0x1000-0x1003, beyond the limit.
+        var h = RunUser(a => a.pop(eax), stackSelector: CpuHarness.SmallUserData, stackPointer: 0x1000);
+        AssertUserFault(h, X86Vector.SS, 0);
+        Assert.Multiple(() =>
+        {
+            Assert.That(h.Frame(4), Is.EqualTo(0x1000u), "saved ESP unchanged by the faulting POP");
+            Assert.That(h.Frame(5), Is.EqualTo((uint)CpuHarness.SmallUserData), "saved SS");
+        });
+    }
+
+    [Test(Description = "OUT to port 0xE9 at CPL0 appends the byte to the console log")]
+    public void OutToDebugPortLogs()
+    {
+        var h = new CpuHarness();
+        h.WriteBytes(CpuHarness.DataBase, "llo\r\n"u8);
+        h.Run(a =>
+        {
+            a.mov(al, (byte)'H');
+            a.@out(0xE9, al);
+            a.mov(dx, (ushort)0xE9);
+            a.mov(al, (byte)'e');
+            a.@out(dx, al);
+            a.mov(esi, CpuHarness.DataBase);
+            a.mov(ecx, 5u);
+            a.mov(dx, (ushort)0x12); // upstream XTF's port, rep outsb
+            a.rep.outsb();
+            a.hlt();
+        });
+        Assert.Multiple(() =>
+        {
+            Assert.That(h.Vector, Is.Null);
+            Assert.That(h.Vm.Log.Text, Is.EqualTo("Hello\r\n"));
+        });
+    }
+
+    [Test(Description = "IRET to CPL3 loads null into DS when it holds a DPL0 data segment; an access through it then raises #GP(0)")]
+    public void IretToOuterLevelNullsInaccessibleDataSegments()
+    {
+        var h = new CpuHarness();
+        var stop = h.Run(
+            a =>
+            {
+                // Unlike CpuHarness.EnterUser, DS keeps the DPL0 data segment 0x10.
+                a.push(CpuHarness.UserData);
+                a.push(CpuHarness.UserStackTop);
+                a.push(Reserved1);
+                a.push(CpuHarness.UserCode);
+                a.push(CpuHarness.UserCodeBase);
+                a.iretd();
+            },
+            a => a.mov(eax, __dword_ptr[CpuHarness.DataBase]));
+        Assert.That(stop, Is.EqualTo(StopReason.Halted));
+        AssertUserFault(h, X86Vector.GP, 0);
+        Assert.That(h.Cpu.Segments[X86Cpu.DS].Selector, Is.EqualTo((ushort)0), "DS was nulled by the IRET");
+    }
+}
