@@ -42,7 +42,7 @@ public sealed class PrivilegeTests
         });
     }
 
-    [Test(Description = "IRETD to a DPL3 code segment runs at CPL3, and INT through a DPL3 trap gate returns to ring 0 with the full frame")]
+    [TestCase(TestName = "IRETD to a DPL3 code segment runs at CPL3, and INT through a DPL3 trap gate returns to ring 0 with the full frame")]
     public void IretEntersCpl3()
     {
         var h = RunUser(a =>
@@ -71,14 +71,14 @@ public sealed class PrivilegeTests
         AssertUserFault(h, X86Vector.GP, (uint)((vector * 8) + 2));
     }
 
-    [Test(Description = "INT3 (CC) at CPL3 through a DPL0 gate raises #GP(0x1A) with EIP at the INT3")]
+    [TestCase(TestName = "INT3 (CC) at CPL3 through a DPL0 gate raises #GP(0x1A) with EIP at the INT3")]
     public void Int3ThroughDpl0GateAtCpl3()
     {
         var h = RunUser(a => a.int3());
         AssertUserFault(h, X86Vector.GP, 0x1A);
     }
 
-    [Test(Description = "ICEBP (F1) at CPL3 ignores the DPL0 gate of vector 1 and is delivered as #DB, a trap after the F1")]
+    [TestCase(TestName = "ICEBP (F1) at CPL3 ignores the DPL0 gate of vector 1 and is delivered as #DB, a trap after the F1")]
     public void IcebpIgnoresGateDpl()
     {
         var h = RunUser(a => a.int1());
@@ -90,7 +90,7 @@ public sealed class PrivilegeTests
         });
     }
 
-    [Test(Description = "CLI at CPL3 with IOPL 0 raises #GP(0) and leaves IF set")]
+    [TestCase(TestName = "CLI at CPL3 with IOPL 0 raises #GP(0) and leaves IF set")]
     public void CliAtCpl3WithIopl0Faults()
     {
         var h = RunUser(a => a.cli(), userFlags: Reserved1 | IF);
@@ -98,7 +98,7 @@ public sealed class PrivilegeTests
         Assert.That(h.Frame(3) & IF, Is.EqualTo(IF), "IF still set in the saved image");
     }
 
-    [Test(Description = "CLI at CPL3 with IOPL 3 clears IF without a fault")]
+    [TestCase(TestName = "CLI at CPL3 with IOPL 3 clears IF without a fault")]
     public void CliAtCpl3WithIopl3Works()
     {
         var h = RunUser(a =>
@@ -113,7 +113,7 @@ public sealed class PrivilegeTests
         });
     }
 
-    [Test(Description = "POPFD at CPL3 with IOPL 0 changes CF but leaves IF and IOPL unchanged, without a fault")]
+    [TestCase(TestName = "POPFD at CPL3 with IOPL 0 changes CF but leaves IF and IOPL unchanged, without a fault")]
     public void PopfAtCpl3KeepsIfAndIopl()
     {
         var h = RunUser(a =>
@@ -149,7 +149,7 @@ public sealed class PrivilegeTests
         Assert.That(h.Vm.Log.Length, Is.EqualTo(0));
     }
 
-    [Test(Description = "A user stack segment limit violation raises #SS(0), delivered on the ring-0 stack")]
+    [TestCase(TestName = "A user stack segment limit violation raises #SS(0), delivered on the ring-0 stack")]
     public void StackSegmentLimitRaisesStackFault()
     {
         // SS = 0x3B, limit 0xFFF, ESP = 0x1000: POP reads offsets 0x1000-0x1003, beyond the limit.
@@ -162,7 +162,7 @@ public sealed class PrivilegeTests
         });
     }
 
-    [Test(Description = "OUT to port 0xE9 at CPL0 appends the byte to the console log")]
+    [TestCase(TestName = "OUT to port 0xE9 at CPL0 appends the byte to the console log")]
     public void OutToDebugPortLogs()
     {
         var h = new CpuHarness();
@@ -187,7 +187,7 @@ public sealed class PrivilegeTests
         });
     }
 
-    [Test(Description = "IRET to CPL3 loads null into DS when it holds a DPL0 data segment; an access through it then raises #GP(0)")]
+    [TestCase(TestName = "IRET to CPL3 loads null into DS when it holds a DPL0 data segment; an access through it then raises #GP(0)")]
     public void IretToOuterLevelNullsInaccessibleDataSegments()
     {
         var h = new CpuHarness();

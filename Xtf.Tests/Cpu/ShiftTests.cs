@@ -122,7 +122,7 @@ public sealed class ShiftTests
         });
     }
 
-    [Test(Description = "SHL r/m32, 1 (opcode D1 /4): the implicit count of 1 defines OF = MSB(result) XOR CF")]
+    [TestCase(TestName = "SHL r/m32, 1 (opcode D1 /4): the implicit count of 1 defines OF = MSB(result) XOR CF")]
     public void ShlByImplicitOneDefinesOverflow()
     {
         var h = new CpuHarness();
@@ -165,7 +165,7 @@ public sealed class ShiftTests
         });
     }
 
-    [Test(Description = "SHRD with a masked count of 0 (32 & 0x1F) changes neither the operand nor any flag")]
+    [TestCase(TestName = "SHRD with a masked count of 0 (32 & 0x1F) changes neither the operand nor any flag")]
     public void DoublePrecisionShiftByZeroIsNoOperation()
     {
         var (result, flags) = RunShift("shrd", 2, 0x1234u, 32, CF | ZF | SF);
