@@ -306,4 +306,20 @@ public sealed class BitAndDecimalTests
             Assert.That(h.Cpu.Eflags & (SF | ZF | PF), Is.EqualTo(expectedFlags));
         });
     }
+
+    [TestCase(0x7FE0u, false, TestName = "BT m32, r32 in a 4 KiB segment: offset 0x7FE0 addresses the dword at 0xFFC, within the limit")]
+    [TestCase(0x8000u, true, TestName = "BT m32, r32 in a 4 KiB segment: offset 0x8000 addresses the dword at 0x1000, beyond the limit: #GP(0)")]
+    public void BitStringLimitIsCheckedAtTheAddressedDword(uint bitOffset, bool faults)
+    {
+        var h = new CpuHarness();
+        h.Run(a =>
+        {
+            a.mov(ax, CpuHarness.SmallData); // limit 0xFFF
+            a.mov(ds, ax);
+            a.mov(ecx, bitOffset);
+            a.bt(__dword_ptr[0], ecx);
+            a.hlt();
+        });
+        Assert.That(h.Vector, faults ? Is.EqualTo((int)X86Vector.GP) : Is.Null);
+    }
 }

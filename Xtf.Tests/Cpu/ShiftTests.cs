@@ -175,4 +175,27 @@ public sealed class ShiftTests
             Assert.That(flags & Status, Is.EqualTo(CF | ZF | SF));
         });
     }
+
+    [TestCase(TestName = "SHL m32, 1 and RCR m8, CL operate on memory: 0x40000001 -> 0x80000002; 0x01 with CF 1 -> 0x80, CF 1")]
+    public void ShiftsOnMemoryOperands()
+    {
+        const uint data = CpuHarness.DataBase;
+        var h = new CpuHarness();
+        h.WriteU32(data, 0x40000001u);
+        h.WriteU32(data + 4, 0x01u);
+        h.Run(a =>
+        {
+            a.shl(__dword_ptr[data], 1);
+            a.stc();
+            a.mov(cl, 1);
+            a.rcr(__byte_ptr[data + 4], cl);
+            a.hlt();
+        });
+        Assert.Multiple(() =>
+        {
+            Assert.That(h.ReadU32(data), Is.EqualTo(0x80000002u));
+            Assert.That(h.ReadU32(data + 4), Is.EqualTo(0x80u));
+            Assert.That(h.Cpu.Eflags & CF, Is.EqualTo(CF), "CF = old bit 0 of the byte");
+        });
+    }
 }

@@ -252,4 +252,33 @@ public sealed class StringAndStackTests
             Assert.That(h.Cpu.Esp, Is.EqualTo(top), "the ESP image is discarded");
         });
     }
+
+    [TestCase(TestName = "REP STOSB faulting mid-way at the ES limit: #GP(0) at the REP STOSB, with EDI and ECX showing the iterations done")]
+    public void RepStosFaultLeavesProgressInRegisters()
+    {
+        var h = new CpuHarness();
+        Label at = default;
+        h.Run(a =>
+        {
+            a.mov(ax, CpuHarness.SmallData); // limit 0xFFF
+            a.mov(es, ax);
+            a.mov(edi, 0xFFEu);
+            a.mov(ecx, 4u);
+            a.mov(al, 0x77);
+            at = a.CreateLabel();
+            a.Label(ref at);
+            a.rep.stosb();
+            a.hlt();
+        });
+        Assert.Multiple(() =>
+        {
+            Assert.That(h.Vector, Is.EqualTo((int)X86Vector.GP));
+            Assert.That(h.Frame(0), Is.EqualTo(0u));
+            Assert.That(h.Frame(1), Is.EqualTo(h.AddressOf(at)), "the instruction restarts");
+            // Offsets 0xFFE and 0xFFF were stored; the third store, at 0x1000, faulted.
+            Assert.That((h.Cpu.Edi, h.Cpu.Ecx), Is.EqualTo((0x1000u, 2u)));
+            Assert.That(h.ReadU8(CpuHarness.SmallSegmentBase + 0xFFE), Is.EqualTo(0x77));
+            Assert.That(h.ReadU8(CpuHarness.SmallSegmentBase + 0xFFF), Is.EqualTo(0x77));
+        });
+    }
 }
