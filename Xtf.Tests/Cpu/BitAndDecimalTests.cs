@@ -322,4 +322,34 @@ public sealed class BitAndDecimalTests
         });
         Assert.That(h.Vector, faults ? Is.EqualTo((int)X86Vector.GP) : Is.Null);
     }
+
+    [TestCase(new byte[] { 0xF3, 0x0F, 0xBC, 0xC3 }, 4u, TestName = "F3 0F BC (REP BSF) executes as BSF on a processor without BMI1: EAX = 4 for EBX 0x30")]
+    [TestCase(new byte[] { 0xF3, 0x0F, 0xBD, 0xC3 }, 5u, TestName = "F3 0F BD (REP BSR) executes as BSR on a processor without LZCNT: EAX = 5 for EBX 0x30, not LZCNT's 26")]
+    public void RepBitScanIsBitScanWithoutBmi(byte[] bytes, uint expected)
+    {
+        var h = Run(a =>
+        {
+            a.mov(ebx, 0x30u);
+            a.db(bytes); // eax <- ebx
+        });
+        Assert.That(h.Cpu.Eax, Is.EqualTo(expected));
+    }
+
+    [TestCase(TestName = "F3 0F BC with a zero source behaves as BSF: ZF set (TZCNT would set CF), destination unchanged")]
+    public void RepBsfOfZeroIsBsf()
+    {
+        var h = Run(a =>
+        {
+            a.mov(eax, 0x1234u);
+            a.xor(ebx, ebx);
+            a.mov(ecx, 1u);
+            a.test(ecx, ecx); // ZF = 0
+            a.db(0xF3, 0x0F, 0xBC, 0xC3);
+        });
+        Assert.Multiple(() =>
+        {
+            Assert.That(h.Cpu.Eax, Is.EqualTo(0x1234u));
+            Assert.That(h.Cpu.Eflags & ZF, Is.EqualTo(ZF));
+        });
+    }
 }
