@@ -207,4 +207,76 @@ public sealed class PrivilegeTests
         AssertUserFault(h, X86Vector.GP, 0);
         Assert.That(h.Cpu.Segments[X86Cpu.DS].Selector, Is.EqualTo((ushort)0), "DS was nulled by the IRET");
     }
+
+    /// <summary>
+    /// A TSS whose I/O permission bitmap (at offset 0x68) covers ports 0-0xFF, followed by the
+    /// all-ones byte the SDM asks for, with the bits for <paramref name="deniedPorts"/> set.
+    /// </summary>
+    private static void WithIoBitmap(CpuHarness h, uint limit, params int[] deniedPorts)
+    {
+        h.TssLimit = limit;
+        var bitmap = new byte[33];
+        bitmap[32] = 0xFF;
+        foreach (int port in deniedPorts)
+            bitmap[port >> 3] |= (byte)(1 << (port & 7));
+        h.WriteBytes(CpuHarness.TssBase + 0x68, bitmap);
+    }
+
+    [TestCase(TestName = "OUT 0xE9 at CPL3 with IOPL 0 is allowed when the TSS I/O bitmap bit for port 0xE9 is clear")]
+    public void IoBitmapClearBitAllowsPort()
+    {
+        var h = RunUser(a =>
+        {
+            a.mov(al, (byte)'u');
+            a.@out(0xE9, al);
+            a.@int(CpuHarness.ExitVector);
+        }, setup: h => WithIoBitmap(h, 0x68 + 32));
+        Assert.Multiple(() =>
+        {
+            Assert.That(h.Vector, Is.EqualTo(CpuHarness.ExitVector));
+            Assert.That(h.Vm.Log.Text, Is.EqualTo("u"));
+        });
+    }
+
+    [TestCase(0xE9, TestName = "OUT 0xE9, AL at CPL3 with the bitmap bit for 0xE9 set raises #GP(0)")]
+    [TestCase(0xE8, TestName = "OUT DX=0xE8, AX at CPL3 checks the bits of ports 0xE8 and 0xE9: 0xE9 denied raises #GP(0)")]
+    public void IoBitmapSetBitDeniesPort(int port)
+    {
+        var h = RunUser(a =>
+        {
+            if (port == 0xE9)
+            {
+                a.@out(0xE9, al);
+            }
+            else
+            {
+                a.mov(dx, (ushort)port);
+                a.@out(dx, ax);
+            }
+        }, setup: h => WithIoBitmap(h, 0x68 + 32, 0xE9));
+        uint eip = port == 0xE9 ? CpuHarness.UserCodeBase : CpuHarness.UserCodeBase + 4; // mov dx, imm16 is 4 bytes
+        AssertUserFault(h, X86Vector.GP, 0, eip);
+        Assert.That(h.Vm.Log.Length, Is.EqualTo(0));
+    }
+
+    [TestCase(TestName = "The processor reads two bitmap bytes: with the byte after port 0xE9's beyond the TSS limit, OUT 0xE9 raises #GP(0)")]
+    public void IoBitmapSecondByteBeyondLimitDenies()
+    {
+        // Port 0xE9 lives in bitmap byte 0x1D (offset 0x68 + 0x1D); a limit ending on that byte
+        // leaves the second byte read (0x68 + 0x1E) outside the TSS.
+        var h = RunUser(a => a.@out(0xE9, al), setup: h => WithIoBitmap(h, 0x68 + 0x1D));
+        AssertUserFault(h, X86Vector.GP, 0);
+    }
+
+    [TestCase(TestName = "POPFD at CPL3 with IOPL 3 may change IF but still not IOPL")]
+    public void PopfAtCpl3WithIopl3ChangesIfOnly()
+    {
+        var h = RunUser(a =>
+        {
+            a.push(Reserved1); // IOPL 0, IF 0
+            a.popfd();
+            a.@int(CpuHarness.ExitVector);
+        }, userFlags: Reserved1 | IF | IOPL);
+        Assert.That(h.Frame(2), Is.EqualTo(Reserved1 | IOPL), "IF cleared, IOPL still 3");
+    }
 }

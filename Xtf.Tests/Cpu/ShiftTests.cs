@@ -96,7 +96,7 @@ public sealed class ShiftTests
     // SAR: sign fills in; count 1: OF = 0.
     [TestCase("sar", 4, 0x80000000u, 1, OF, 0xC0000000u, SF | PF, Arith, TestName = "SAR by 1: 0x80000000 -> 0xC0000000, OF cleared, CF = old bit 0 (0)")]
     [TestCase("sar", 4, 0xFFFFFFF8u, 2, 0u, 0xFFFFFFFEu, SF, CF | SF | ZF | PF, TestName = "SAR by 2: -8 -> -2, CF = old bit 1 (0); PF clear (0xFE)")]
-    [TestCase("sar", 1, 0x81u, 9, 0u, 0xFFu, SF | PF, SF | ZF | PF, TestName = "SAR r8 by 9 (beyond the width) fills the operand with the sign bit")]
+    [TestCase("sar", 1, 0x81u, 9, 0u, 0xFFu, CF | SF | PF, CF | SF | ZF | PF, TestName = "SAR r8 by 9 (beyond the width) fills the operand and CF with the sign bit (CF is undefined only for SHL/SHR)")]
     // ROL/ROR: CF = bit rotated in last; count 1 defines OF; SF, ZF, AF, PF unaffected.
     [TestCase("rol", 1, 0x81u, 1, ZF, 0x03u, CF | OF | ZF, Status, TestName = "ROL r8 by 1: 0x81 -> 0x03, CF = LSB, OF = MSB XOR CF; ZF keeps its old value")]
     [TestCase("rol", 4, 0x80000000u, 4, CF, 0x00000008u, 0u, CF, TestName = "ROL by 4: 0x80000000 -> 8, CF = LSB of the result (0)")]
