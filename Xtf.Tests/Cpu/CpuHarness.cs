@@ -32,6 +32,7 @@ internal sealed class CpuHarness
     public const ushort GdtLimit = (8 * 8) - 1;
 
     private readonly Dictionary<int, (int Type, int Dpl, bool Present)> gates = [];
+    private readonly Dictionary<int, Action<Assembler>> handlers = [];
 
     public CpuHarness()
     {
@@ -65,6 +66,9 @@ internal sealed class CpuHarness
             return offset >= 0 && offset < 256 * 16 && offset % 16 == 0 ? (int)(offset / 16) : null;
         }
     }
+
+    /// <summary>Replaces the lone HLT of <paramref name="vector"/>'s handler with custom code (at most 16 bytes).</summary>
+    public void SetHandler(int vector, Action<Assembler> emit) => handlers[vector] = emit;
 
     /// <summary>Makes <paramref name="vector"/> an interrupt or trap gate of the given DPL (before <see cref="Run"/>).</summary>
     public void SetGate(int vector, int type, int dpl, bool present = true) => gates[vector] = (type, dpl, present);
@@ -151,6 +155,8 @@ internal sealed class CpuHarness
         for (int v = 0; v < 256; v++)
         {
             Vm.Memory.Write(HandlerBase + (uint)(16 * v), [0xF4]); // HLT
+            if (handlers.TryGetValue(v, out var emit))
+                Load(HandlerBase + (uint)(16 * v), emit);
             var gate = gates.TryGetValue(v, out var g)
                 ? SegmentDescriptor.Gate(g.Type, KernelCode, HandlerBase + (uint)(16 * v), g.Dpl, g.Present)
                 : new SegmentDescriptor(0);

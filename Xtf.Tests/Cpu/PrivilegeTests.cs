@@ -1,6 +1,7 @@
 using Iced.Intel;
 using NUnit.Framework;
 using Xtf.Core.Cpu;
+using Xtf.Core.Cpu.Segmentation;
 using static Iced.Intel.AssemblerRegisters;
 using static Xtf.Core.Cpu.RFlags;
 
@@ -278,5 +279,107 @@ public sealed class PrivilegeTests
             a.@int(CpuHarness.ExitVector);
         }, userFlags: Reserved1 | IF | IOPL);
         Assert.That(h.Frame(2), Is.EqualTo(Reserved1 | IOPL), "IF cleared, IOPL still 3");
+    }
+
+    [TestCase("hlt", TestName = "HLT at CPL3 raises #GP(0)")]
+    [TestCase("mov cr0", TestName = "MOV CR0, EAX at CPL3 raises #GP(0)")]
+    [TestCase("mov from cr3", TestName = "MOV EAX, CR3 at CPL3 raises #GP(0)")]
+    [TestCase("mov dr7", TestName = "MOV DR7, EAX at CPL3 raises #GP(0)")]
+    [TestCase("lgdt", TestName = "LGDT at CPL3 raises #GP(0)")]
+    [TestCase("lidt", TestName = "LIDT at CPL3 raises #GP(0)")]
+    [TestCase("ltr", TestName = "LTR at CPL3 raises #GP(0)")]
+    [TestCase("lldt", TestName = "LLDT at CPL3 raises #GP(0)")]
+    [TestCase("rdmsr", TestName = "RDMSR at CPL3 raises #GP(0)")]
+    [TestCase("wrmsr", TestName = "WRMSR at CPL3 raises #GP(0)")]
+    [TestCase("clts", TestName = "CLTS at CPL3 raises #GP(0)")]
+    [TestCase("invlpg", TestName = "INVLPG at CPL3 raises #GP(0)")]
+    [TestCase("wbinvd", TestName = "WBINVD at CPL3 raises #GP(0)")]
+    [TestCase("sti", TestName = "STI at CPL3 with IOPL 0 raises #GP(0)")]
+    public void PrivilegedInstructionAtCpl3(string form)
+    {
+        var h = RunUser(a =>
+        {
+            switch (form)
+            {
+                case "hlt": a.hlt(); break;
+                case "mov cr0": a.mov(cr0, eax); break;
+                case "mov from cr3": a.mov(eax, cr3); break;
+                case "mov dr7": a.mov(dr7, eax); break;
+                case "lgdt": a.lgdt(__fword_ptr[CpuHarness.DataBase]); break;
+                case "lidt": a.lidt(__fword_ptr[CpuHarness.DataBase]); break;
+                case "ltr": a.ltr(ax); break;
+                case "lldt": a.lldt(ax); break;
+                case "rdmsr": a.rdmsr(); break;
+                case "wrmsr": a.wrmsr(); break;
+                case "clts": a.clts(); break;
+                case "invlpg": a.invlpg(__byte_ptr[CpuHarness.DataBase]); break;
+                case "wbinvd": a.wbinvd(); break;
+                default: a.sti(); break;
+            }
+        });
+        AssertUserFault(h, X86Vector.GP, 0);
+    }
+
+    [TestCase("ds", (ushort)0x10, 0x10u, TestName = "MOV DS at CPL3 with the DPL0 data segment 0x10 raises #GP(0x10) (DPL < CPL)")]
+    [TestCase("ds", (ushort)0x0B, 0x08u, TestName = "MOV DS at CPL3 with the DPL0 code segment 0x0B raises #GP(0x08) (DPL < CPL, no RPL in the error code)")]
+    [TestCase("ds", (ushort)0x4B, 0x48u, TestName = "MOV DS at CPL3 with selector 0x4B beyond the GDT limit raises #GP(0x48)")]
+    [TestCase("ss", (ushort)0x20, 0x20u, TestName = "MOV SS at CPL3 with selector 0x20 (RPL 0 != CPL 3) raises #GP(0x20)")]
+    [TestCase("ss", (ushort)0x13, 0x10u, TestName = "MOV SS at CPL3 with selector 0x13 (DPL 0 != CPL 3) raises #GP(0x10)")]
+    [TestCase("ss", (ushort)0x1B, 0x18u, TestName = "MOV SS at CPL3 with the code segment 0x1B (not writable data) raises #GP(0x18)")]
+    public void SegmentLoadAtCpl3Faults(string register, ushort selector, uint errorCode)
+    {
+        bool stack = register == "ss";
+        var h = RunUser(a =>
+        {
+            a.mov(ax, selector); // 66 B8 iw: 4 bytes
+            if (stack)
+                a.mov(ss, ax);
+            else
+                a.mov(ds, ax);
+        });
+        AssertUserFault(h, X86Vector.GP, errorCode, CpuHarness.UserCodeBase + 4);
+    }
+
+    [TestCase(TestName = "MOV DS at CPL3 with the readable DPL3 code segment 0x1B is allowed")]
+    public void LoadingReadableUserCodeIntoDsIsAllowed()
+    {
+        var h = RunUser(a =>
+        {
+            a.mov(ax, CpuHarness.UserCode);
+            a.mov(ds, ax);
+            a.@int(CpuHarness.ExitVector);
+        });
+        Assert.That(h.Vector, Is.EqualTo(CpuHarness.ExitVector));
+    }
+
+    [TestCase(TestName = "INT through a DPL3 gate to a ring-0 handler and IRETD back: CPL3 resumes after the INT with its own SS:ESP")]
+    public void InterruptAndIretRoundTrip()
+    {
+        var h = RunUser(
+            a =>
+            {
+                a.mov(esp, CpuHarness.UserStackTop - 0x10);
+                a.@int(0x80);
+                a.mov(ecx, ebx);
+                a.mov(edx, esp);
+                a.@int(CpuHarness.ExitVector);
+            },
+            setup: h =>
+            {
+                h.SetGate(0x80, SystemDescriptorType.InterruptGate32, 3);
+                h.SetHandler(0x80, a =>
+                {
+                    a.mov(ebx, 0xAAu);
+                    a.iretd();
+                });
+            });
+        Assert.Multiple(() =>
+        {
+            Assert.That(h.Vector, Is.EqualTo(CpuHarness.ExitVector));
+            Assert.That(h.Cpu.Ecx, Is.EqualTo(0xAAu), "the handler ran");
+            Assert.That(h.Cpu.Edx, Is.EqualTo(CpuHarness.UserStackTop - 0x10), "ESP restored from the frame");
+            Assert.That(h.Frame(1), Is.EqualTo((uint)CpuHarness.UserCode), "back at CPL3 when the exit INT was taken");
+            Assert.That(h.Frame(4), Is.EqualTo((uint)CpuHarness.UserData), "SS restored from the frame");
+        });
     }
 }
