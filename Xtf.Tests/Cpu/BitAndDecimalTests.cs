@@ -30,7 +30,7 @@ public sealed class BitAndDecimalTests
 
     private static bool Cf(CpuHarness h) => (h.Cpu.Eflags & CF) != 0;
 
-    [Test(Description = "BT r32, imm8: CF = bit 2 of 0b100 = 1; ZF is unaffected")]
+    [TestCase(TestName = "BT r32, imm8: CF = bit 2 of 0b100 = 1; ZF is unaffected")]
     public void BtCopiesTheBitIntoCf()
     {
         var h = Run(a =>
@@ -45,7 +45,7 @@ public sealed class BitAndDecimalTests
         });
     }
 
-    [Test(Description = "BT r32, imm8: the immediate offset is taken modulo 32, so 34 selects bit 2")]
+    [TestCase(TestName = "BT r32, imm8: the immediate offset is taken modulo 32, so 34 selects bit 2")]
     public void BtImmediateOffsetIsModuloOperandSize()
     {
         var h = Run(a =>
@@ -56,7 +56,7 @@ public sealed class BitAndDecimalTests
         Assert.That(Cf(h), Is.True);
     }
 
-    [Test(Description = "BTS r32, r32 with a register bit base: the offset 33 is taken modulo 32 (bit 1)")]
+    [TestCase(TestName = "BTS r32, r32 with a register bit base: the offset 33 is taken modulo 32 (bit 1)")]
     public void BtsRegisterBaseOffsetIsModuloOperandSize()
     {
         var h = Run(a =>
@@ -72,7 +72,7 @@ public sealed class BitAndDecimalTests
         });
     }
 
-    [Test(Description = "BTS m32, r32: offset 35 addresses the dword at EA + 4 * (35 DIV 32), bit 35 MOD 32 = 3")]
+    [TestCase(TestName = "BTS m32, r32: offset 35 addresses the dword at EA + 4 * (35 DIV 32), bit 35 MOD 32 = 3")]
     public void BtsMemoryBitStringBeyondTheOperand()
     {
         var h = Run(a =>
@@ -88,7 +88,7 @@ public sealed class BitAndDecimalTests
         });
     }
 
-    [Test(Description = "BTR m32, r32: a negative offset -1 addresses the dword at EA - 4, bit 31")]
+    [TestCase(TestName = "BTR m32, r32: a negative offset -1 addresses the dword at EA - 4, bit 31")]
     public void BtrMemoryNegativeOffset()
     {
         var h = new CpuHarness();
@@ -106,7 +106,7 @@ public sealed class BitAndDecimalTests
         });
     }
 
-    [Test(Description = "BTC m16, r16: offset -17 addresses the word at EA + 2 * floor(-17 / 16) = EA - 4, bit 15")]
+    [TestCase(TestName = "BTC m16, r16: offset -17 addresses the word at EA + 2 * floor(-17 / 16) = EA - 4, bit 15")]
     public void BtcMemoryWordNegativeOffset()
     {
         var h = Run(a =>
@@ -122,7 +122,7 @@ public sealed class BitAndDecimalTests
         });
     }
 
-    [Test(Description = "BTS m32, imm8: an immediate offset into memory is taken modulo 32 (no address adjustment)")]
+    [TestCase(TestName = "BTS m32, imm8: an immediate offset into memory is taken modulo 32 (no address adjustment)")]
     public void BtsMemoryImmediateOffsetIsModuloOperandSize()
     {
         var h = Run(a => a.bts(__dword_ptr[Bits], 33));
@@ -178,7 +178,7 @@ public sealed class BitAndDecimalTests
 
     private const uint Szapc = SF | ZF | AF | PF | CF;
 
-    [Test(Description = "DAA (SDM example): 0x79 + 0x35 = 0xAE, DAA gives 0x14 with CF, AF, PF (decimal 79 + 35 = 114)")]
+    [TestCase(TestName = "DAA (SDM example): 0x79 + 0x35 = 0xAE, DAA gives 0x14 with CF, AF, PF (decimal 79 + 35 = 114)")]
     public void DaaAfterAdd()
     {
         var h = Run(a =>
@@ -195,7 +195,7 @@ public sealed class BitAndDecimalTests
         });
     }
 
-    [Test(Description = "DAA: AL 0x9A (AF 0, CF 0): low nibble > 9 adds 6 (AF), AL > 0x99 adds 0x60 (CF): AL = 0, ZF, PF")]
+    [TestCase(TestName = "DAA: AL 0x9A (AF 0, CF 0): low nibble > 9 adds 6 (AF), AL > 0x99 adds 0x60 (CF): AL = 0, ZF, PF")]
     public void DaaOfNonDecimal()
     {
         var h = Run(a =>
@@ -210,7 +210,7 @@ public sealed class BitAndDecimalTests
         });
     }
 
-    [Test(Description = "DAS (SDM example): 0x35 - 0x47 = 0xEE, DAS gives 0x88 with SF, AF, PF, CF (35 - 47 = -12 = 88 borrow 1)")]
+    [TestCase(TestName = "DAS (SDM example): 0x35 - 0x47 = 0xEE, DAS gives 0x88 with SF, AF, PF, CF (35 - 47 = -12 = 88 borrow 1)")]
     public void DasAfterSub()
     {
         var h = Run(a =>
@@ -227,7 +227,7 @@ public sealed class BitAndDecimalTests
         });
     }
 
-    [Test(Description = "AAA: '5' + '6' = 0x6B; AAA adds 0x106 to AX and masks AL: AX = 0x0101, AF = CF = 1")]
+    [TestCase(TestName = "AAA: '5' + '6' = 0x6B; AAA adds 0x106 to AX and masks AL: AX = 0x0101, AF = CF = 1")]
     public void AaaAfterAsciiAdd()
     {
         var h = Run(a =>
@@ -243,7 +243,7 @@ public sealed class BitAndDecimalTests
         });
     }
 
-    [Test(Description = "AAA: AL 0x34 with AF 0: no adjustment, AL masked to its low nibble, AF = CF = 0 (CF was 1)")]
+    [TestCase(TestName = "AAA: AL 0x34 with AF 0: no adjustment, AL masked to its low nibble, AF = CF = 0 (CF was 1)")]
     public void AaaWithoutAdjustment()
     {
         var h = Run(a =>
@@ -258,7 +258,7 @@ public sealed class BitAndDecimalTests
         });
     }
 
-    [Test(Description = "AAS: '2' - '5' = 0xFD with AF; AAS: AX - 6, AH - 1, AL masked: AX = 0xFF07, AF = CF = 1")]
+    [TestCase(TestName = "AAS: '2' - '5' = 0xFD with AF; AAS: AX - 6, AH - 1, AL masked: AX = 0xFF07, AF = CF = 1")]
     public void AasAfterAsciiSubtract()
     {
         var h = Run(a =>
@@ -304,6 +304,52 @@ public sealed class BitAndDecimalTests
         {
             Assert.That(h.Cpu.Eax, Is.EqualTo(expectedAx));
             Assert.That(h.Cpu.Eflags & (SF | ZF | PF), Is.EqualTo(expectedFlags));
+        });
+    }
+
+    [TestCase(0x7FE0u, false, TestName = "BT m32, r32 in a 4 KiB segment: offset 0x7FE0 addresses the dword at 0xFFC, within the limit")]
+    [TestCase(0x8000u, true, TestName = "BT m32, r32 in a 4 KiB segment: offset 0x8000 addresses the dword at 0x1000, beyond the limit: #GP(0)")]
+    public void BitStringLimitIsCheckedAtTheAddressedDword(uint bitOffset, bool faults)
+    {
+        var h = new CpuHarness();
+        h.Run(a =>
+        {
+            a.mov(ax, CpuHarness.SmallData); // limit 0xFFF
+            a.mov(ds, ax);
+            a.mov(ecx, bitOffset);
+            a.bt(__dword_ptr[0], ecx);
+            a.hlt();
+        });
+        Assert.That(h.Vector, faults ? Is.EqualTo((int)X86Vector.GP) : Is.Null);
+    }
+
+    [TestCase(new byte[] { 0xF3, 0x0F, 0xBC, 0xC3 }, 4u, TestName = "F3 0F BC (REP BSF) executes as BSF on a processor without BMI1: EAX = 4 for EBX 0x30")]
+    [TestCase(new byte[] { 0xF3, 0x0F, 0xBD, 0xC3 }, 5u, TestName = "F3 0F BD (REP BSR) executes as BSR on a processor without LZCNT: EAX = 5 for EBX 0x30, not LZCNT's 26")]
+    public void RepBitScanIsBitScanWithoutBmi(byte[] bytes, uint expected)
+    {
+        var h = Run(a =>
+        {
+            a.mov(ebx, 0x30u);
+            a.db(bytes); // eax <- ebx
+        });
+        Assert.That(h.Cpu.Eax, Is.EqualTo(expected));
+    }
+
+    [TestCase(TestName = "F3 0F BC with a zero source behaves as BSF: ZF set (TZCNT would set CF), destination unchanged")]
+    public void RepBsfOfZeroIsBsf()
+    {
+        var h = Run(a =>
+        {
+            a.mov(eax, 0x1234u);
+            a.xor(ebx, ebx);
+            a.mov(ecx, 1u);
+            a.test(ecx, ecx); // ZF = 0
+            a.db(0xF3, 0x0F, 0xBC, 0xC3);
+        });
+        Assert.Multiple(() =>
+        {
+            Assert.That(h.Cpu.Eax, Is.EqualTo(0x1234u));
+            Assert.That(h.Cpu.Eflags & ZF, Is.EqualTo(ZF));
         });
     }
 }

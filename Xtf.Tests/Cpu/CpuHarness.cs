@@ -17,8 +17,8 @@ namespace Xtf.Tests.Cpu;
 /// gates, vector <see cref="ExitVector"/> a DPL3 trap gate (user code's way back to ring 0). Each
 /// vector's handler is a lone HLT at <see cref="HandlerBase"/> + 16 * vector, so a run stops in the
 /// handler with the delivery frame untouched on the stack and the vector known from EIP.</item>
-/// <item>TSS: SS0:ESP0 = 0x10:<see cref="Ring0StackTop"/>; the I/O map base lies beyond the TSS
-/// limit, so there is no I/O permission bitmap.</item>
+/// <item>TSS: SS0:ESP0 = 0x10:<see cref="Ring0StackTop"/>; by default the I/O map base lies beyond
+/// the TSS limit, so there is no I/O permission bitmap (see <see cref="TssLimit"/>).</item>
 /// </list>
 /// </summary>
 internal sealed class CpuHarness
@@ -32,6 +32,7 @@ internal sealed class CpuHarness
     public const ushort GdtLimit = (8 * 8) - 1;
 
     private readonly Dictionary<int, (int Type, int Dpl, bool Present)> gates = [];
+    private readonly Dictionary<int, Action<Assembler>> handlers = [];
 
     public CpuHarness()
     {
@@ -43,6 +44,12 @@ internal sealed class CpuHarness
     }
 
     public VirtualMachine Vm { get; }
+
+    /// <summary>TSS limit (default 0x67: no room for an I/O permission bitmap at <see cref="IoMapBase"/>).</summary>
+    public uint TssLimit { get; set; } = 0x67;
+
+    /// <summary>The TSS's I/O map base (offset 0x66), 0x68 by default.</summary>
+    public ushort IoMapBase { get; set; } = 0x68;
 
     public X86Cpu Cpu => Vm.Cpu;
 
@@ -59,6 +66,9 @@ internal sealed class CpuHarness
             return offset >= 0 && offset < 256 * 16 && offset % 16 == 0 ? (int)(offset / 16) : null;
         }
     }
+
+    /// <summary>Replaces the lone HLT of <paramref name="vector"/>'s handler with custom code (at most 16 bytes).</summary>
+    public void SetHandler(int vector, Action<Assembler> emit) => handlers[vector] = emit;
 
     /// <summary>Makes <paramref name="vector"/> an interrupt or trap gate of the given DPL (before <see cref="Run"/>).</summary>
     public void SetGate(int vector, int type, int dpl, bool present = true) => gates[vector] = (type, dpl, present);
@@ -138,13 +148,15 @@ internal sealed class CpuHarness
         WriteDescriptor(GdtBase, 2, SegmentDescriptor.Data32(0));
         WriteDescriptor(GdtBase, 3, SegmentDescriptor.Code32(3));
         WriteDescriptor(GdtBase, 4, SegmentDescriptor.Data32(3));
-        WriteDescriptor(GdtBase, 5, SegmentDescriptor.System(SystemDescriptorType.Tss32Busy, TssBase, 0x67));
+        WriteDescriptor(GdtBase, 5, SegmentDescriptor.System(SystemDescriptorType.Tss32Busy, TssBase, TssLimit));
         WriteDescriptor(GdtBase, 6, SmallDataSegment(0));
         WriteDescriptor(GdtBase, 7, SmallDataSegment(3));
 
         for (int v = 0; v < 256; v++)
         {
             Vm.Memory.Write(HandlerBase + (uint)(16 * v), [0xF4]); // HLT
+            if (handlers.TryGetValue(v, out var emit))
+                Load(HandlerBase + (uint)(16 * v), emit);
             var gate = gates.TryGetValue(v, out var g)
                 ? SegmentDescriptor.Gate(g.Type, KernelCode, HandlerBase + (uint)(16 * v), g.Dpl, g.Present)
                 : new SegmentDescriptor(0);
@@ -153,7 +165,7 @@ internal sealed class CpuHarness
 
         WriteU32(TssBase + 4, Ring0StackTop); // ESP0
         WriteU32(TssBase + 8, KernelData);    // SS0
-        Vm.Memory.Write(TssBase + 0x66, BitConverter.GetBytes((ushort)0x68)); // I/O map base beyond the limit
+        Vm.Memory.Write(TssBase + 0x66, BitConverter.GetBytes(IoMapBase));
     }
 
     private void EnterFlatProtectedMode(uint eflags)
@@ -167,7 +179,7 @@ internal sealed class CpuHarness
         cpu.Segments[X86Cpu.CS].Load(KernelCode, SegmentDescriptor.Code32(0));
         foreach (int seg in (int[])[X86Cpu.ES, X86Cpu.SS, X86Cpu.DS, X86Cpu.FS, X86Cpu.GS])
             cpu.Segments[seg].Load(KernelData, SegmentDescriptor.Data32(0));
-        cpu.Tr.Load(TssSelector, SegmentDescriptor.System(SystemDescriptorType.Tss32Busy, TssBase, 0x67));
+        cpu.Tr.Load(TssSelector, SegmentDescriptor.System(SystemDescriptorType.Tss32Busy, TssBase, TssLimit));
         cpu.Ldtr.LoadNull(0);
         cpu.Eflags = eflags | RFlags.Reserved1;
         cpu.Esp = KernelStackTop;

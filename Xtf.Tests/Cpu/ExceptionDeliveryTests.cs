@@ -38,7 +38,7 @@ public sealed class ExceptionDeliveryTests
         return (h, h.AddressOf(at), h.AddressOf(after));
     }
 
-    [Test(Description = "INT3 is a trap: vector 3, saved EIP = the next instruction, saved CS and EFLAGS, no error code")]
+    [TestCase(TestName = "INT3 is a trap: vector 3, saved EIP = the next instruction, saved CS and EFLAGS, no error code")]
     public void Int3SavesTheNextEip()
     {
         var (h, _, after) = RunMarked(_ => { }, a => a.int3(), eflags: IF | CF | ZF);
@@ -52,7 +52,7 @@ public sealed class ExceptionDeliveryTests
         });
     }
 
-    [Test(Description = "An interrupt gate clears IF on entry (the saved image keeps IF = 1)")]
+    [TestCase(TestName = "An interrupt gate clears IF on entry (the saved image keeps IF = 1)")]
     public void InterruptGateClearsIf()
     {
         var (h, _, _) = RunMarked(_ => { }, a => a.int3(), eflags: IF);
@@ -63,7 +63,7 @@ public sealed class ExceptionDeliveryTests
         });
     }
 
-    [Test(Description = "A trap gate leaves IF as it was on entry")]
+    [TestCase(TestName = "A trap gate leaves IF as it was on entry")]
     public void TrapGateKeepsIf()
     {
         var (h, _, _) = RunMarked(_ => { }, a => a.int3(), eflags: IF,
@@ -75,7 +75,7 @@ public sealed class ExceptionDeliveryTests
         });
     }
 
-    [Test(Description = "Delivery clears TF, NT and RF in EFLAGS, and the saved image keeps them")]
+    [TestCase(TestName = "Delivery clears TF, NT and RF in EFLAGS, and the saved image keeps them")]
     public void DeliveryClearsTfAndNt()
     {
         // NT set at CPL0 is harmless until an IRET; TF would single-step, so only NT is set here.
@@ -87,7 +87,7 @@ public sealed class ExceptionDeliveryTests
         });
     }
 
-    [Test(Description = "UD2 raises #UD as a fault: saved EIP = the UD2 itself, no error code")]
+    [TestCase(TestName = "UD2 raises #UD as a fault: saved EIP = the UD2 itself, no error code")]
     public void Ud2SavesTheFaultingEip()
     {
         var (h, at, _) = RunMarked(_ => { }, a => a.ud2());
@@ -174,7 +174,7 @@ public sealed class ExceptionDeliveryTests
         });
     }
 
-    [Test(Description = "Self-modifying code: a store into an instruction already executed (and cached) is seen when it runs again")]
+    [TestCase(TestName = "Self-modifying code: a store into an instruction already executed (and cached) is seen when it runs again")]
     public void StoreIntoCachedInstructionIsSeen()
     {
         const uint sub = CpuHarness.CodeBase + 0x800;
@@ -201,7 +201,7 @@ public sealed class ExceptionDeliveryTests
         });
     }
 
-    [Test(Description = "Self-modifying code: a store into the very next instruction's bytes is executed as stored")]
+    [TestCase(TestName = "Self-modifying code: a store into the very next instruction's bytes is executed as stored")]
     public void StoreIntoNextInstructionIsSeen()
     {
         const uint block = CpuHarness.CodeBase + 0x900;
@@ -222,7 +222,7 @@ public sealed class ExceptionDeliveryTests
         });
     }
 
-    [Test(Description = "A #UD whose gate is not present raises #NP with error code 6 * 8 + IDT (2) + EXT (1) = 0x33; #UD is benign so #NP is delivered")]
+    [TestCase(TestName = "A #UD whose gate is not present raises #NP with error code 6 * 8 + IDT (2) + EXT (1) = 0x33; #UD is benign so #NP is delivered")]
     public void NotPresentGateRaisesNotPresentWithIdtAndExtBits()
     {
         var (h, at, _) = RunMarked(_ => { }, a => a.ud2(),
@@ -235,7 +235,7 @@ public sealed class ExceptionDeliveryTests
         });
     }
 
-    [Test(Description = "#GP whose gate is not present gives #NP while delivering a contributory fault: #DF with error code 0 (SDM table 6-5)")]
+    [TestCase(TestName = "#GP whose gate is not present gives #NP while delivering a contributory fault: #DF with error code 0 (SDM table 6-5)")]
     public void ContributoryFaultDuringContributoryDeliveryIsDoubleFault()
     {
         var (h, _, _) = RunMarked(a => a.mov(ax, (ushort)0x40), a => a.mov(ds, ax),
@@ -247,7 +247,7 @@ public sealed class ExceptionDeliveryTests
         });
     }
 
-    [Test(Description = "A fault while delivering #DF shuts the processor down (triple fault)")]
+    [TestCase(TestName = "A fault while delivering #DF shuts the processor down (triple fault)")]
     public void FaultDuringDoubleFaultIsTripleFault()
     {
         var h = new CpuHarness();
@@ -262,7 +262,7 @@ public sealed class ExceptionDeliveryTests
         Assert.That(stop, Is.EqualTo(StopReason.TripleFault));
     }
 
-    [Test(Description = "INT n whose gate lies beyond the IDT limit raises #GP(n * 8 + 2)")]
+    [TestCase(TestName = "INT n whose gate lies beyond the IDT limit raises #GP(n * 8 + 2)")]
     public void InterruptBeyondIdtLimit()
     {
         var (h, at, _) = RunMarked(
@@ -282,7 +282,7 @@ public sealed class ExceptionDeliveryTests
         });
     }
 
-    [Test(Description = "DS may hold a readable code segment: reads through it succeed, writes raise #GP(0)")]
+    [TestCase(TestName = "DS may hold a readable code segment: reads through it succeed, writes raise #GP(0)")]
     public void WriteThroughCodeSegmentFaults()
     {
         var (h, at, _) = RunMarked(

@@ -43,7 +43,7 @@ public sealed class MulDivTests
         });
     }
 
-    [Test(Description = "MUL r32: 0xFFFFFFFF * 0xFFFFFFFF = 0xFFFFFFFE_00000001 in EDX:EAX, CF = OF = 1")]
+    [TestCase(TestName = "MUL r32: 0xFFFFFFFF * 0xFFFFFFFF = 0xFFFFFFFE_00000001 in EDX:EAX, CF = OF = 1")]
     public void Mul32()
     {
         var h = Run(0xFFFFFFFFu, 0xFFFFFFFFu, 0, a => a.mul(ebx));
@@ -55,7 +55,7 @@ public sealed class MulDivTests
         });
     }
 
-    [Test(Description = "MUL r16: 0x1234 * 0x0100 = 0x00123400 in DX:AX, CF = OF = 1 since DX != 0")]
+    [TestCase(TestName = "MUL r16: 0x1234 * 0x0100 = 0x00123400 in DX:AX, CF = OF = 1 since DX != 0")]
     public void Mul16()
     {
         var h = Run(0xAAAA1234u, 0x0100u, 0xBBBB0000u, a => a.mul(bx));
@@ -81,7 +81,7 @@ public sealed class MulDivTests
         });
     }
 
-    [Test(Description = "IMUL r32 (one operand): 0x80000000 * -1 = +2^31, EDX:EAX = 0:0x80000000, CF = OF = 1")]
+    [TestCase(TestName = "IMUL r32 (one operand): 0x80000000 * -1 = +2^31, EDX:EAX = 0:0x80000000, CF = OF = 1")]
     public void Imul32OneOperand()
     {
         var h = Run(0x80000000u, 0xFFFFFFFFu, 0x1234u, a => a.imul(ebx));
@@ -93,7 +93,7 @@ public sealed class MulDivTests
         });
     }
 
-    [Test(Description = "IMUL r32, r/m32: -2 * 3 = -6 (0xFFFFFFFA) fits, CF = OF = 0, EDX untouched")]
+    [TestCase(TestName = "IMUL r32, r/m32: -2 * 3 = -6 (0xFFFFFFFA) fits, CF = OF = 0, EDX untouched")]
     public void ImulTwoOperandFits()
     {
         var h = Run(0xFFFFFFFEu, 3u, 0x1234u, a => a.imul(eax, ebx));
@@ -105,7 +105,7 @@ public sealed class MulDivTests
         });
     }
 
-    [Test(Description = "IMUL r16, r/m16: 0x4000 * 2 = 32768 truncates to 0x8000 (-32768), CF = OF = 1")]
+    [TestCase(TestName = "IMUL r16, r/m16: 0x4000 * 2 = 32768 truncates to 0x8000 (-32768), CF = OF = 1")]
     public void ImulTwoOperandTruncates()
     {
         var h = Run(0x4000u, 2u, 0, a => a.imul(ax, bx));
@@ -128,14 +128,14 @@ public sealed class MulDivTests
         });
     }
 
-    [Test(Description = "DIV r8: AX 263 / 16 = 16 remainder 7: AL = 0x10, AH = 0x07")]
+    [TestCase(TestName = "DIV r8: AX 263 / 16 = 16 remainder 7: AL = 0x10, AH = 0x07")]
     public void Div8()
     {
         var h = Run(0x0107u, 0x10u, 0, a => a.div(bl));
         Assert.That(h.Cpu.Eax & 0xFFFF, Is.EqualTo(0x0710u));
     }
 
-    [Test(Description = "DIV r32: EDX:EAX 0x1_00000000 / 0x10 = 0x10000000 remainder 0")]
+    [TestCase(TestName = "DIV r32: EDX:EAX 0x1_00000000 / 0x10 = 0x10000000 remainder 0")]
     public void Div32()
     {
         var h = Run(0u, 0x10u, 1u, a => a.div(ebx));
@@ -146,7 +146,7 @@ public sealed class MulDivTests
         });
     }
 
-    [Test(Description = "IDIV r32: -7 / 2 truncates toward zero: quotient -3, remainder -1 (sign of the dividend)")]
+    [TestCase(TestName = "IDIV r32: -7 / 2 truncates toward zero: quotient -3, remainder -1 (sign of the dividend)")]
     public void Idiv32TruncatesTowardZero()
     {
         var h = Run(0xFFFFFFF9u, 2u, 0xFFFFFFFFu, a => a.idiv(ebx));
@@ -169,7 +169,7 @@ public sealed class MulDivTests
         });
     }
 
-    [Test(Description = "IDIV r16: DX:AX 7 / -2 = quotient -3 (0xFFFD), remainder +1")]
+    [TestCase(TestName = "IDIV r16: DX:AX 7 / -2 = quotient -3 (0xFFFD), remainder +1")]
     public void Idiv16()
     {
         var h = Run(7u, 0xFFFEu, 0u, a => a.idiv(bx));
@@ -230,7 +230,7 @@ public sealed class MulDivTests
         });
     }
 
-    [Test(Description = "AAM with imm8 = 0 raises #DE, saved EIP at the AAM")]
+    [TestCase(TestName = "AAM with imm8 = 0 raises #DE, saved EIP at the AAM")]
     public void AamByZeroRaisesDivideError()
     {
         var (h, eip) = RunDivide(0x0042u, 0, 0, a => a.aam(0));

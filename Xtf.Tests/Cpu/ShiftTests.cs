@@ -96,7 +96,7 @@ public sealed class ShiftTests
     // SAR: sign fills in; count 1: OF = 0.
     [TestCase("sar", 4, 0x80000000u, 1, OF, 0xC0000000u, SF | PF, Arith, TestName = "SAR by 1: 0x80000000 -> 0xC0000000, OF cleared, CF = old bit 0 (0)")]
     [TestCase("sar", 4, 0xFFFFFFF8u, 2, 0u, 0xFFFFFFFEu, SF, CF | SF | ZF | PF, TestName = "SAR by 2: -8 -> -2, CF = old bit 1 (0); PF clear (0xFE)")]
-    [TestCase("sar", 1, 0x81u, 9, 0u, 0xFFu, SF | PF, SF | ZF | PF, TestName = "SAR r8 by 9 (beyond the width) fills the operand with the sign bit")]
+    [TestCase("sar", 1, 0x81u, 9, 0u, 0xFFu, CF | SF | PF, CF | SF | ZF | PF, TestName = "SAR r8 by 9 (beyond the width) fills the operand and CF with the sign bit (CF is undefined only for SHL/SHR)")]
     // ROL/ROR: CF = bit rotated in last; count 1 defines OF; SF, ZF, AF, PF unaffected.
     [TestCase("rol", 1, 0x81u, 1, ZF, 0x03u, CF | OF | ZF, Status, TestName = "ROL r8 by 1: 0x81 -> 0x03, CF = LSB, OF = MSB XOR CF; ZF keeps its old value")]
     [TestCase("rol", 4, 0x80000000u, 4, CF, 0x00000008u, 0u, CF, TestName = "ROL by 4: 0x80000000 -> 8, CF = LSB of the result (0)")]
@@ -122,7 +122,7 @@ public sealed class ShiftTests
         });
     }
 
-    [Test(Description = "SHL r/m32, 1 (opcode D1 /4): the implicit count of 1 defines OF = MSB(result) XOR CF")]
+    [TestCase(TestName = "SHL r/m32, 1 (opcode D1 /4): the implicit count of 1 defines OF = MSB(result) XOR CF")]
     public void ShlByImplicitOneDefinesOverflow()
     {
         var h = new CpuHarness();
@@ -165,7 +165,7 @@ public sealed class ShiftTests
         });
     }
 
-    [Test(Description = "SHRD with a masked count of 0 (32 & 0x1F) changes neither the operand nor any flag")]
+    [TestCase(TestName = "SHRD with a masked count of 0 (32 & 0x1F) changes neither the operand nor any flag")]
     public void DoublePrecisionShiftByZeroIsNoOperation()
     {
         var (result, flags) = RunShift("shrd", 2, 0x1234u, 32, CF | ZF | SF);
@@ -173,6 +173,29 @@ public sealed class ShiftTests
         {
             Assert.That(result, Is.EqualTo(0x1234u));
             Assert.That(flags & Status, Is.EqualTo(CF | ZF | SF));
+        });
+    }
+
+    [TestCase(TestName = "SHL m32, 1 and RCR m8, CL operate on memory: 0x40000001 -> 0x80000002; 0x01 with CF 1 -> 0x80, CF 1")]
+    public void ShiftsOnMemoryOperands()
+    {
+        const uint data = CpuHarness.DataBase;
+        var h = new CpuHarness();
+        h.WriteU32(data, 0x40000001u);
+        h.WriteU32(data + 4, 0x01u);
+        h.Run(a =>
+        {
+            a.shl(__dword_ptr[data], 1);
+            a.stc();
+            a.mov(cl, 1);
+            a.rcr(__byte_ptr[data + 4], cl);
+            a.hlt();
+        });
+        Assert.Multiple(() =>
+        {
+            Assert.That(h.ReadU32(data), Is.EqualTo(0x80000002u));
+            Assert.That(h.ReadU32(data + 4), Is.EqualTo(0x80u));
+            Assert.That(h.Cpu.Eflags & CF, Is.EqualTo(CF), "CF = old bit 0 of the byte");
         });
     }
 }

@@ -38,7 +38,7 @@ public sealed class StringAndStackTests
         return Encoding.ASCII.GetString(bytes);
     }
 
-    [Test(Description = "REP MOVSB, DF = 0: copies ECX bytes upward; ESI and EDI advance by ECX, ECX ends 0")]
+    [TestCase(TestName = "REP MOVSB, DF = 0: copies ECX bytes upward; ESI and EDI advance by ECX, ECX ends 0")]
     public void RepMovsbForward()
     {
         var h = Run(a =>
@@ -55,7 +55,7 @@ public sealed class StringAndStackTests
         });
     }
 
-    [Test(Description = "REP MOVSD, DF = 1: copies dwords downward from the given addresses; ESI and EDI drop by 4 per dword")]
+    [TestCase(TestName = "REP MOVSD, DF = 1: copies dwords downward from the given addresses; ESI and EDI drop by 4 per dword")]
     public void RepMovsdBackward()
     {
         var h = Run(a =>
@@ -77,7 +77,7 @@ public sealed class StringAndStackTests
         });
     }
 
-    [Test(Description = "REP STOSB with ECX = 0 stores nothing and leaves EDI unchanged")]
+    [TestCase(TestName = "REP STOSB with ECX = 0 stores nothing and leaves EDI unchanged")]
     public void RepStosWithZeroCountDoesNothing()
     {
         var h = Run(a =>
@@ -94,7 +94,7 @@ public sealed class StringAndStackTests
         });
     }
 
-    [Test(Description = "STOSD without REP, DF = 1: one store, EDI decremented by 4")]
+    [TestCase(TestName = "STOSD without REP, DF = 1: one store, EDI decremented by 4")]
     public void StosdBackward()
     {
         var h = Run(a =>
@@ -110,7 +110,7 @@ public sealed class StringAndStackTests
         });
     }
 
-    [Test(Description = "REPE CMPSB stops after the first mismatch: \"ABXD\" vs \"ABCD\" stops after X/C with ECX = 1, ZF = 0")]
+    [TestCase(TestName = "REPE CMPSB stops after the first mismatch: \"ABXD\" vs \"ABCD\" stops after X/C with ECX = 1, ZF = 0")]
     public void RepeCmpsbStopsOnMismatch()
     {
         var h = Run(a =>
@@ -133,7 +133,7 @@ public sealed class StringAndStackTests
         });
     }
 
-    [Test(Description = "REPE CMPSB over equal strings runs ECX down to 0 with ZF = 1")]
+    [TestCase(TestName = "REPE CMPSB over equal strings runs ECX down to 0 with ZF = 1")]
     public void RepeCmpsbEqualStrings()
     {
         var h = Run(a =>
@@ -154,7 +154,7 @@ public sealed class StringAndStackTests
         });
     }
 
-    [Test(Description = "REPNE SCASB finds AL: scanning \"abc\\0def\" for 0 stops after 4 bytes with ZF = 1, ECX = 100 - 4")]
+    [TestCase(TestName = "REPNE SCASB finds AL: scanning \"abc\\0def\" for 0 stops after 4 bytes with ZF = 1, ECX = 100 - 4")]
     public void RepneScasbStopsOnMatch()
     {
         var h = Run(a =>
@@ -172,7 +172,7 @@ public sealed class StringAndStackTests
         });
     }
 
-    [Test(Description = "REPE CMPSB with ECX = 0 compares nothing: flags, ESI and EDI unchanged")]
+    [TestCase(TestName = "REPE CMPSB with ECX = 0 compares nothing: flags, ESI and EDI unchanged")]
     public void RepeCmpsWithZeroCountLeavesFlags()
     {
         var h = Run(a =>
@@ -189,7 +189,7 @@ public sealed class StringAndStackTests
         });
     }
 
-    [Test(Description = "LOOP decrements ECX and branches while it is non-zero: 5 iterations, ECX ends 0, flags untouched")]
+    [TestCase(TestName = "LOOP decrements ECX and branches while it is non-zero: 5 iterations, ECX ends 0, flags untouched")]
     public void LoopCountsDownEcx()
     {
         var h = Run(a =>
@@ -210,7 +210,7 @@ public sealed class StringAndStackTests
         });
     }
 
-    [Test(Description = "PUSHAD pushes EAX, ECX, EDX, EBX, the original ESP, EBP, ESI, EDI (SDM: PUSHA/PUSHAD)")]
+    [TestCase(TestName = "PUSHAD pushes EAX, ECX, EDX, EBX, the original ESP, EBP, ESI, EDI (SDM: PUSHA/PUSHAD)")]
     public void PushadLayout()
     {
         const uint top = CpuHarness.KernelStackTop;
@@ -234,7 +234,7 @@ public sealed class StringAndStackTests
         });
     }
 
-    [Test(Description = "POPAD pops EDI, ESI, EBP, skips the ESP slot, then EBX, EDX, ECX, EAX; ESP ends 32 higher")]
+    [TestCase(TestName = "POPAD pops EDI, ESI, EBP, skips the ESP slot, then EBX, EDX, ECX, EAX; ESP ends 32 higher")]
     public void PopadSkipsTheEspSlot()
     {
         const uint top = CpuHarness.KernelStackTop;
@@ -250,6 +250,35 @@ public sealed class StringAndStackTests
             Assert.That((h.Cpu.Eax, h.Cpu.Ecx, h.Cpu.Edx, h.Cpu.Ebx), Is.EqualTo((0xA0u, 0xC1u, 0xD2u, 0xB3u)));
             Assert.That((h.Cpu.Ebp, h.Cpu.Esi, h.Cpu.Edi), Is.EqualTo((0xB5u, 0x56u, 0xD7u)));
             Assert.That(h.Cpu.Esp, Is.EqualTo(top), "the ESP image is discarded");
+        });
+    }
+
+    [TestCase(TestName = "REP STOSB faulting mid-way at the ES limit: #GP(0) at the REP STOSB, with EDI and ECX showing the iterations done")]
+    public void RepStosFaultLeavesProgressInRegisters()
+    {
+        var h = new CpuHarness();
+        Label at = default;
+        h.Run(a =>
+        {
+            a.mov(ax, CpuHarness.SmallData); // limit 0xFFF
+            a.mov(es, ax);
+            a.mov(edi, 0xFFEu);
+            a.mov(ecx, 4u);
+            a.mov(al, 0x77);
+            at = a.CreateLabel();
+            a.Label(ref at);
+            a.rep.stosb();
+            a.hlt();
+        });
+        Assert.Multiple(() =>
+        {
+            Assert.That(h.Vector, Is.EqualTo((int)X86Vector.GP));
+            Assert.That(h.Frame(0), Is.EqualTo(0u));
+            Assert.That(h.Frame(1), Is.EqualTo(h.AddressOf(at)), "the instruction restarts");
+            // Offsets 0xFFE and 0xFFF were stored; the third store, at 0x1000, faulted.
+            Assert.That((h.Cpu.Edi, h.Cpu.Ecx), Is.EqualTo((0x1000u, 2u)));
+            Assert.That(h.ReadU8(CpuHarness.SmallSegmentBase + 0xFFE), Is.EqualTo(0x77));
+            Assert.That(h.ReadU8(CpuHarness.SmallSegmentBase + 0xFFF), Is.EqualTo(0x77));
         });
     }
 }
