@@ -22,12 +22,13 @@ public sealed class ArithmeticFlagsTests
         {
             asm.mov(eax, a);
             asm.mov(ebx, b);
-            switch (size)
+            var (d, src) = size switch
             {
-                case 1: Emit8(asm, op, al, bl); break;
-                case 2: Emit16(asm, op, ax, bx); break;
-                default: Emit32(asm, op, eax, ebx); break;
-            }
+                1 => (Register.AL, Register.BL),
+                2 => (Register.AX, Register.BX),
+                _ => (Register.EAX, Register.EBX),
+            };
+            Emit(asm, op, d, src, size * 8);
 
             asm.hlt();
         }, eflags: eflags);
@@ -35,64 +36,13 @@ public sealed class ArithmeticFlagsTests
         return (h.Cpu.Eax & (uint)X86Cpu.SizeMask(size), h.Cpu.Eflags & Status);
     }
 
-    private static void Emit8(Assembler a, string op, AssemblerRegister8 d, AssemblerRegister8 s)
+    /// <summary>Emits "op d, s" (or "op d" for INC/DEC/NEG) in its r/m, reg form for the given width.</summary>
+    private static void Emit(Assembler a, string op, Register d, Register s, int bits)
     {
-        switch (op)
-        {
-            case "add": a.add(d, s); break;
-            case "adc": a.adc(d, s); break;
-            case "sub": a.sub(d, s); break;
-            case "sbb": a.sbb(d, s); break;
-            case "cmp": a.cmp(d, s); break;
-            case "and": a.and(d, s); break;
-            case "or": a.or(d, s); break;
-            case "xor": a.xor(d, s); break;
-            case "test": a.test(d, s); break;
-            case "inc": a.inc(d); break;
-            case "dec": a.dec(d); break;
-            case "neg": a.neg(d); break;
-            default: throw new ArgumentException(op);
-        }
-    }
-
-    private static void Emit16(Assembler a, string op, AssemblerRegister16 d, AssemblerRegister16 s)
-    {
-        switch (op)
-        {
-            case "add": a.add(d, s); break;
-            case "adc": a.adc(d, s); break;
-            case "sub": a.sub(d, s); break;
-            case "sbb": a.sbb(d, s); break;
-            case "cmp": a.cmp(d, s); break;
-            case "and": a.and(d, s); break;
-            case "or": a.or(d, s); break;
-            case "xor": a.xor(d, s); break;
-            case "test": a.test(d, s); break;
-            case "inc": a.inc(d); break;
-            case "dec": a.dec(d); break;
-            case "neg": a.neg(d); break;
-            default: throw new ArgumentException(op);
-        }
-    }
-
-    private static void Emit32(Assembler a, string op, AssemblerRegister32 d, AssemblerRegister32 s)
-    {
-        switch (op)
-        {
-            case "add": a.add(d, s); break;
-            case "adc": a.adc(d, s); break;
-            case "sub": a.sub(d, s); break;
-            case "sbb": a.sbb(d, s); break;
-            case "cmp": a.cmp(d, s); break;
-            case "and": a.and(d, s); break;
-            case "or": a.or(d, s); break;
-            case "xor": a.xor(d, s); break;
-            case "test": a.test(d, s); break;
-            case "inc": a.inc(d); break;
-            case "dec": a.dec(d); break;
-            case "neg": a.neg(d); break;
-            default: throw new ArgumentException(op);
-        }
+        bool unary = op is "inc" or "dec" or "neg";
+        string name = char.ToUpperInvariant(op[0]) + op[1..] + (unary ? $"_rm{bits}" : $"_rm{bits}_r{bits}");
+        var code = Enum.Parse<Code>(name);
+        a.AddInstruction(unary ? Instruction.Create(code, d) : Instruction.Create(code, d, s));
     }
 
     // ADD: CF = unsigned carry out of the MSB, OF = signed overflow (operands of equal sign, result of
