@@ -23,12 +23,7 @@ public sealed class ShiftTests
         {
             a.mov(eax, value);
             a.mov(cl, (byte)count);
-            switch (size)
-            {
-                case 1: Emit(a, op, al); break;
-                case 2: Emit(a, op, ax); break;
-                default: Emit(a, op, eax); break;
-            }
+            Emit(a, op, size * 8);
 
             a.hlt();
         }, eflags: eflags | Reserved1);
@@ -36,50 +31,19 @@ public sealed class ShiftTests
         return (h.Cpu.Eax & (uint)X86Cpu.SizeMask(size), h.Cpu.Eflags);
     }
 
-    private static void Emit(Assembler a, string op, AssemblerRegister8 r)
+    /// <summary>Emits "op A, cl" (SHLD/SHRD: "op A, B, cl") with A/B = AL/BL, AX/BX or EAX/EBX.</summary>
+    private static void Emit(Assembler a, string op, int bits)
     {
-        switch (op)
+        var (r, b) = bits switch
         {
-            case "shl": a.shl(r, cl); break;
-            case "shr": a.shr(r, cl); break;
-            case "sar": a.sar(r, cl); break;
-            case "rol": a.rol(r, cl); break;
-            case "ror": a.ror(r, cl); break;
-            case "rcl": a.rcl(r, cl); break;
-            case "rcr": a.rcr(r, cl); break;
-            default: throw new ArgumentException(op);
-        }
-    }
-
-    private static void Emit(Assembler a, string op, AssemblerRegister16 r)
-    {
-        switch (op)
-        {
-            case "shl": a.shl(r, cl); break;
-            case "shr": a.shr(r, cl); break;
-            case "sar": a.sar(r, cl); break;
-            case "rol": a.rol(r, cl); break;
-            case "ror": a.ror(r, cl); break;
-            case "rcl": a.rcl(r, cl); break;
-            case "rcr": a.rcr(r, cl); break;
-            case "shrd": a.shrd(r, bx, cl); break;
-            default: throw new ArgumentException(op);
-        }
-    }
-
-    private static void Emit(Assembler a, string op, AssemblerRegister32 r)
-    {
-        switch (op)
-        {
-            case "shl": a.shl(r, cl); break;
-            case "shr": a.shr(r, cl); break;
-            case "sar": a.sar(r, cl); break;
-            case "rol": a.rol(r, cl); break;
-            case "ror": a.ror(r, cl); break;
-            case "rcl": a.rcl(r, cl); break;
-            case "rcr": a.rcr(r, cl); break;
-            default: throw new ArgumentException(op);
-        }
+            8 => (Register.AL, Register.BL),
+            16 => (Register.AX, Register.BX),
+            _ => (Register.EAX, Register.EBX),
+        };
+        bool doublePrecision = op is "shld" or "shrd";
+        string name = char.ToUpperInvariant(op[0]) + op[1..] + (doublePrecision ? $"_rm{bits}_r{bits}_CL" : $"_rm{bits}_CL");
+        var code = Enum.Parse<Code>(name);
+        a.AddInstruction(doublePrecision ? Instruction.Create(code, r, b, Register.CL) : Instruction.Create(code, r, Register.CL));
     }
 
     // SHL: CF = last bit out (bit width-count); count 1: OF = MSB(result) XOR CF.
