@@ -23,12 +23,23 @@ internal static class ControlTransfer
         add(Mnemonic.Enter, Enter);
     }
 
-    /// <summary>Operand size of a near branch: 8 in 64-bit mode unless 66h, else from the instruction form.</summary>
-    private static int NearSize(X86Cpu cpu, in Instruction i)
+    /// <summary>
+    /// Operand size of a near branch (SDM: JMP/CALL, "operand-size attribute"): from the relative
+    /// target's width, the indirect operand's size, or the stack slot of CALL/RET.
+    /// </summary>
+    private static int NearSize(in Instruction i)
     {
-        if (i.IsCallNear || i.Mnemonic == Mnemonic.Ret)
-            return i.Mnemonic == Mnemonic.Ret ? RetSize(i) : -i.StackPointerIncrement;
-        return cpu.Bitness == 64 ? 8 : i.CodeSize == CodeSize.Code16 ? 2 : 4;
+        if (i.Mnemonic == Mnemonic.Ret)
+            return RetSize(i);
+        if (i.IsCallNear || i.IsCallNearIndirect)
+            return -i.StackPointerIncrement;
+        return i.Op0Kind switch
+        {
+            OpKind.NearBranch16 => 2,
+            OpKind.NearBranch32 => 4,
+            OpKind.NearBranch64 => 8,
+            _ => X86Cpu.OperandSize(i, 0),
+        };
     }
 
     private static int RetSize(in Instruction i) => i.Code switch
@@ -69,7 +80,7 @@ internal static class ControlTransfer
             return;
         }
 
-        int size = NearSize(cpu, i);
+        int size = NearSize(i);
         ulong target = i.IsJmpNearIndirect ? cpu.ReadOperand(i, 0, size) : i.NearBranchTarget;
         BranchTo(cpu, target, size);
     }
@@ -77,7 +88,7 @@ internal static class ControlTransfer
     private static void Jcc(X86Cpu cpu, in Instruction i)
     {
         if (FlagLogic.Condition(cpu.Eflags, (int)i.ConditionCode - 1))
-            BranchTo(cpu, i.NearBranchTarget, NearSize(cpu, i));
+            BranchTo(cpu, i.NearBranchTarget, NearSize(i));
     }
 
     private static void Call(X86Cpu cpu, in Instruction i)
@@ -88,7 +99,7 @@ internal static class ControlTransfer
             return;
         }
 
-        int size = NearSize(cpu, i);
+        int size = NearSize(i);
         ulong target = i.IsCallNearIndirect ? cpu.ReadOperand(i, 0, size) : i.NearBranchTarget;
         ulong returnIp = cpu.NextRip;
         BranchTo(cpu, target, size);
@@ -194,14 +205,14 @@ internal static class ControlTransfer
         bool zf = (cpu.Eflags & RFlags.ZF) != 0;
         bool take = count != 0 && (kind == 0 || (kind == 1 ? zf : !zf));
         if (take)
-            BranchTo(cpu, i.NearBranchTarget, NearSize(cpu, i));
+            BranchTo(cpu, i.NearBranchTarget, NearSize(i));
         cpu.WriteGpr(X86Cpu.RCX, counterSize, count);
     }
 
     private static void JumpIfCounterZero(X86Cpu cpu, in Instruction i, int counterSize)
     {
         if (cpu.ReadGpr(X86Cpu.RCX, counterSize) == 0)
-            BranchTo(cpu, i.NearBranchTarget, NearSize(cpu, i));
+            BranchTo(cpu, i.NearBranchTarget, NearSize(i));
     }
 
     /// <summary>The counter register size of LOOP: the address size (67h selects the other).</summary>
