@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using Iced.Intel;
+using Xtf.Core.Cpu;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Xtf.Core.Testing.Benchmarks;
+
+/// <summary>One workload's figure: instructions retired per second of wall time.</summary>
+public sealed record BenchResult(string Name, long Instructions, TimeSpan Elapsed, string? Problem)
+{
+    public double Mips => Instructions / Elapsed.TotalSeconds / 1e6;
+}
+
+/// <summary>
+/// Guest workloads for <c>xtf-runner bench</c> (issue 3): an ALU loop, a memory loop, an INT/IRET
+/// loop and a far-call-gate loop, each run on a fresh machine for a fixed instruction count; and the
+/// raw Iced decode rate in the same process, the yardstick the CPU's figures are compared with.
+/// </summary>
+public static class CpuBenchmarks
+{
+    public static IReadOnlyList<string> Names { get; } = ["alu", "memory", "int-iret", "call-gate"];
+
+    public static BenchResult Run(string name, long instructions)
+    {
+        var machine = new BareMachine(instructions);
+        switch (name)
+        {
+            case "alu":
+                machine.Load(a =>
+                {
+                    var top = a.CreateLabel();
+                    a.Label(ref top);
+                    a.add(eax, ebx);
+                    a.xor(edx, eax);
+                    a.sub(ebx, 3);
+                    a.shl(esi, 1);
+                    a.or(edi, edx);
+                    a.dec(ecx);
+                    a.jnz(top);
+                    a.jmp(top);
+                });
+                break;
+            case "memory":
+                machine.Load(a =>
+                {
+                    var outer = a.CreateLabel();
+                    var inner = a.CreateLabel();
+                    a.Label(ref outer);
+                    a.mov(esi, BareMachine.DataBase);
+                    a.mov(ecx, 0x4000);
+                    a.Label(ref inner);
+                    a.mov(eax, __dword_ptr[esi]);
+                    a.add(eax, ecx);
+                    a.mov(__dword_ptr[esi + 0x10000], eax);
+                    a.add(esi, 4);
+                    a.dec(ecx);
+                    a.jnz(inner);
+                    a.jmp(outer);
+                });
+                break;
+            case "int-iret":
+                {
+                    var handler = default(Label);
+                    machine.Load(a =>
+                    {
+                        var top = a.CreateLabel();
+                        handler = a.CreateLabel();
+                        a.Label(ref top);
+                        a.@int(0x80);
+                        a.jmp(top);
+                        a.Label(ref handler);
+                        a.iretd();
+                    }, c => (0, c.LabelAddress(handler)));
+                    break;
+                }
+
+            case "call-gate":
+                {
+                    var target = default(Label);
+                    machine.Load(a =>
+                    {
+                        var top = a.CreateLabel();
+                        target = a.CreateLabel();
+                        a.Label(ref top);
+                        a.AddInstruction(Instruction.CreateBranch(Code.Call_ptr1632, BareMachine.CallGate, 0));
+                        a.jmp(top);
+                        a.Label(ref target);
+                        a.retf();
+                    }, c => (c.LabelAddress(target), 0));
+                    break;
+                }
+
+            default:
+                throw new ArgumentException($"unknown workload '{name}'", nameof(name));
+        }
+
+        var sw = Stopwatch.StartNew();
+        var stop = machine.Cpu.Run();
+        sw.Stop();
+        string? problem = stop == StopReason.BudgetExhausted ? null : $"stopped early: {stop} at {machine.Cpu.Rip:x8}";
+        return new BenchResult(name, machine.Cpu.Retired, sw.Elapsed, problem);
+    }
+
+    /// <summary>Instructions per second Iced's decoder manages on the ALU loop's bytes, decoding only.</summary>
+    public static double RawDecodeRate(long instructions)
+    {
+        var asm = new Assembler(32);
+        for (int i = 0; i < 256; i++)
+        {
+            asm.add(eax, ebx);
+            asm.xor(edx, eax);
+            asm.sub(ebx, 3);
+            asm.mov(eax, __dword_ptr[esi + 0x10]);
+            asm.dec(ecx);
+        }
+
+        var stream = new MemoryStream();
+        asm.Assemble(new StreamCodeWriter(stream), 0);
+        byte[] code = stream.ToArray();
+        var reader = new ByteArrayCodeReader(code);
+        var decoder = Decoder.Create(32, reader);
+        long done = 0;
+        var sw = Stopwatch.StartNew();
+        while (done < instructions)
+        {
+            reader.Position = 0;
+            decoder.IP = 0;
+            while (reader.CanReadByte)
+            {
+                decoder.Decode(out var insn);
+                _ = insn.Length;
+                done++;
+            }
+        }
+
+        return done / sw.Elapsed.TotalSeconds;
+    }
+}
