@@ -1,0 +1,38 @@
+using Xtf.Core.Testing.Benchmarks;
+
+namespace Xtf.Runner;
+
+/// <summary>
+/// <c>xtf-runner bench</c>: the CPU workloads' MIPS and, measured in the same process, Iced's raw
+/// decode rate, with each workload's ratio to it. Figures only: nothing here passes or fails.
+/// </summary>
+internal static class BenchCommand
+{
+    public const long DefaultInstructions = 20_000_000;
+
+    public static int Run(TextWriter stdout, long instructions)
+    {
+        // Warm up every path once so the figures measure steady state, not the JIT.
+        foreach (var name in CpuBenchmarks.Names)
+            _ = CpuBenchmarks.Run(name, 100_000);
+        _ = CpuBenchmarks.RawDecodeRate(1_000_000);
+
+        double decode = CpuBenchmarks.RawDecodeRate(instructions);
+        stdout.WriteLine($"{"iced-decode",-12} {decode / 1e6,8:0.0} M instructions/s (decode only)");
+        int rc = 0;
+        foreach (var name in CpuBenchmarks.Names)
+        {
+            var r = CpuBenchmarks.Run(name, instructions);
+            if (r.Problem is { } problem)
+            {
+                stdout.WriteLine($"{name,-12} {"-",8} MIPS  ({problem})");
+                rc = 1;
+                continue;
+            }
+
+            stdout.WriteLine($"{name,-12} {r.Mips,8:0.0} MIPS  ratio to decode {r.Mips * 1e6 / decode:0.00}");
+        }
+
+        return rc;
+    }
+}
