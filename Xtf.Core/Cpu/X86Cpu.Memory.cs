@@ -13,11 +13,26 @@ public sealed partial class X86Cpu
     private const ulong PageMask = 0xFFF;
 
     /// <summary>
+    /// Logical to linear address of an access the instruction makes at the current privilege level,
+    /// with the segment checks of <see cref="SegmentLinear"/>, then the alignment check (#AC after
+    /// #GP/#SS and before #PF, as the access is translated only later), and data breakpoints.
+    /// </summary>
+    public ulong LinearAddress(int seg, ulong offset, int size, AccessKind kind)
+    {
+        ulong la = SegmentLinear(seg, offset, size, kind);
+        if (AlignmentChecking)
+            CheckAlignment(la, size);
+        if (BreakpointsEnabled)
+            MatchDataBreakpoints(la, size, kind);
+        return la;
+    }
+
+    /// <summary>
     /// Logical to linear address with the segment checks of SDM vol. 3, 5.3 and 5.4: a null
     /// (unusable) segment, the type (write to a read-only or code segment, read of execute-only
     /// code) and the limit (expand-up and expand-down). Faults through SS raise #SS(0), others #GP(0).
     /// </summary>
-    public ulong LinearAddress(int seg, ulong offset, int size, AccessKind kind)
+    private ulong SegmentLinear(int seg, ulong offset, int size, AccessKind kind)
     {
         var s = Segments[seg];
         if (Bitness == 64)
@@ -31,6 +46,28 @@ public sealed partial class X86Cpu
         }
 
         return CheckedLinear(s, seg == SS ? X86Vector.SS : X86Vector.GP, 0, offset, size, kind);
+    }
+
+    /// <summary>
+    /// SDM vol. 3, 6.15 (interrupt 17) and 2.5 (CR0.AM): alignment checking is on at CPL 3 with
+    /// CR0.AM and EFLAGS.AC both set (virtual-8086 mode included, since its CPL is 3). It applies to
+    /// the accesses an instruction makes at CPL 3; the processor's implicit supervisor accesses
+    /// (descriptor tables, the TSS, an interrupt frame pushed on an inner stack) do not come
+    /// through <see cref="LinearAddress"/> and are not checked.
+    /// </summary>
+    internal bool AlignmentChecking =>
+        Cpl == 3 && (Eflags & RFlags.AC) != 0 && (Cr0Value & Cr0.AM) != 0;
+
+    /// <summary>
+    /// SDM vol. 3, table 6-7: a word must be 2-aligned, a doubleword 4-aligned, a quadword (and
+    /// larger operands) 8-aligned; bytes are never misaligned. Far pointers and descriptor-table
+    /// images are accessed as their parts (offset, then selector), each checked for its own size.
+    /// </summary>
+    private static void CheckAlignment(ulong linear, int size)
+    {
+        ulong mask = size >= 8 ? 7ul : size >= 4 ? 3ul : size >= 2 ? 1ul : 0;
+        if ((linear & mask) != 0)
+            throw new CpuFault(X86Vector.AC, 0);
     }
 
     /// <summary>

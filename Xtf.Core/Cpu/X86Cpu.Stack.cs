@@ -34,11 +34,14 @@ public sealed partial class X86Cpu
     internal ulong PeekStack(int depth, int size) =>
         ReadLogical(SS, (StackPointer + (ulong)depth) & SizeMask(StackAddressSize), size);
 
-    /// <summary>Checks that <paramref name="bytes"/> bytes below the stack pointer can be written (faults now if not).</summary>
+    /// <summary>
+    /// Checks that <paramref name="bytes"/> bytes below the stack pointer can be written (segment and
+    /// paging faults now, if any). The pushes that follow check their own alignment, slot by slot.
+    /// </summary>
     internal void CheckStackWritable(int bytes)
     {
         ulong sp = (StackPointer - (ulong)bytes) & SizeMask(StackAddressSize);
-        ulong la = LinearAddress(SS, sp, bytes, AccessKind.Write);
+        ulong la = SegmentLinear(SS, sp, bytes, AccessKind.Write);
         if ((Cr0Value & Cr0.PG) != 0)
         {
             _ = Translate(la, AccessKind.Write, UserAccess);

@@ -130,6 +130,7 @@ public sealed partial class X86Cpu
         Tr.Attributes = 0x8B;
         Tr.Usable = true;
         Cpl = 0;
+        ResetDebugRegisters();
         UpdateMode();
     }
 
@@ -178,11 +179,29 @@ public sealed partial class X86Cpu
         }
     }
 
-    /// <summary>Fetches, decodes and executes one instruction; returns a reason if the CPU stops first.</summary>
+    /// <summary>
+    /// Fetches, decodes and executes one instruction, then takes the debug traps it raised; returns
+    /// a reason if the CPU stops first. The order at the boundary follows SDM vol. 3, table 6-2:
+    /// traps of the previous instruction (delivered when it completed), then instruction
+    /// breakpoints, then fetch and decode faults, then faults of execution.
+    /// </summary>
     private StopReason? Step()
     {
+        uint flagsAtStart = Eflags;
+        dataBreakpointHits = 0;
         try
         {
+            // SDM vol. 3, 18.3.1.1: an instruction breakpoint is a fault taken before the
+            // instruction executes, unless RF is set; none is recognised in the MOV SS shadow (6.8.3).
+            if (BreakpointsEnabled && (flagsAtStart & RFlags.RF) == 0 && !debugShadow
+                && MatchInstructionBreakpoints(Rip) is var hits and not 0)
+            {
+                Budget--;
+                debugShadow = false;
+                heldDebugTraps = 0;
+                return DeliverDebugException(hits);
+            }
+
             ulong linear = CodeLinearAddress(Rip);
             ulong physical = Translate(linear, AccessKind.Execute, Cpl == 3);
             if (physical - GateBase < GateSize)
@@ -209,16 +228,31 @@ public sealed partial class X86Cpu
                     NextRip &= 0xFFFF;
             }
 
+            // SDM vol. 3, 18.3.1.1: RF is cleared at the start of the instruction, after the
+            // instruction-breakpoint and CS-limit checks (IRET and POPF then write it as they say).
+            Eflags &= ~RFlags.RF;
             InstructionTable.Execute(this, in insn);
             Rip = NextRip;
             Retired++;
             Budget--;
+            return CompleteDebugTraps(in insn, flagsAtStart);
         }
         catch (CpuFault fault)
         {
             Budget--;
-            if (DeliverFault(fault) is { } stop)
-                return stop;
+
+            // The instruction did not complete: its single-step and data-breakpoint traps, and
+            // those held over a MOV SS, are discarded with it.
+            debugShadow = false;
+            heldDebugTraps = 0;
+
+            // SDM vol. 3, 18.3.1.1: the EFLAGS image of every fault-class exception has RF set
+            // (instruction breakpoints, handled above, excepted), so that IRET resumes the faulting
+            // instruction without re-triggering its breakpoint.
+            Eflags |= RFlags.RF;
+            if (fault.Vector == X86Vector.DB)
+                Dr[7] &= ~(ulong)DebugRegisters.GD; // 18.2.4: GD is cleared on entry to the #DB handler
+            return DeliverFault(fault);
         }
         catch (HaltException)
         {
@@ -227,8 +261,6 @@ public sealed partial class X86Cpu
             Budget--;
             return StopReason.Halted;
         }
-
-        return null;
     }
 
     /// <summary>#UD for the current instruction, unless an intercept (the hypervisor) takes it.</summary>

@@ -224,7 +224,8 @@ public sealed class MulDivTests
             // #DE pushes no error code: EIP, CS, EFLAGS (SDM vol. 3, 6.12.1, figure 6-4).
             Assert.That(h.Frame(0), Is.EqualTo(eip), "saved EIP points at the faulting divide");
             Assert.That(h.Frame(1), Is.EqualTo((uint)CpuHarness.KernelCode), "saved CS");
-            Assert.That(h.Frame(2), Is.EqualTo(Reserved1 | CF), "saved EFLAGS");
+            // SDM vol. 3, 18.3.1.1: the EFLAGS image of a fault-class exception has RF set.
+            Assert.That(h.Frame(2), Is.EqualTo(Reserved1 | CF | RF), "saved EFLAGS");
             Assert.That(h.Cpu.Esp, Is.EqualTo(CpuHarness.KernelStackTop - 12), "three dwords pushed");
             Assert.That((h.Cpu.Eax, h.Cpu.Edx), Is.EqualTo((eaxValue, edxValue)), "faults are precise: nothing written");
         });

@@ -17,8 +17,8 @@ internal static class SystemInstructions
         add(Mnemonic.Sidt, (X86Cpu c, in Instruction i) => StoreTableRegister(c, i, c.Idtr));
         add(Mnemonic.Ltr, Ltr);
         add(Mnemonic.Lldt, Lldt);
-        add(Mnemonic.Str, (X86Cpu c, in Instruction i) => StoreSelector(c, i, c.Tr.Selector));
-        add(Mnemonic.Sldt, (X86Cpu c, in Instruction i) => StoreSelector(c, i, c.Ldtr.Selector));
+        add(Mnemonic.Str, (X86Cpu c, in Instruction i) => StoreSystemSelector(c, i, c.Tr.Selector));
+        add(Mnemonic.Sldt, (X86Cpu c, in Instruction i) => StoreSystemSelector(c, i, c.Ldtr.Selector));
         add(Mnemonic.Smsw, (X86Cpu c, in Instruction i) => StoreSelector(c, i, (ushort)c.Cr0Value));
         add(Mnemonic.Lmsw, Lmsw);
         add(Mnemonic.Clts, (X86Cpu c, in Instruction i) => { RequireCpl0(c); c.Cr0Value &= ~Cr0.TS; });
@@ -27,6 +27,11 @@ internal static class SystemInstructions
         add(Mnemonic.Rdmsr, Rdmsr);
         add(Mnemonic.Wrmsr, Wrmsr);
         add(Mnemonic.Rdtsc, Rdtsc);
+        add(Mnemonic.Rdpmc, Rdpmc);
+        add(Mnemonic.Sysenter, (X86Cpu c, in Instruction i) => Sysenter(c));
+        add(Mnemonic.Sysexit, (X86Cpu c, in Instruction i) => Sysexit(c));
+        add(Mnemonic.Syscall, (X86Cpu c, in Instruction i) => Syscall(c));
+        add(Mnemonic.Sysret, (X86Cpu c, in Instruction i) => Sysret(c));
         add(Mnemonic.Invd, (X86Cpu c, in Instruction i) => RequireCpl0(c));
         add(Mnemonic.Wbinvd, (X86Cpu c, in Instruction i) => RequireCpl0(c));
         add(Mnemonic.Invlpg, (X86Cpu c, in Instruction i) => RequireCpl0(c));
@@ -75,6 +80,17 @@ internal static class SystemInstructions
         int baseSize = cpu.Bitness == 64 ? 8 : 4;
         cpu.WriteLogical(seg, ea, 2, reg.Limit);
         cpu.WriteLogical(seg, (ea + 2) & X86Cpu.SizeMask(cpu.AddressSize(i)), baseSize, reg.Base);
+    }
+
+    /// <summary>
+    /// STR/SLDT (SDM: SLDT, STR): not recognised in real-address and virtual-8086 mode (#UD); at
+    /// CPL &gt; 0 with CR4.UMIP set, #GP(0); then the store.
+    /// </summary>
+    private static void StoreSystemSelector(X86Cpu cpu, in Instruction i, ushort value)
+    {
+        if (!cpu.ProtectedMode || cpu.Virtual8086)
+            throw CpuFault.UD();
+        StoreSelector(cpu, i, value);
     }
 
     /// <summary>STR/SLDT/SMSW: 16 bits to memory, zero-extended to a register destination.</summary>
@@ -180,6 +196,51 @@ internal static class SystemInstructions
         cpu.WriteGpr(X86Cpu.RDX, 4, tsc >> 32);
     }
 
+    /// <summary>
+    /// RDPMC (SDM: RDPMC): allowed at CPL 0, in real-address mode, or with CR4.PCE set; ECX must
+    /// name a counter the processor has. CPUID enumerates no leaf 0AH (architectural performance
+    /// monitoring), so the counters are the two of the P6 family, ECX = 0 and 1; they count no
+    /// events (no event is ever selected) and read 0. Anything else is #GP(0).
+    /// </summary>
+    private static void Rdpmc(X86Cpu cpu, in Instruction i)
+    {
+        bool allowed = (cpu.Cr4Value & Cr4.PCE) != 0 || cpu.Cpl == 0 || !cpu.ProtectedMode;
+        if (!allowed || cpu.Ecx > 1)
+            throw CpuFault.GP(0);
+        cpu.WriteGpr(X86Cpu.RAX, 4, 0);
+        cpu.WriteGpr(X86Cpu.RDX, 4, 0);
+    }
+
+    /// <summary>
+    /// SYSENTER/SYSEXIT (SDM: SYSENTER, SYSEXIT): the processor recognises them only when
+    /// CPUID.01H:EDX.SEP (bit 11) is set, and <see cref="CpuidLeaves.Leaf1Edx"/> does not set it,
+    /// so both are #UD in every mode. Issue 4 enumerates SEP together with the transfers and their
+    /// #GP(0) checks (real-address mode, IA32_SYSENTER_CS[15:2] = 0, and for SYSEXIT CPL &gt; 0).
+    /// </summary>
+    private static void Sysenter(X86Cpu cpu) => throw CpuFault.UD();
+
+    private static void Sysexit(X86Cpu cpu) => throw CpuFault.UD();
+
+    /// <summary>
+    /// SYSCALL (SDM: SYSCALL; the processor is GenuineIntel): #UD outside 64-bit mode (CS.L = 0 or
+    /// EFER.LMA = 0) or with EFER.SCE clear. 64-bit mode and the transfer come with issue 4.
+    /// </summary>
+    private static void Syscall(X86Cpu cpu)
+    {
+        if (cpu.Bitness != 64 || (cpu.EferValue & Efer.SCE) == 0)
+            throw CpuFault.UD();
+        throw CpuFault.UD(); // issue 4: the transfer to IA32_LSTAR
+    }
+
+    /// <summary>SYSRET (SDM: SYSRET): #UD as SYSCALL; then #GP(0) at CPL &gt; 0.</summary>
+    private static void Sysret(X86Cpu cpu)
+    {
+        if (cpu.Bitness != 64 || (cpu.EferValue & Efer.SCE) == 0)
+            throw CpuFault.UD();
+        RequireCpl0(cpu);
+        throw CpuFault.UD(); // issue 4: the return to IA32_STAR[63:48]
+    }
+
     /// <summary>VMCALL/VMMCALL exit to the hypervisor at any CPL; without one they are #UD.</summary>
     private static void Vmcall(X86Cpu cpu, in Instruction i)
     {
@@ -187,26 +248,47 @@ internal static class SystemInstructions
             throw CpuFault.UD();
     }
 
+    /// <summary>
+    /// MOV to CRn (SDM: MOV CR): CR1, CR5-CR7 and beyond are #UD, which comes before the #GP(0) of
+    /// CPL &gt; 0 (SDM vol. 3, table 6-2: decode faults before execution faults).
+    /// </summary>
     internal static void MovToCr(X86Cpu cpu, in Instruction i)
     {
+        int n = ControlRegisterNumber(i.Op0Register);
         RequireCpl0(cpu);
         ulong v = cpu.ReadOperand(i, 1, cpu.Bitness == 64 ? 8 : 4);
-        cpu.WriteControlRegister(i.Op0Register - Register.CR0, v);
+        cpu.WriteControlRegister(n, v);
     }
 
     internal static void MovFromCr(X86Cpu cpu, in Instruction i)
     {
+        int n = ControlRegisterNumber(i.Op1Register);
         RequireCpl0(cpu);
-        ulong v = cpu.ReadControlRegister(i.Op1Register - Register.CR0);
+        ulong v = cpu.ReadControlRegister(n);
         cpu.WriteOperand(i, 0, cpu.Bitness == 64 ? 8 : 4, v);
     }
 
-    /// <summary>MOV to/from DRn: CPL 0 only; DR4/DR5 alias DR6/DR7 unless CR4.DE makes them #UD.</summary>
+    /// <summary>CR0, CR2, CR3 and CR4 exist; any other control register is #UD.</summary>
+    private static int ControlRegisterNumber(Register r)
+    {
+        int n = r - Register.CR0;
+        if (n is not (0 or 2 or 3 or 4))
+            throw CpuFault.UD();
+        return n;
+    }
+
+    /// <summary>
+    /// MOV to/from DRn (SDM: MOV DR): DR4/DR5 are #UD with CR4.DE set and alias DR6/DR7 without it;
+    /// then, with DR7.GD set, #DB with DR6.BD before the access (SDM vol. 3, 18.2.4: "prior to any
+    /// MOV instruction that accesses a debug register"); then #GP(0) at CPL &gt; 0 (virtual-8086
+    /// mode included).
+    /// </summary>
     internal static void MovDr(X86Cpu cpu, in Instruction i)
     {
-        RequireCpl0(cpu);
         bool toDr = i.Op0Kind == OpKind.Register && i.Op0Register.IsDR();
         int n = (toDr ? i.Op0Register : i.Op1Register) - Register.DR0;
+        if (n > 7)
+            throw CpuFault.UD();
         if (n is 4 or 5)
         {
             if ((cpu.Cr4Value & Cr4.DE) != 0)
@@ -214,12 +296,12 @@ internal static class SystemInstructions
             n += 2;
         }
 
-        if (n > 7)
-            throw CpuFault.UD();
+        cpu.CheckGeneralDetect();
+        RequireCpl0(cpu);
         int size = cpu.Bitness == 64 ? 8 : 4;
         if (toDr)
-            cpu.Dr[n] = cpu.ReadOperand(i, 1, size);
+            cpu.WriteDebugRegister(n, cpu.ReadOperand(i, 1, size));
         else
-            cpu.WriteOperand(i, 0, size, cpu.Dr[n]);
+            cpu.WriteOperand(i, 0, size, cpu.ReadDebugRegister(n));
     }
 }
