@@ -9,6 +9,9 @@ namespace Xtf.Tests.Cpu;
 internal sealed class TssImage
 {
     public uint Eip, Esp, Eflags = RFlags.Reserved1, BackLink, IoMapBase = 0x68;
+
+    /// <summary>SS0:ESP0, the ring-0 stack for interrupts from outer levels and virtual-8086 mode.</summary>
+    public uint Esp0 = CpuHarness.Ring0StackTop, Ss0 = CpuHarness.KernelData;
     public uint[] Gprs = new uint[8];
     public ushort Es = CpuHarness.KernelData, Cs = CpuHarness.KernelCode, Ss = CpuHarness.KernelData;
     public ushort Ds = CpuHarness.KernelData, Fs = CpuHarness.KernelData, Gs = CpuHarness.KernelData, Ldt;
@@ -20,6 +23,8 @@ internal sealed class TssImage
         var b = new byte[0x68];
         void Put(int offset, uint value) => BitConverter.TryWriteBytes(b.AsSpan(offset), value);
         Put(0x00, BackLink);
+        Put(0x04, Esp0);
+        Put(0x08, Ss0);
         Put(0x20, Eip);
         Put(0x24, Eflags);
         for (int i = 0; i < 8; i++)
