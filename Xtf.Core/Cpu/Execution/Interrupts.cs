@@ -8,7 +8,7 @@ internal static class Interrupts
 {
     public static void Install(Action<Mnemonic, InstructionHandler> add)
     {
-        add(Mnemonic.Int, (X86Cpu c, in Instruction i) => SoftwareInterrupt(c, i.Immediate8, EventKind.SoftwareInterrupt));
+        add(Mnemonic.Int, IntN);
         add(Mnemonic.Int3, (X86Cpu c, in Instruction i) => SoftwareInterrupt(c, (int)X86Vector.BP, EventKind.SoftwareInterrupt));
         add(Mnemonic.Int1, (X86Cpu c, in Instruction i) => SoftwareInterrupt(c, (int)X86Vector.DB, EventKind.Icebp));
         add(Mnemonic.Into, Into);
@@ -18,15 +18,19 @@ internal static class Interrupts
     }
 
     /// <summary>
-    /// INT n / INT3 / ICEBP: delivered as a trap, the saved RIP is the next instruction. In
-    /// virtual-8086 mode INT n with IOPL &lt; 3 is #GP(0) (SDM: INT n, without VME).
+    /// INT n (CD ib): in virtual-8086 mode with IOPL &lt; 3 it is #GP(0) (SDM: INT n, "VM = 1 and
+    /// IOPL &lt; 3 AND INT n"; SDM vol. 3, 20.2.7). INT3 (CC) and INTO are not IOPL-sensitive.
     /// </summary>
-    private static void SoftwareInterrupt(X86Cpu cpu, int vector, EventKind kind)
+    private static void IntN(X86Cpu cpu, in Instruction i)
     {
-        if (cpu.Virtual8086 && cpu.Iopl < 3 && kind == EventKind.SoftwareInterrupt)
+        if (cpu.Virtual8086 && cpu.Iopl < 3)
             throw CpuFault.GP(0);
-        cpu.DeliverEvent(vector, null, kind, cpu.NextRip);
+        SoftwareInterrupt(cpu, i.Immediate8, EventKind.SoftwareInterrupt);
     }
+
+    /// <summary>INT n / INT3 / INTO / ICEBP: delivered as a trap, the saved RIP is the next instruction.</summary>
+    private static void SoftwareInterrupt(X86Cpu cpu, int vector, EventKind kind) =>
+        cpu.DeliverEvent(vector, null, kind, cpu.NextRip);
 
     /// <summary>INTO: #OF as a software interrupt when OF is set; #UD in 64-bit mode.</summary>
     private static void Into(X86Cpu cpu, in Instruction i)
@@ -38,12 +42,20 @@ internal static class Interrupts
     }
 
     /// <summary>
-    /// IRET (SDM vol. 2, IRET pseudo-code): real mode, and protected mode to the same or an outer
-    /// privilege level. Task return (NT set) and return to virtual-8086 mode come with task
-    /// switching (issue 3) and raise #GP(0) until then.
+    /// IRET (SDM vol. 2, IRET pseudo-code) in its order: real mode; virtual-8086 mode (IOPL 3 only,
+    /// else #GP(0) before anything is popped); task return when NT is set; return to
+    /// virtual-8086 mode (CPL 0, IRETD, VM in the image); protected mode to the same or an outer level.
     /// </summary>
     private static void Iret(X86Cpu cpu, int size)
     {
+        if (cpu.ProtectedMode && cpu.Virtual8086 && cpu.Iopl < 3)
+            throw CpuFault.GP(0);
+        if (cpu.ProtectedMode && !cpu.Virtual8086 && (cpu.Eflags & RFlags.NT) != 0)
+        {
+            TaskReturn(cpu);
+            return;
+        }
+
         ulong eip = cpu.PeekStack(0, size);
         ushort selector = (ushort)cpu.PeekStack(size, size);
         uint flags = (uint)cpu.PeekStack(2 * size, size);
@@ -59,8 +71,7 @@ internal static class Interrupts
 
         if (cpu.Virtual8086)
         {
-            if (cpu.Iopl < 3)
-                throw CpuFault.GP(0);
+            // RETURN-FROM-VIRTUAL-8086-MODE at IOPL 3: VM, IOPL, VIP and VIF are not changed.
             ControlTransfer.BranchTo(cpu, eip, size);
             cpu.StackPointer += (ulong)(3 * size);
             cpu.CommitCodeSegment(selector, default, 3);
@@ -68,8 +79,11 @@ internal static class Interrupts
             return;
         }
 
-        if ((cpu.Eflags & RFlags.NT) != 0 || ((flags & RFlags.VM) != 0 && cpu.Cpl == 0 && size == 4))
-            throw CpuFault.GP(0);
+        if ((flags & RFlags.VM) != 0 && cpu.Cpl == 0 && size == 4)
+        {
+            cpu.ReturnToVirtual8086(eip, selector, flags);
+            return;
+        }
 
         int oldCpl = cpu.Cpl;
         int oldIopl = cpu.Iopl;
@@ -99,6 +113,19 @@ internal static class Interrupts
         cpu.Segments[X86Cpu.SS].Load(ssSelector, stack);
         cpu.WriteGpr(X86Cpu.RSP, stack.DefaultBig ? 4 : 2, newSp);
         cpu.NullifyInaccessibleDataSegments();
+    }
+
+    /// <summary>
+    /// SDM: IRET, TASK-RETURN (NT = 1): switch without nesting to the task named by the back-link
+    /// of the current TSS. The back-link must name a busy TSS in the GDT, else #TS(back-link);
+    /// IA-32e mode has no task return (#GP(0)).
+    /// </summary>
+    private static void TaskReturn(X86Cpu cpu)
+    {
+        if (cpu.LongMode)
+            throw CpuFault.GP(0);
+        ushort backLink = (ushort)cpu.ReadLinear((cpu.Tr.Base + Tasks.Tss32.BackLink) & 0xFFFFFFFF, 2, user: false);
+        cpu.SwitchTask(backLink, TaskSwitchReason.Iret, cpu.NextRip);
     }
 
     /// <summary>

@@ -111,8 +111,9 @@ public sealed partial class X86Cpu
             throw new CpuFault(X86Vector.NP, idtError);
         if (type == SystemDescriptorType.TaskGate)
         {
-            // Task switching through task gates is not implemented yet (issue 3).
-            throw CpuFault.GP(idtError);
+            // SDM: INT n, TASK-GATE: switch with nesting to the TSS the gate names.
+            SwitchTask(gate.GateSelector, TaskSwitchReason.Interrupt, returnRip, errorCode, ext);
+            return;
         }
 
         ushort selector = gate.GateSelector;
@@ -123,32 +124,50 @@ public sealed partial class X86Cpu
             throw CpuFault.GP(SelectorErrorCode(selector, ext));
         if (!code.Present)
             throw new CpuFault(X86Vector.NP, SelectorErrorCode(selector, ext));
-        if (Virtual8086)
-            throw CpuFault.GP(SelectorErrorCode(selector, ext)); // virtual-8086 delivery: issue 3
 
         bool gate32 = (type & 8) != 0;
         int size = gate32 ? 4 : 2;
         ulong target = gate32 ? gate.GateOffset : gate.GateOffset & 0xFFFF;
-        if (target > code.EffectiveLimit)
-            throw CpuFault.GP(ext ? 1u : 0);
+        bool interruptGate = (type & 1) == 0;
+        bool innerLevel = !code.Conforming && code.Dpl < Cpl;
 
-        int newCpl = code.Conforming ? Cpl : code.Dpl;
+        // SDM: INT n, TRAP-OR-INTERRUPT-GATE: from virtual-8086 mode only a DPL-0 non-conforming
+        // handler will do; anything else is #GP(code selector).
+        if (Virtual8086)
+        {
+            if (!innerLevel || code.Dpl != 0)
+                throw CpuFault.GP(SelectorErrorCode(selector, ext));
+            DeliverFromVirtual8086(selector, code, target, size, ext, errorCode, returnRip, interruptGate);
+            return;
+        }
+
+        int newCpl = innerLevel ? code.Dpl : Cpl;
         uint flags = Eflags;
         ulong cs = Segments[CS].Selector;
-        if (newCpl < Cpl)
+        if (innerLevel)
         {
-            // Inter-privilege delivery (SDM 6.12.1): switch to the stack for the new CPL from the TSS.
+            // Inter-privilege delivery (SDM 6.12.1): switch to the stack for the new CPL from the
+            // TSS; the frame must fit (#SS(new SS)) before the gate's EIP is checked (#GP(EXT)).
             var (ssSelector, sp) = ReadTssStack(newCpl, ext);
             LoadInnerStack(ssSelector, newCpl, ext);
-            ulong[] frame = [Segments[SS].Selector, gpr[RSP] & SizeMask(StackAddressSize), flags, cs, returnRip];
-            ulong newSp = PushFrame(innerStack, ssSelector, ext, sp, frame, errorCode, size);
+            uint ssError = SelectorErrorCode(ssSelector, ext);
+            ReadOnlySpan<ulong> frame = [Segments[SS].Selector, gpr[RSP] & SizeMask(StackAddressSize), flags, cs, returnRip];
+            ulong newSp = CheckFrame(innerStack, ssError, sp, frame.Length, errorCode, size);
+            if (target > code.EffectiveLimit)
+                throw CpuFault.GP(ext ? 1u : 0);
+            WriteFrame(innerStack, ssError, sp, frame, errorCode, size);
             Segments[SS].CopyFrom(innerStack);
             WriteGpr(RSP, innerStack.DefaultBig ? 4 : 2, newSp);
         }
         else
         {
-            ulong[] frame = [flags, cs, returnRip];
-            ulong newSp = PushFrame(Segments[SS], 0, false, StackPointer, frame, errorCode, size);
+            // SDM: INT n, INTRA-PRIVILEGE-LEVEL-INTERRUPT: no room is #SS(EXT).
+            ReadOnlySpan<ulong> frame = [flags, cs, returnRip];
+            uint ssError = ext ? 1u : 0;
+            ulong newSp = CheckFrame(Segments[SS], ssError, StackPointer, frame.Length, errorCode, size);
+            if (target > code.EffectiveLimit)
+                throw CpuFault.GP(ext ? 1u : 0);
+            WriteFrame(Segments[SS], ssError, StackPointer, frame, errorCode, size);
             StackPointer = newSp;
         }
 
@@ -156,29 +175,35 @@ public sealed partial class X86Cpu
         Segments[CS].Load((ushort)((selector & 0xFFFC) | newCpl), code);
         Rip = NextRip = target;
         Eflags &= ~(RFlags.TF | RFlags.NT | RFlags.RF | RFlags.VM);
-        if ((type & 1) == 0)
-            Eflags &= ~RFlags.IF; // interrupt gate, not trap gate
+        if (interruptGate)
+            Eflags &= ~RFlags.IF;
         UpdateMode();
     }
 
     /// <summary>
-    /// Writes an interrupt frame below <paramref name="sp"/> on the stack <paramref name="ss"/>:
-    /// the values in order (highest address first), then the error code. Returns the new stack pointer.
-    /// A stack fault on an inner stack is #SS(new SS) (SDM 6.12.1), on the current one #SS(0).
+    /// Checks that a frame of <paramref name="count"/> values (and the error code) fits below
+    /// <paramref name="sp"/> on the stack <paramref name="ss"/>, by segment and (with paging) page;
+    /// a violation is #SS(<paramref name="ssError"/>). Returns the stack pointer after the pushes.
     /// </summary>
-    private ulong PushFrame(SegmentRegister ss, ushort ssSelector, bool ext, ulong sp, ulong[] values, uint? errorCode, int size)
+    private ulong CheckFrame(SegmentRegister ss, uint ssError, ulong sp, int count, uint? errorCode, int size)
     {
-        int count = values.Length + (errorCode.HasValue ? 1 : 0);
+        int bytes = (count + (errorCode.HasValue ? 1 : 0)) * size;
         ulong mask = ss.DefaultBig ? 0xFFFFFFFFul : 0xFFFFul;
-        ulong newSp = (sp - (ulong)(count * size)) & mask;
-        uint ssError = ssSelector == 0 ? 0 : SelectorErrorCode(ssSelector, ext);
-        ulong first = CheckedLinear(ss, X86Vector.SS, ssError, newSp, count * size, AccessKind.Write);
+        ulong newSp = (sp - (ulong)bytes) & mask;
+        ulong first = CheckedLinear(ss, X86Vector.SS, ssError, newSp, bytes, AccessKind.Write);
         if ((Cr0Value & Cr0.PG) != 0)
         {
             _ = Translate(first, AccessKind.Write, user: false);
-            _ = Translate(first + (ulong)(count * size) - 1, AccessKind.Write, user: false);
+            _ = Translate(first + (ulong)bytes - 1, AccessKind.Write, user: false);
         }
 
+        return newSp;
+    }
+
+    /// <summary>Writes a frame checked by <see cref="CheckFrame"/>: the values (highest address first), then the error code.</summary>
+    private void WriteFrame(SegmentRegister ss, uint ssError, ulong sp, ReadOnlySpan<ulong> values, uint? errorCode, int size)
+    {
+        ulong mask = ss.DefaultBig ? 0xFFFFFFFFul : 0xFFFFul;
         ulong at = sp;
         foreach (ulong v in values)
         {
@@ -191,8 +216,6 @@ public sealed partial class X86Cpu
             at = (at - (ulong)size) & mask;
             WriteLinear(CheckedLinear(ss, X86Vector.SS, ssError, at, size, AccessKind.Write), size, ec, user: false);
         }
-
-        return newSp;
     }
 
     /// <summary>SS:ESP for privilege level <paramref name="dpl"/> from the current TSS (SDM 7.2.1, figures 7-2 and 7-11).</summary>

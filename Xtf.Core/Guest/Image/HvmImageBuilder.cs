@@ -24,8 +24,8 @@ public static class HvmImageBuilder
     public static ulong Build(PhysicalMemory memory, ulong xtfMainGate, ulong doExceptionGate)
     {
         WriteGdt(memory);
-        WriteTss(memory);
-        var stubs = WriteEntryStubs(memory, doExceptionGate);
+        var stubs = WriteEntryStubs(memory, doExceptionGate, out ulong doubleFaultTaskEntry);
+        WriteTss(memory, doubleFaultTaskEntry);
         WriteIdt(memory, stubs);
 
         // XTF's hypercall page is poisoned with `ret` until Xen writes it.
@@ -71,22 +71,46 @@ public static class HvmImageBuilder
         memory.Write(GdtrDescriptor, pseudo);
     }
 
-    /// <summary>32-bit TSS (SDM figure 7-2): ESP0/SS0 for entry from ring 3; I/O map base beyond the limit.</summary>
-    private static void WriteTss(PhysicalMemory memory)
+    /// <summary>
+    /// The #DF task's stack: from the end of its TSS up to the IDT, unused otherwise. The #DF
+    /// entry stub hands over to do_exception (a host gate), so it needs only a few dozen bytes.
+    /// </summary>
+    private const ulong DoubleFaultStackTop = HvmLayout.Idt;
+
+    /// <summary>
+    /// 32-bit TSSs (SDM figure 7-2). The main one: ESP0/SS0 for entry from ring 3, I/O map base
+    /// beyond the limit. The #DF one (XTF's tss_DF in arch/x86/hvm/traps.c): its own stack, EIP at
+    /// the #DF entry stub, kernel segments, so a #DF arrives through a task gate with sane state
+    /// even when the faulting context's stack is not (SDM vol. 3, 6.15, interrupt 8).
+    /// </summary>
+    private static void WriteTss(PhysicalMemory memory, ulong doubleFaultEntry)
     {
         var tss = new byte[0x68];
         BitConverter.TryWriteBytes(tss.AsSpan(4), (uint)HvmLayout.KernelStackTop);
         BitConverter.TryWriteBytes(tss.AsSpan(8), (uint)HvmLayout.KernelDs);
         BitConverter.TryWriteBytes(tss.AsSpan(0x66), (ushort)0x68);
         memory.Write(HvmLayout.Tss, tss);
+
+        var df = new byte[0x68];
+        BitConverter.TryWriteBytes(df.AsSpan(0x20), (uint)doubleFaultEntry);
+        BitConverter.TryWriteBytes(df.AsSpan(0x24), RFlags.Reserved1);
+        BitConverter.TryWriteBytes(df.AsSpan(0x38), (uint)DoubleFaultStackTop);
+        ushort[] selectors = [HvmLayout.KernelDs, HvmLayout.KernelCs, HvmLayout.KernelDs, HvmLayout.KernelDs, HvmLayout.KernelDs, HvmLayout.KernelDs];
+        for (int i = 0; i < selectors.Length; i++)
+            BitConverter.TryWriteBytes(df.AsSpan(0x48 + (4 * i)), selectors[i]);
+        BitConverter.TryWriteBytes(df.AsSpan(0x66), (ushort)0x68);
+        memory.Write(HvmLayout.DoubleFaultTss, df);
     }
 
     /// <summary>
     /// One stub per handled vector: push a zero error code where the CPU pushes none, push the
     /// vector, and join the common path, which saves the registers as XTF's cpu_regs, calls
-    /// do_exception (a host gate) with a pointer to them, restores them and IRETs.
+    /// do_exception (a host gate) with a pointer to them, restores them and IRETs. The #DF task
+    /// starts at <paramref name="doubleFaultTaskEntry"/>: a task switch pushes only the error
+    /// code, so it rebuilds the EIP, CS, EFLAGS of the interrupted task from the main TSS (where
+    /// the switch saved them) below it; its IRET, with NT set, returns to that task.
     /// </summary>
-    private static Dictionary<int, ulong> WriteEntryStubs(PhysicalMemory memory, ulong doExceptionGate)
+    private static Dictionary<int, ulong> WriteEntryStubs(PhysicalMemory memory, ulong doExceptionGate, out ulong doubleFaultTaskEntry)
     {
         var a = new Assembler(32);
         var labels = new Dictionary<int, Label>();
@@ -101,6 +125,16 @@ public static class HvmImageBuilder
             a.push(v);
             a.jmp(common);
         }
+
+        var dfTask = a.CreateLabel("entry_DF_task");
+        a.Label(ref dfTask);
+        a.pop(eax);
+        a.push(__dword_ptr[(uint)HvmLayout.Tss + 0x24]);
+        a.push(__dword_ptr[(uint)HvmLayout.Tss + 0x4C]);
+        a.push(__dword_ptr[(uint)HvmLayout.Tss + 0x20]);
+        a.push(eax);
+        a.push((int)X86Vector.DF);
+        a.jmp(common);
 
         a.Label(ref common);
         a.pushad();
@@ -121,6 +155,7 @@ public static class HvmImageBuilder
 
         var code = X86Assembly.Assemble(a, HvmLayout.EntryStubs);
         memory.Write(HvmLayout.EntryStubs, code.Bytes);
+        doubleFaultTaskEntry = code.LabelAddress(dfTask);
         return labels.ToDictionary(kv => kv.Key, kv => code.LabelAddress(kv.Value));
     }
 
@@ -131,6 +166,10 @@ public static class HvmImageBuilder
         {
             int dpl = vector is 3 or 4 ? 3 : 0;
             var gate = SegmentDescriptor.Gate(SystemDescriptorType.InterruptGate32, HvmLayout.KernelCs, (uint)address, dpl);
+
+            // As XTF on 32-bit: #DF is a task gate to the #DF TSS (GDT slot 8).
+            if (vector == (int)X86Vector.DF)
+                gate = SegmentDescriptor.Gate(SystemDescriptorType.TaskGate, HvmLayout.GdteTssDf << 3, 0, 0);
             BitConverter.TryWriteBytes(idt.AsSpan(vector * 8), gate.Raw);
         }
 
