@@ -40,20 +40,20 @@ public sealed partial class X86Cpu
         switch (d.Type)
         {
             case SystemDescriptorType.CallGate16 or SystemDescriptorType.CallGate32:
-            {
-                var (codeSelector, code) = CheckCallGate(selector, d);
+                {
+                    var (codeSelector, code) = CheckCallGate(selector, d);
 
-                // SDM: JMP, CALL-GATE: JMP never changes privilege; the code segment must be
-                // conforming with DPL <= CPL or nonconforming with DPL = CPL.
-                if (code.Conforming ? code.Dpl > Cpl : code.Dpl != Cpl)
-                    throw CpuFault.GP(SelectorErrorCode(codeSelector, false));
-                if (!code.Present)
-                    throw new CpuFault(X86Vector.NP, SelectorErrorCode(codeSelector, false));
-                ulong target = CheckCodeLimit(code, GateTarget(d));
-                CommitCodeSegment(codeSelector, code, Cpl);
-                NextRip = target;
-                return;
-            }
+                    // SDM: JMP, CALL-GATE: JMP never changes privilege; the code segment must be
+                    // conforming with DPL <= CPL or nonconforming with DPL = CPL.
+                    if (code.Conforming ? code.Dpl > Cpl : code.Dpl != Cpl)
+                        throw CpuFault.GP(SelectorErrorCode(codeSelector, false));
+                    if (!code.Present)
+                        throw new CpuFault(X86Vector.NP, SelectorErrorCode(codeSelector, false));
+                    ulong target = CheckCodeLimit(code, GateTarget(d));
+                    CommitCodeSegment(codeSelector, code, Cpl);
+                    NextRip = target;
+                    return;
+                }
 
             case SystemDescriptorType.TaskGate:
                 SwitchTask(CheckTaskGate(selector, d), TaskSwitchReason.Jump, NextRip);
@@ -97,28 +97,28 @@ public sealed partial class X86Cpu
         switch (d.Type)
         {
             case SystemDescriptorType.CallGate16 or SystemDescriptorType.CallGate32:
-            {
-                var (codeSelector, code) = CheckCallGate(selector, d);
-                if (code.Dpl > Cpl)
-                    throw CpuFault.GP(SelectorErrorCode(codeSelector, false));
-                if (!code.Present)
-                    throw new CpuFault(X86Vector.NP, SelectorErrorCode(codeSelector, false));
-                if (!code.Conforming && code.Dpl < Cpl)
                 {
-                    CallGateMorePrivilege(d, codeSelector, code);
+                    var (codeSelector, code) = CheckCallGate(selector, d);
+                    if (code.Dpl > Cpl)
+                        throw CpuFault.GP(SelectorErrorCode(codeSelector, false));
+                    if (!code.Present)
+                        throw new CpuFault(X86Vector.NP, SelectorErrorCode(codeSelector, false));
+                    if (!code.Conforming && code.Dpl < Cpl)
+                    {
+                        CallGateMorePrivilege(d, codeSelector, code);
+                        return;
+                    }
+
+                    // SDM: CALL, SAME-PRIVILEGE: room for CS:EIP (#SS(0)), then the gate's offset
+                    // against the code segment limit (#GP(0)).
+                    int size = CallGateSize(d);
+                    CheckStackWritable(2 * size);
+                    ulong target = CheckCodeLimit(code, GateTarget(d));
+                    PushReturnAddress(size);
+                    CommitCodeSegment(codeSelector, code, Cpl);
+                    NextRip = target;
                     return;
                 }
-
-                // SDM: CALL, SAME-PRIVILEGE: room for CS:EIP (#SS(0)), then the gate's offset
-                // against the code segment limit (#GP(0)).
-                int size = CallGateSize(d);
-                CheckStackWritable(2 * size);
-                ulong target = CheckCodeLimit(code, GateTarget(d));
-                PushReturnAddress(size);
-                CommitCodeSegment(codeSelector, code, Cpl);
-                NextRip = target;
-                return;
-            }
 
             case SystemDescriptorType.TaskGate:
                 SwitchTask(CheckTaskGate(selector, d), TaskSwitchReason.Call, NextRip);
