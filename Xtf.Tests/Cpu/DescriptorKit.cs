@@ -53,8 +53,12 @@ internal static class DescriptorKit
         return h;
     }
 
-    /// <summary>Enters <paramref name="user"/> at CPL 3 (IRETD, DS = ES = 0x23) with the large GDT; expects a halt.</summary>
-    public static CpuHarness RunUser(Action<Assembler> user, Action<CpuHarness>? setup = null, uint userFlags = RFlags.Reserved1)
+    /// <summary>
+    /// Enters <paramref name="user"/> at CPL 3 (IRETD, DS = ES = 0x23) with the large GDT; expects a
+    /// halt. <paramref name="kernelFlags"/> is EFLAGS before the IRETD (which keeps VM, VIF and VIP).
+    /// </summary>
+    public static CpuHarness RunUser(Action<Assembler> user, Action<CpuHarness>? setup = null, uint userFlags = RFlags.Reserved1,
+        uint kernelFlags = RFlags.Reserved1)
     {
         var h = new CpuHarness();
         PrepareGdt(h);
@@ -63,7 +67,7 @@ internal static class DescriptorKit
         {
             a.lgdt(__fword_ptr[GdtPseudoDescriptor]);
             CpuHarness.EnterUser(a, userFlags);
-        }, user);
+        }, user, kernelFlags);
         Assert.That(stop, Is.EqualTo(StopReason.Halted), "the run ends in a HLT");
         return h;
     }
