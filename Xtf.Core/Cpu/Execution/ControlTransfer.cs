@@ -73,10 +73,8 @@ internal static class ControlTransfer
     {
         if (i.IsJmpFar || i.IsJmpFarIndirect)
         {
-            var (selector, offset) = FarPointer(cpu, i);
-            var d = cpu.CheckFarTarget(selector, offset);
-            cpu.CommitCodeSegment(selector, d, cpu.Cpl);
-            cpu.NextRip = offset;
+            var (selector, offset, farSize) = FarPointer(cpu, i);
+            cpu.FarJump(selector, offset, farSize);
             return;
         }
 
@@ -106,31 +104,23 @@ internal static class ControlTransfer
         cpu.Push(returnIp, size);
     }
 
-    /// <summary>Far CALL to a code segment at the same privilege: push CS, then the return offset.</summary>
+    /// <summary>Far CALL (SDM: CALL): to a code segment, through a call gate, or to a task (see <see cref="X86Cpu.FarCall"/>).</summary>
     private static void CallFar(X86Cpu cpu, in Instruction i)
     {
-        int size = i.Code switch
-        {
-            Code.Call_ptr1616 or Code.Call_m1616 => 2,
-            Code.Call_m1664 => 8,
-            _ => 4,
-        };
-        var (selector, offset) = FarPointer(cpu, i);
-        var d = cpu.CheckFarTarget(selector, offset);
-        cpu.CheckStackWritable(2 * size);
-        cpu.Push(cpu.Segments[X86Cpu.CS].Selector, size);
-        cpu.Push(cpu.NextRip, size);
-        cpu.CommitCodeSegment(selector, d, cpu.Cpl);
-        cpu.NextRip = offset;
+        var (selector, offset, size) = FarPointer(cpu, i);
+        cpu.FarCall(selector, offset, size);
     }
 
-    /// <summary>The selector:offset of a direct (ptr16:16/32) or indirect (m16:16/32/64) far branch.</summary>
-    private static (ushort Selector, ulong Offset) FarPointer(X86Cpu cpu, in Instruction i)
+    /// <summary>
+    /// The selector:offset of a direct (ptr16:16/32) or indirect (m16:16/32/64) far branch, and
+    /// its operand size in bytes (the width of the offset).
+    /// </summary>
+    private static (ushort Selector, ulong Offset, int Size) FarPointer(X86Cpu cpu, in Instruction i)
     {
         if (i.Op0Kind == OpKind.FarBranch16)
-            return (i.FarBranchSelector, i.FarBranch16);
+            return (i.FarBranchSelector, i.FarBranch16, 2);
         if (i.Op0Kind == OpKind.FarBranch32)
-            return (i.FarBranchSelector, i.FarBranch32);
+            return (i.FarBranchSelector, i.FarBranch32, 4);
         int size = i.MemorySize switch
         {
             MemorySize.SegPtr16 => 2,
@@ -141,7 +131,7 @@ internal static class ControlTransfer
         ulong ea = cpu.EffectiveAddress(i);
         ulong offset = cpu.ReadLogical(seg, ea, size);
         ushort selector = (ushort)cpu.ReadLogical(seg, (ea + (ulong)size) & X86Cpu.SizeMask(cpu.AddressSize(i)), 2);
-        return (selector, offset);
+        return (selector, offset, size);
     }
 
     private static void Ret(X86Cpu cpu, in Instruction i)

@@ -25,46 +25,95 @@ internal static class FlagControl
             c.Eflags = (c.Eflags & ~0xD5u) | ((uint)c.ReadRegister(Register.AH) & 0xD5));
     }
 
-    /// <summary>CLI: #GP(0) when CPL > IOPL in protected mode (SDM: CLI; VME/PVI not modelled).</summary>
+    /// <summary>
+    /// CLI (SDM: CLI): IF is cleared in real mode, at CPL &lt;= IOPL, and in virtual-8086 mode with
+    /// IOPL 3. Otherwise VIF is cleared instead at CPL 3 with CR4.PVI (protected mode) or in
+    /// virtual-8086 mode with CR4.VME; anything else is #GP(0).
+    /// </summary>
     private static void Cli(X86Cpu cpu, in Instruction i)
     {
-        if (cpu.ProtectedMode && cpu.Cpl > cpu.Iopl)
+        if (!cpu.ProtectedMode || cpu.Cpl <= cpu.Iopl)
+            cpu.Eflags &= ~RFlags.IF;
+        else if (VirtualInterruptFlagApplies(cpu))
+            cpu.Eflags &= ~RFlags.VIF;
+        else
             throw CpuFault.GP(0);
-        cpu.Eflags &= ~RFlags.IF;
-    }
-
-    /// <summary>STI: same IOPL rule as CLI; sets the one-instruction interrupt shadow.</summary>
-    private static void Sti(X86Cpu cpu, in Instruction i)
-    {
-        if (cpu.ProtectedMode && cpu.Cpl > cpu.Iopl)
-            throw CpuFault.GP(0);
-        if ((cpu.Eflags & RFlags.IF) == 0)
-            cpu.InhibitInterrupts();
-        cpu.Eflags |= RFlags.IF;
-    }
-
-    /// <summary>PUSHF: the image has VM and RF cleared (SDM: PUSHF). In virtual-8086 mode IOPL &lt; 3 faults.</summary>
-    private static void Pushf(X86Cpu cpu, int size)
-    {
-        if (cpu.Virtual8086 && cpu.Iopl < 3)
-            throw CpuFault.GP(0);
-        cpu.Push(cpu.Eflags & ~(RFlags.VM | RFlags.RF), size);
     }
 
     /// <summary>
-    /// POPF (SDM: POPF): CPL 0 may change IOPL and IF; CPL &lt;= IOPL may change IF but not IOPL;
-    /// otherwise neither changes and no fault is raised. VM, VIF, VIP are never changed and RF
-    /// is cleared. A 16-bit POPF changes only the low 16 bits.
+    /// STI (SDM: STI): the IOPL rules of CLI, except that VIF is set only while VIP is clear; setting
+    /// IF opens the one-instruction interrupt shadow (SDM vol. 3, 6.8.3) when IF was clear.
+    /// </summary>
+    private static void Sti(X86Cpu cpu, in Instruction i)
+    {
+        if (!cpu.ProtectedMode || cpu.Cpl <= cpu.Iopl)
+        {
+            if ((cpu.Eflags & RFlags.IF) == 0)
+                cpu.InhibitInterrupts();
+            cpu.Eflags |= RFlags.IF;
+        }
+        else if (VirtualInterruptFlagApplies(cpu) && (cpu.Eflags & RFlags.VIP) == 0)
+        {
+            cpu.Eflags |= RFlags.VIF;
+        }
+        else
+        {
+            throw CpuFault.GP(0);
+        }
+    }
+
+    /// <summary>
+    /// At CPL &gt; IOPL: protected-mode virtual interrupts (CR4.PVI, CPL 3) or virtual-8086 mode
+    /// extensions (CR4.VME) make CLI/STI act on VIF (SDM vol. 3, 20.3 and 20.4).
+    /// </summary>
+    private static bool VirtualInterruptFlagApplies(X86Cpu cpu) => cpu.Virtual8086
+        ? (cpu.Cr4Value & Cr4.VME) != 0
+        : cpu.Cpl == 3 && (cpu.Cr4Value & Cr4.PVI) != 0;
+
+    /// <summary>
+    /// PUSHF (SDM: PUSHF): the image has VM and RF cleared; a 16-bit PUSHF pushes the low word.
+    /// In virtual-8086 mode with IOPL &lt; 3 it is #GP(0), unless CR4.VME is set and the operand is
+    /// 16 bits: then the image has VIF in place of IF and IOPL = 3.
+    /// </summary>
+    private static void Pushf(X86Cpu cpu, int size)
+    {
+        uint image = cpu.Eflags & ~(RFlags.VM | RFlags.RF);
+        if (cpu.Virtual8086 && cpu.Iopl < 3)
+        {
+            if ((cpu.Cr4Value & Cr4.VME) == 0 || size != 2)
+                throw CpuFault.GP(0);
+            image = (image & ~RFlags.IF) | ((cpu.Eflags & RFlags.VIF) != 0 ? RFlags.IF : 0) | RFlags.IOPL;
+        }
+
+        cpu.Push(image & (uint)X86Cpu.SizeMask(size), size);
+    }
+
+    /// <summary>
+    /// POPF (SDM: POPF): in real mode and at CPL 0 IF and IOPL may change; at 0 &lt; CPL &lt;= IOPL
+    /// IF but not IOPL; at CPL &gt; IOPL neither, without a fault. VM, VIF and VIP never change
+    /// and RF is cleared; a 16-bit POPF writes only the low word. In virtual-8086 mode with IOPL
+    /// &lt; 3 it is #GP(0), unless CR4.VME is set and the operand is 16 bits: then the popped IF
+    /// goes to VIF, and TF set, or IF set while VIP is set, is #GP(0).
     /// </summary>
     private static void Popf(X86Cpu cpu, int size)
     {
-        if (cpu.Virtual8086 && cpu.Iopl < 3)
-            throw CpuFault.GP(0);
         uint value = (uint)cpu.PeekStack(0, size);
         uint writable = RFlags.Status | RFlags.TF | RFlags.DF | RFlags.NT | RFlags.AC | RFlags.ID | RFlags.IF | RFlags.IOPL;
+        if (cpu.Virtual8086 && cpu.Iopl < 3)
+        {
+            bool vip = (cpu.Eflags & RFlags.VIP) != 0;
+            if ((cpu.Cr4Value & Cr4.VME) == 0 || size != 2 || (value & RFlags.TF) != 0 || (vip && (value & RFlags.IF) != 0))
+                throw CpuFault.GP(0);
+            writable &= 0xFFFF & ~(RFlags.IF | RFlags.IOPL);
+            uint vif = (value & RFlags.IF) != 0 ? RFlags.VIF : 0;
+            cpu.StackPointer += (ulong)size;
+            cpu.Eflags = (((cpu.Eflags & ~writable) | (value & writable)) & ~RFlags.VIF) | vif | RFlags.Reserved1;
+            return;
+        }
+
         if (cpu.ProtectedMode)
         {
-            if (cpu.Virtual8086 || cpu.Cpl > 0)
+            if (cpu.Cpl > 0)
                 writable &= ~RFlags.IOPL;
             if (cpu.Cpl > cpu.Iopl)
                 writable &= ~RFlags.IF;

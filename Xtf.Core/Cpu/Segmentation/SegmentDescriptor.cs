@@ -77,10 +77,31 @@ public readonly struct SegmentDescriptor
         return new SegmentDescriptor(raw);
     }
 
-    /// <summary>A 32-bit interrupt (type 0xE) or trap (type 0xF) gate.</summary>
-    public static SegmentDescriptor Gate(int type, ushort selector, uint offset, int dpl, bool present = true)
+    /// <summary>
+    /// A code or data descriptor (S set): <paramref name="type"/> is the 4-bit type (bit 3 code,
+    /// bit 2 conforming/expand-down, bit 1 readable/writable, bit 0 accessed); <paramref name="limit"/>
+    /// is the raw 20-bit limit, in 4 KiB units when <paramref name="granular"/>.
+    /// </summary>
+    public static SegmentDescriptor CodeOrData(int type, ulong @base, uint limit, int dpl, bool big = true,
+        bool granular = false, bool present = true)
     {
-        ulong raw = (offset & 0xFFFF) | ((ulong)selector << 16);
+        ulong raw = System(type | 0x10, @base, limit, dpl).Raw;
+        if (!present)
+            raw &= ~(1ul << 47);
+        if (big)
+            raw |= 1ul << 54;
+        if (granular)
+            raw |= 1ul << 55;
+        return new SegmentDescriptor(raw);
+    }
+
+    /// <summary>
+    /// A gate: interrupt (0xE/0x6), trap (0xF/0x7), call (0xC/0x4, with <paramref name="parameterCount"/>
+    /// words or dwords to copy) or task (0x5; <paramref name="selector"/> names the TSS).
+    /// </summary>
+    public static SegmentDescriptor Gate(int type, ushort selector, uint offset, int dpl, bool present = true, int parameterCount = 0)
+    {
+        ulong raw = (offset & 0xFFFF) | ((ulong)selector << 16) | ((ulong)(parameterCount & 0x1F) << 32);
         raw |= (ulong)(type | (dpl << 5) | (present ? 0x80 : 0)) << 40;
         raw |= (ulong)(offset & 0xFFFF0000) << 32;
         return new SegmentDescriptor(raw);

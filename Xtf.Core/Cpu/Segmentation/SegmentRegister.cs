@@ -64,6 +64,17 @@ public sealed class SegmentRegister
         Usable = true;
     }
 
+    /// <summary>
+    /// Virtual-8086 load (SDM vol. 3, chapter 20, and the VM-entry checks on guest segment registers in
+    /// virtual-8086 mode): base = selector * 16, limit 0xFFFF, a present, accessed, read/write data segment of DPL 3.
+    /// </summary>
+    public void LoadVirtual8086(ushort selector)
+    {
+        LoadReal(selector);
+        Limit = 0xFFFF;
+        Attributes = 0xF3;
+    }
+
     public void LoadNull(ushort selector)
     {
         Selector = selector;

@@ -12,9 +12,15 @@ public sealed partial class X86Cpu
     public void LoadSegment(int seg, ushort selector)
     {
         var reg = Segments[seg];
-        if (!ProtectedMode || Virtual8086)
+        if (!ProtectedMode)
         {
             reg.LoadReal(selector);
+            return;
+        }
+
+        if (Virtual8086)
+        {
+            reg.LoadVirtual8086(selector);
             return;
         }
 
@@ -65,41 +71,16 @@ public sealed partial class X86Cpu
         reg.Load(selector, desc);
     }
 
-    /// <summary>
-    /// Checks a code-segment selector as the target of a far JMP or CALL to the same privilege
-    /// (SDM vol. 2, JMP/CALL pseudo-code), without loading it. Call gates and task switches are
-    /// not implemented yet (issue 3) and raise #GP(selector).
-    /// </summary>
-    internal SegmentDescriptor CheckFarTarget(ushort selector, ulong target)
-    {
-        if (!ProtectedMode || Virtual8086)
-        {
-            if (target > Segments[CS].Limit)
-                throw CpuFault.GP(0);
-            return default;
-        }
-
-        if ((selector & 0xFFFC) == 0)
-            throw CpuFault.GP(0);
-        uint error = CpuFault.SelectorError(selector);
-        var d = ReadDescriptor(selector);
-        if (!d.IsCode)
-            throw CpuFault.GP(error);
-        if (d.Conforming ? d.Dpl > Cpl : ((selector & 3) > Cpl || d.Dpl != Cpl))
-            throw CpuFault.GP(error);
-        if (!d.Present)
-            throw new CpuFault(X86Vector.NP, error);
-        if (!(LongMode && d.Long) && target > d.EffectiveLimit)
-            throw CpuFault.GP(0);
-        return d;
-    }
-
-    /// <summary>Loads CS for a far transfer checked by <see cref="CheckFarTarget"/> or a return check, with RPL = <paramref name="cpl"/>.</summary>
+    /// <summary>Loads CS for a checked far transfer or return, with RPL = <paramref name="cpl"/>; in real and virtual-8086 mode from the selector alone.</summary>
     internal void CommitCodeSegment(ushort selector, SegmentDescriptor d, int cpl)
     {
-        if (!ProtectedMode || Virtual8086)
+        if (!ProtectedMode)
         {
             Segments[CS].LoadReal(selector);
+        }
+        else if (Virtual8086)
+        {
+            Segments[CS].LoadVirtual8086(selector);
         }
         else
         {
