@@ -56,7 +56,10 @@ public sealed class Virtual8086Tests
         return t;
     }
 
-    /// <summary>Asserts the interrupt-from-V86 frame on the ring-0 stack (offset 1 when an error code is on top).</summary>
+    /// <summary>
+    /// Asserts the interrupt-from-V86 frame on the ring-0 stack (offset 1 when an error code is on top).
+    /// The EFLAGS image of a fault has RF set (SDM vol. 3, 18.3.1.1); of a trap or INT n, as it was.
+    /// </summary>
     private static void AssertV86Frame(TaskHarness t, int vector, uint eip, uint? errorCode, uint eflagsImage)
     {
         var h = t.H;
@@ -110,7 +113,7 @@ public sealed class Virtual8086Tests
     public void FaultWithErrorCodeFrame()
     {
         var t = RunV86(a => a.cli(), 0);
-        AssertV86Frame(t, (int)X86Vector.GP, eip: 0, errorCode: 0, eflagsImage: Reserved1 | VM);
+        AssertV86Frame(t, (int)X86Vector.GP, eip: 0, errorCode: 0, eflagsImage: Reserved1 | VM | RF);
     }
 
     [TestCase("cli", TestName = "CLI in V86 at IOPL 0 raises #GP(0) (SDM 20.2.7)")]
@@ -133,7 +136,7 @@ public sealed class Virtual8086Tests
                 default: a.iret(); break;
             }
         }, IOPL & (1u << 12)); // IOPL 1: still below 3
-        AssertV86Frame(t, (int)X86Vector.GP, eip: 0, errorCode: 0, eflagsImage: Reserved1 | VM | (1u << 12));
+        AssertV86Frame(t, (int)X86Vector.GP, eip: 0, errorCode: 0, eflagsImage: Reserved1 | VM | RF | (1u << 12));
     }
 
     [TestCase(TestName = "At IOPL 3, CLI, PUSHF and POPF execute in V86: PUSHF pushes FLAGS, POPF cannot change IOPL")]
@@ -167,7 +170,7 @@ public sealed class Virtual8086Tests
     public void Int3GateDplCheck()
     {
         var t = RunV86(a => a.int3(), 0);
-        AssertV86Frame(t, (int)X86Vector.GP, eip: 0, errorCode: 0x1A, eflagsImage: Reserved1 | VM);
+        AssertV86Frame(t, (int)X86Vector.GP, eip: 0, errorCode: 0x1A, eflagsImage: Reserved1 | VM | RF);
     }
 
     [TestCase(TestName = "INT n from V86 through a gate to a DPL3 code segment raises #GP(0x18) (SDM: INT n, VM = 1 needs a DPL-0 handler)")]
@@ -175,14 +178,14 @@ public sealed class Virtual8086Tests
     {
         var t = RunV86(a => a.@int(0x90), IOPL,
             s => s.Gate(0x90, SystemDescriptorType.InterruptGate32, CpuHarness.UserCode, CpuHarness.UserCodeBase, 3));
-        AssertV86Frame(t, (int)X86Vector.GP, eip: 0, errorCode: 0x18, eflagsImage: Reserved1 | VM | IOPL);
+        AssertV86Frame(t, (int)X86Vector.GP, eip: 0, errorCode: 0x18, eflagsImage: Reserved1 | VM | RF | IOPL);
     }
 
     [TestCase(TestName = "OUT in V86 at IOPL 3 still consults the I/O bitmap: without one it raises #GP(0) (SDM 20.2.8.1)")]
     public void PortIoIgnoresIopl()
     {
         var t = RunV86(a => a.@out(0xE9, al), IOPL);
-        AssertV86Frame(t, (int)X86Vector.GP, eip: 0, errorCode: 0, eflagsImage: Reserved1 | VM | IOPL);
+        AssertV86Frame(t, (int)X86Vector.GP, eip: 0, errorCode: 0, eflagsImage: Reserved1 | VM | RF | IOPL);
         Assert.That(t.H.Vm.Log.Length, Is.EqualTo(0));
     }
 
