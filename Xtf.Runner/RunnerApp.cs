@@ -2,6 +2,7 @@ using System.CommandLine;
 using Microsoft.Extensions.DependencyInjection;
 using Xtf.Core.Guest;
 using Xtf.Core.Testing;
+using Xtf.Core.Testing.Conformance;
 
 namespace Xtf.Runner;
 
@@ -50,6 +51,14 @@ internal sealed class RunnerApp
         HelpName = "SECONDS",
     };
 
+    private readonly Argument<string[]> conformancePaths = new("PATH")
+    {
+        Description = "SingleStepTests MOO files (.MOO or .MOO.gz) or directories holding them",
+        Arity = ArgumentArity.OneOrMore,
+    };
+
+    private readonly Option<bool> conformanceVerbose = new("--verbose", "-v") { Description = "List every failing test with its differences" };
+
     public RunnerApp(TestCatalog catalog, ITestEngine engine, TextWriter stdout, TextWriter stderr)
     {
         this.catalog = catalog;
@@ -76,6 +85,10 @@ internal sealed class RunnerApp
         {
             return Error(e.Message);
         }
+        catch (ConformanceDataException e)
+        {
+            return Error(e.Message);
+        }
     }
 
     /// <summary>Writes <c>Error: message</c> as one line on stderr; returns the runner-error exit code.</summary>
@@ -92,7 +105,8 @@ internal sealed class RunnerApp
 
     private RootCommand BuildCommand()
     {
-        var root = new RootCommand("Xen Test Framework enumeration and running tool (Xtf.NET)")
+        var root = new RootCommand("Xen Test Framework enumeration and running tool (Xtf.NET). "
+            + "`xtf-runner conformance PATH...` runs SingleStepTests conformance files (see `xtf-runner conformance --help`).")
         {
             selectionArgument,
             listOption,
@@ -108,6 +122,10 @@ internal sealed class RunnerApp
 
     private int RunCore(IReadOnlyList<string> args)
     {
+        // `conformance` is a command of its own; any other first word is the default command's selection.
+        if (args.Count > 0 && args[0] == ConformanceCommand.Name)
+            return RunConformance(args.Skip(1).ToList());
+
         var root = BuildCommand();
         var parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
 
@@ -118,6 +136,7 @@ internal sealed class RunnerApp
         // directive: let System.CommandLine carry it out, writing to our writers.
         if (parse.Action is not null)
             return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+
 
         string[] tokens = parse.GetValue(selectionArgument) ?? [];
 
@@ -158,6 +177,25 @@ internal sealed class RunnerApp
             throw new RunnerException("No tests to run");
 
         return RunAll(selection, settings, quiet);
+    }
+
+    private int RunConformance(IReadOnlyList<string> args)
+    {
+        var command = new Command(ConformanceCommand.Name, "Run SingleStepTests conformance files (MOO format) against the CPU")
+        {
+            conformancePaths,
+            conformanceVerbose,
+            new System.CommandLine.Help.HelpOption(),
+        };
+        var parse = command.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        if (parse.Errors.Count > 0)
+            return Error(parse.Errors[0].Message);
+        if (parse.Action is not null)
+            return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+        string[] paths = parse.GetValue(conformancePaths) ?? [];
+        if (paths.FirstOrDefault(t => t.StartsWith('-')) is { } unknown)
+            throw new RunnerException($"Unrecognised option '{unknown}'");
+        return new ConformanceCommand(stdout).Run(paths, parse.GetValue(conformanceVerbose));
     }
 
     private static RunSettings Settings(long? budget, double? timeoutSeconds)

@@ -2,7 +2,7 @@ using Iced.Intel;
 
 namespace Xtf.Core.Cpu.Execution;
 
-/// <summary>Integer add/subtract family: ADD, ADC, SUB, SBB, CMP, INC, DEC, NEG, XADD, CMPXCHG.</summary>
+/// <summary>Integer add/subtract family: ADD, ADC, SUB, SBB, CMP, INC, DEC, NEG, XADD, CMPXCHG, BOUND.</summary>
 internal static class Arithmetic
 {
     public static void Install(Action<Mnemonic, InstructionHandler> add)
@@ -17,6 +17,25 @@ internal static class Arithmetic
         add(Mnemonic.Neg, Neg);
         add(Mnemonic.Xadd, Xadd);
         add(Mnemonic.Cmpxchg, Cmpxchg);
+        add(Mnemonic.Bound, Bound);
+    }
+
+    /// <summary>
+    /// BOUND r, m16&amp;16 / m32&amp;32 (SDM: BOUND): #BR when the signed index is below the first
+    /// bound or above the second; a register second operand is #UD, as is BOUND in 64-bit mode.
+    /// </summary>
+    private static void Bound(X86Cpu cpu, in Instruction i)
+    {
+        if (i.Op1Kind != OpKind.Memory || cpu.Bitness == 64)
+            throw CpuFault.UD();
+        int size = X86Cpu.OperandSize(i, 0);
+        int bits = size * 8;
+        ulong pair = cpu.ReadOperand(i, 1, 2 * size);
+        long lower = (long)(pair << (64 - bits)) >> (64 - bits);
+        long upper = (long)(pair << (64 - (2 * bits))) >> (64 - bits);
+        long index = (long)(cpu.ReadOperand(i, 0, size) << (64 - bits)) >> (64 - bits);
+        if (index < lower || index > upper)
+            throw new CpuFault(X86Vector.BR);
     }
 
     private static void AddSub(X86Cpu cpu, in Instruction i, bool subtract, bool withCarry, bool store)

@@ -1,8 +1,9 @@
 using Iced.Intel;
+using Xtf.Core.Cpu.Memory;
 
 namespace Xtf.Core.Cpu.Execution;
 
-/// <summary>Data movement: MOV, MOVZX, MOVSX(D), LEA, XCHG, PUSH/POP(A), CMOVcc, SETcc, conversions, BSWAP, XLAT, NOP.</summary>
+/// <summary>Data movement: MOV, MOVZX, MOVSX(D), LEA, XCHG, PUSH/POP(A), CMOVcc, SETcc, conversions, BSWAP, XLAT, NOP, WAIT.</summary>
 internal static class DataMovement
 {
     public static void Install(Action<Mnemonic, InstructionHandler> add)
@@ -21,6 +22,7 @@ internal static class DataMovement
         add(Mnemonic.Popa, (X86Cpu c, in Instruction i) => PopAll(c, 2));
         add(Mnemonic.Nop, static (X86Cpu c, in Instruction i) => { });
         add(Mnemonic.Pause, static (X86Cpu c, in Instruction i) => { });
+        add(Mnemonic.Wait, Wait);
         add(Mnemonic.Cbw, (X86Cpu c, in Instruction i) => c.WriteGpr(X86Cpu.RAX, 2, (ulong)(long)(sbyte)c.ReadGpr(X86Cpu.RAX, 1)));
         add(Mnemonic.Cwde, (X86Cpu c, in Instruction i) => c.WriteGpr(X86Cpu.RAX, 4, (ulong)(long)(short)c.ReadGpr(X86Cpu.RAX, 2)));
         add(Mnemonic.Cdqe, (X86Cpu c, in Instruction i) => c.WriteGpr(X86Cpu.RAX, 8, (ulong)(long)(int)c.ReadGpr(X86Cpu.RAX, 4)));
@@ -169,7 +171,17 @@ internal static class DataMovement
     /// <summary>PUSHA/PUSHAD: AX, CX, DX, BX, original SP, BP, SI, DI.</summary>
     private static void PushAll(X86Cpu cpu, int size)
     {
-        cpu.CheckStackWritable(8 * size);
+        // SDM: PUSHA is eight pushes, each wrapping within the stack-address size; in real mode only
+        // an SP of 7, 9, 11, 13 or 15 faults (one slot straddles offset 0xFFFF). All eight slots
+        // are checked before the first is written so a fault commits nothing.
+        ulong mask = X86Cpu.SizeMask(cpu.StackAddressSize);
+        for (int n = 1; n <= 8; n++)
+        {
+            ulong la = cpu.LinearAddress(X86Cpu.SS, (cpu.StackPointer - (ulong)(n * size)) & mask, size, AccessKind.Write);
+            if ((cpu.Cr0Value & Cr0.PG) != 0)
+                _ = cpu.Translate(la, AccessKind.Write, cpu.UserAccess);
+        }
+
         ulong sp = cpu.ReadGpr(X86Cpu.RSP, size);
         for (int r = 0; r < 8; r++)
             cpu.Push(r == X86Cpu.RSP ? sp : cpu.ReadGpr(r, size), size);
@@ -188,6 +200,16 @@ internal static class DataMovement
         }
 
         cpu.StackPointer += (ulong)(8 * size);
+    }
+
+    /// <summary>
+    /// WAIT/FWAIT (SDM: WAIT): #NM when CR0.MP and CR0.TS are both set; otherwise it waits for
+    /// pending unmasked x87 exceptions, and this CPU has no x87 state that could hold one.
+    /// </summary>
+    private static void Wait(X86Cpu cpu, in Instruction i)
+    {
+        if ((cpu.Cr0Value & (Cr0.MP | Cr0.TS)) == (Cr0.MP | Cr0.TS))
+            throw new CpuFault(X86Vector.NM);
     }
 
     private static void SignIntoDx(X86Cpu cpu, int size)

@@ -2,7 +2,7 @@ using Iced.Intel;
 
 namespace Xtf.Core.Cpu.Execution;
 
-/// <summary>Flag instructions: CLC/STC/CMC, CLD/STD, CLI/STI, PUSHF/POPF, LAHF/SAHF.</summary>
+/// <summary>Flag instructions: CLC/STC/CMC, CLD/STD, CLI/STI, PUSHF/POPF, LAHF/SAHF, SALC.</summary>
 internal static class FlagControl
 {
     public static void Install(Action<Mnemonic, InstructionHandler> add)
@@ -23,6 +23,19 @@ internal static class FlagControl
         add(Mnemonic.Lahf, static (X86Cpu c, in Instruction i) => c.WriteRegister(Register.AH, (c.Eflags & 0xD5) | RFlags.Reserved1));
         add(Mnemonic.Sahf, static (X86Cpu c, in Instruction i) =>
             c.Eflags = (c.Eflags & ~0xD5u) | ((uint)c.ReadRegister(Register.AH) & 0xD5));
+        add(Mnemonic.Salc, Salc);
+    }
+
+    /// <summary>
+    /// SALC (D6, outside 64-bit mode): AL = FFh if CF is set, else 00h; no flag changes. Intel
+    /// documents D6 only as reserved, but every x86 since the 8086 executes it so (AMD APM vol. 3,
+    /// opcode map: SALC; SingleStepTests 80286 D6 captures).
+    /// </summary>
+    private static void Salc(X86Cpu cpu, in Instruction i)
+    {
+        if (cpu.Bitness == 64)
+            throw CpuFault.UD();
+        cpu.WriteGpr(X86Cpu.RAX, 1, (cpu.Eflags & RFlags.CF) != 0 ? 0xFFu : 0);
     }
 
     /// <summary>

@@ -7,12 +7,15 @@ namespace Xtf.Core.Cpu.Execution;
 /// "RCL/RCR/ROL/ROR", "SHLD", "SHRD").
 /// <para>
 /// Common rules: the count is masked to 5 bits (6 bits for 64-bit operands); a masked count of 0
-/// changes no flag. Where the SDM calls a flag undefined (OF for counts other than 1, AF for any
-/// non-zero shift count, every flag and the destination of SHLD/SHRD when the count exceeds the
-/// operand size) this implementation leaves it unchanged rather than guess at one processor's
-/// behaviour. The CF of SHL/SHR/SAR with a count at or beyond the operand width, which the
-/// flags section calls undefined, follows the SDM's iterative pseudo-code (the last bit shifted
-/// out: 0 for SHL/SHR, the sign for SAR).
+/// changes no flag. OF, which the SDM defines only for a count of 1, is for any other non-zero
+/// count what the 1-bit rule gives for the last 1-bit step, as the 80286 computes it (checked
+/// against every multi-bit shift and rotate in the SingleStepTests 80286 captures): SHL, ROL, RCL
+/// MSB(result) XOR CF; SHR the MSB of the operand before the last step; SAR 0; ROR, RCR
+/// MSB(result) XOR MSB-1(result). AF (undefined for any non-zero shift count) and the flags and
+/// destination of SHLD/SHRD when the count exceeds the operand size stay unchanged rather than
+/// guess at one processor's behaviour. The CF of SHL/SHR/SAR with a count at or beyond the operand
+/// width, which the flags section calls undefined, follows the SDM's iterative pseudo-code (the
+/// last bit shifted out: 0 for SHL/SHR, the sign for SAR).
 /// </para>
 /// </summary>
 internal static class Shifts
@@ -71,19 +74,20 @@ internal static class Shifts
                 result = count >= width ? 0 : (value << count) & mask;
                 cf = count <= width && ((value >> (width - count)) & 1) != 0;
                 newFlags = FlagLogic.SignZeroParity(result, size) | (cf ? RFlags.CF : 0);
-                // SDM: for a 1-bit shift OF = MSB(result) XOR CF.
+                // SDM: for a 1-bit shift OF = MSB(result) XOR CF (and so for the last step of any count).
                 if ((result & sign) != 0 != cf)
                     newFlags |= RFlags.OF;
-                affected = RFlags.CF | RFlags.SF | RFlags.ZF | RFlags.PF | (count == 1 ? RFlags.OF : 0);
+                affected = RFlags.CF | RFlags.OF | RFlags.SF | RFlags.ZF | RFlags.PF;
                 break;
             case Op.Shr:
                 result = count >= width ? 0 : value >> count;
                 cf = count <= width && ((value >> (count - 1)) & 1) != 0;
                 newFlags = FlagLogic.SignZeroParity(result, size) | (cf ? RFlags.CF : 0);
-                // SDM: for a 1-bit shift OF = MSB of the original operand.
-                if ((value & sign) != 0)
+                // SDM: for a 1-bit shift OF = MSB of the original operand; for the last step of a
+                // longer shift, the MSB of the operand as that step found it.
+                if (((value >> (count - 1)) & sign) != 0)
                     newFlags |= RFlags.OF;
-                affected = RFlags.CF | RFlags.SF | RFlags.ZF | RFlags.PF | (count == 1 ? RFlags.OF : 0);
+                affected = RFlags.CF | RFlags.OF | RFlags.SF | RFlags.ZF | RFlags.PF;
                 break;
             case Op.Sar:
                 {
@@ -92,9 +96,9 @@ internal static class Shifts
                     result = (ulong)(signed >> effective) & mask;
                     // CF = last bit shifted out; past the width that is the sign bit.
                     cf = count >= width ? signed < 0 : ((value >> (count - 1)) & 1) != 0;
-                    // SDM: for a 1-bit shift OF = 0.
+                    // SDM: for a 1-bit shift OF = 0 (no step of SAR changes the sign).
                     newFlags = FlagLogic.SignZeroParity(result, size) | (cf ? RFlags.CF : 0);
-                    affected = RFlags.CF | RFlags.SF | RFlags.ZF | RFlags.PF | (count == 1 ? RFlags.OF : 0);
+                    affected = RFlags.CF | RFlags.OF | RFlags.SF | RFlags.ZF | RFlags.PF;
                     break;
                 }
 
@@ -107,8 +111,8 @@ internal static class Shifts
                     cf = (result & 1) != 0;
                     newFlags = cf ? RFlags.CF : 0;
                     if ((result & sign) != 0 != cf)
-                        newFlags |= RFlags.OF; // count 1: OF = MSB(result) XOR CF
-                    affected = RFlags.CF | (count == 1 ? RFlags.OF : 0);
+                        newFlags |= RFlags.OF; // OF = MSB(result) XOR CF
+                    affected = RFlags.CF | RFlags.OF;
                     break;
                 }
 
@@ -119,8 +123,8 @@ internal static class Shifts
                     cf = (result & sign) != 0;
                     newFlags = cf ? RFlags.CF : 0;
                     if ((result & sign) != 0 != ((result & (sign >> 1)) != 0))
-                        newFlags |= RFlags.OF; // count 1: OF = MSB(result) XOR MSB-1(result)
-                    affected = RFlags.CF | (count == 1 ? RFlags.OF : 0);
+                        newFlags |= RFlags.OF; // OF = MSB(result) XOR MSB-1(result)
+                    affected = RFlags.CF | RFlags.OF;
                     break;
                 }
 
@@ -138,16 +142,14 @@ internal static class Shifts
 
                     newFlags = cf ? RFlags.CF : 0;
                     if ((result & sign) != 0 != cf)
-                        newFlags |= RFlags.OF; // count 1: OF = MSB(result) XOR CF
-                    affected = RFlags.CF | (count == 1 ? RFlags.OF : 0);
+                        newFlags |= RFlags.OF; // OF = MSB(result) XOR CF
+                    affected = RFlags.CF | RFlags.OF;
                     break;
                 }
 
             default: // Op.Rcr
                 {
                     int n = width < 32 ? count % (width + 1) : count;
-                    // SDM: for count 1, OF = MSB(DEST) XOR CF, taken before the rotate.
-                    newFlags = (value & sign) != 0 != cf ? RFlags.OF : 0;
                     result = value;
                     for (int k = 0; k < n; k++)
                     {
@@ -156,8 +158,12 @@ internal static class Shifts
                         cf = outBit;
                     }
 
-                    newFlags |= cf ? RFlags.CF : 0;
-                    affected = RFlags.CF | (count == 1 ? RFlags.OF : 0);
+                    // SDM: for count 1, OF = MSB(DEST) XOR CF taken before the rotate, which is
+                    // MSB(result) XOR MSB-1(result) after it (the last step of any count).
+                    newFlags = cf ? RFlags.CF : 0;
+                    if ((result & sign) != 0 != ((result & (sign >> 1)) != 0))
+                        newFlags |= RFlags.OF;
+                    affected = RFlags.CF | RFlags.OF;
                     break;
                 }
         }

@@ -1,0 +1,47 @@
+namespace Xtf.Core.Testing.Conformance;
+
+/// <summary>What one conformance test came to.</summary>
+public enum ConformanceVerdict
+{
+    /// <summary>Final registers and RAM match the hardware's.</summary>
+    Passed,
+
+    /// <summary>A difference no mask explains (or a host exception).</summary>
+    Failed,
+
+    /// <summary>Differences all explained by one documented 286-versus-modern-CPU mask.</summary>
+    Masked,
+
+    /// <summary>Listed in the revocation list: known bad upstream, not run.</summary>
+    Revoked,
+}
+
+/// <summary>One difference between the hardware's final state and ours.</summary>
+public readonly record struct StateDifference(string Location, uint Expected, uint Actual, int Width)
+{
+    /// <summary>A register (<c>ax</c>, <c>flags</c>, ...) rather than a RAM byte.</summary>
+    public bool IsRegister => !Location.StartsWith("ram[", StringComparison.Ordinal);
+
+    public override string ToString() =>
+        Width == 1
+            ? $"{Location}: expected {Expected:x2}, got {Actual:x2}"
+            : $"{Location}: expected {Expected:x4}, got {Actual:x4}";
+}
+
+/// <summary>The verdict on one test, with the differences behind it and the mask that explained them.</summary>
+public sealed record ConformanceOutcome(
+    MooTest Test,
+    ConformanceVerdict Verdict,
+    IReadOnlyList<StateDifference> Differences,
+    IReadOnlyList<ConformanceMask> Masks,
+    string? HostException = null)
+{
+    public string Describe()
+    {
+        string what = HostException is { } e
+            ? $"host exception {e}"
+            : string.Join("; ", Differences.Take(6)) + (Differences.Count > 6 ? $"; ... ({Differences.Count} in all)" : string.Empty);
+        string exception = Test.Exception is { } x ? $" (286: exception {x.Vector})" : string.Empty;
+        return $"#{Test.Index} {Test.Name} [{Convert.ToHexString(Test.Bytes)}]{exception}: {what}";
+    }
+}
