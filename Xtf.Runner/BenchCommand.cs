@@ -8,6 +8,8 @@ namespace Xtf.Runner;
 /// </summary>
 internal static class BenchCommand
 {
+    public const string Name = "bench";
+
     public const long DefaultInstructions = 20_000_000;
 
     public static int Run(TextWriter stdout, long instructions)

@@ -106,7 +106,8 @@ internal sealed class RunnerApp
     private RootCommand BuildCommand()
     {
         var root = new RootCommand("Xen Test Framework enumeration and running tool (Xtf.NET). "
-            + "`xtf-runner conformance PATH...` runs SingleStepTests conformance files (see `xtf-runner conformance --help`).")
+            + "`xtf-runner conformance PATH...` runs SingleStepTests conformance files (see `xtf-runner conformance --help`); "
+            + "`xtf-runner bench` measures the CPU (see `xtf-runner bench --help`).")
         {
             selectionArgument,
             listOption,
@@ -125,6 +126,8 @@ internal sealed class RunnerApp
         // `conformance` is a command of its own; any other first word is the default command's selection.
         if (args.Count > 0 && args[0] == ConformanceCommand.Name)
             return RunConformance(args.Skip(1).ToList());
+        if (args.Count > 0 && args[0] == BenchCommand.Name)
+            return RunBench(args.Skip(1).ToList());
 
         var root = BuildCommand();
         var parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
@@ -196,6 +199,30 @@ internal sealed class RunnerApp
         if (paths.FirstOrDefault(t => t.StartsWith('-')) is { } unknown)
             throw new RunnerException($"Unrecognised option '{unknown}'");
         return new ConformanceCommand(stdout).Run(paths, parse.GetValue(conformanceVerbose));
+    }
+
+    private int RunBench(IReadOnlyList<string> args)
+    {
+        var instructions = new Option<long>("--instructions")
+        {
+            Description = "Instructions per workload",
+            DefaultValueFactory = _ => BenchCommand.DefaultInstructions,
+            HelpName = "N",
+        };
+        var command = new Command(BenchCommand.Name, "Measure the CPU: MIPS of guest workloads and their ratio to Iced's raw decode rate (use a Release build)")
+        {
+            instructions,
+            new System.CommandLine.Help.HelpOption(),
+        };
+        var parse = command.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        if (parse.Errors.Count > 0)
+            return Error(parse.Errors[0].Message);
+        if (parse.Action is not null)
+            return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+        long n = parse.GetValue(instructions);
+        if (n <= 0)
+            throw new RunnerException($"--instructions must be a positive number, not {n}");
+        return BenchCommand.Run(stdout, n);
     }
 
     private static RunSettings Settings(long? budget, double? timeoutSeconds)
