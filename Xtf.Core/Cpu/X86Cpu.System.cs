@@ -45,6 +45,7 @@ public sealed partial class X86Cpu
     /// </summary>
     public void WriteControlRegister(int n, ulong value)
     {
+        InvalidateFetchWindow();
         switch (n)
         {
             case 0:
@@ -109,6 +110,7 @@ public sealed partial class X86Cpu
                 if ((Cr0Value & Cr0.PG) != 0 && ((value ^ EferValue) & Efer.LME) != 0)
                     throw CpuFault.GP(0);
                 EferValue = (value & ~Efer.LMA) | (EferValue & Efer.LMA);
+                InvalidateFetchWindow();
                 return;
             case MsrFsBase or MsrGsBase or MsrKernelGsBase or MsrLstar or MsrCstar:
                 if (!IsCanonical(value))

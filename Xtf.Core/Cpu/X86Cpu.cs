@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 using Xtf.Core.Cpu.Decoding;
 using Xtf.Core.Cpu.Execution;
@@ -140,6 +141,7 @@ public sealed partial class X86Cpu
     /// </summary>
     public void UpdateMode()
     {
+        InvalidateFetchWindow();
         var cs = Segments[CS];
         if (!ProtectedMode)
         {
@@ -203,19 +205,25 @@ public sealed partial class X86Cpu
             }
 
             ulong linear = CodeLinearAddress(Rip);
-            ulong physical = Translate(linear, AccessKind.Execute, Cpl == 3);
-            if (physical - GateBase < GateSize)
+            ref readonly Instruction insn = ref FetchFromWindow(linear, out bool hit);
+            if (!hit)
             {
-                StopAddress = physical;
-                StopLinearAddress = linear;
-                return StopReason.HostGate;
-            }
+                ulong physical = Translate(linear, AccessKind.Execute, Cpl == 3);
+                if (physical - GateBase < GateSize)
+                {
+                    StopAddress = physical;
+                    StopLinearAddress = linear;
+                    return StopReason.HostGate;
+                }
 
-            ref readonly Instruction insn = ref decodeCache.Fetch(Rip, linear, physical, out bool valid);
-            if (!valid)
-            {
-                RaiseInvalidOpcode();
-                return null;
+                insn = ref decodeCache.Fetch(Rip, linear, physical, out bool valid);
+                if (!valid)
+                {
+                    RaiseInvalidOpcode();
+                    return null;
+                }
+
+                OpenFetchWindow(linear, physical);
             }
 
             NextRip = Rip + (ulong)insn.Length;
@@ -261,6 +269,44 @@ public sealed partial class X86Cpu
             Budget--;
             return StopReason.Halted;
         }
+    }
+
+    /// <summary>
+    /// The fetch window: the last code page fetched from, with its translation and decoded
+    /// instructions, like an instruction-TLB entry. It is dropped whenever anything that the
+    /// translation or the decode depends on changes: CS, CPL or mode, CR0/CR3/CR4, EFER, INVLPG,
+    /// or a write to the frame.
+    /// </summary>
+    private ulong fetchPage = ulong.MaxValue;
+    private Decoding.DecodeCache.CodeFrame? fetchFrame;
+
+    internal void InvalidateFetchWindow()
+    {
+        fetchPage = ulong.MaxValue;
+        fetchFrame = null;
+    }
+
+    private void OpenFetchWindow(ulong linear, ulong physical)
+    {
+        fetchFrame = decodeCache.Frame(physical >> 12);
+        fetchPage = fetchFrame is null ? ulong.MaxValue : linear >> 12;
+    }
+
+    private ref readonly Instruction FetchFromWindow(ulong linear, out bool hit)
+    {
+        var frame = fetchFrame;
+        if ((linear >> 12) == fetchPage && frame is not null)
+        {
+            int offset = (int)(linear & 0xFFF);
+            if (frame.Bitness[offset] == Bitness && frame.Rip[offset] == Rip)
+            {
+                hit = true;
+                return ref frame.Instructions[offset];
+            }
+        }
+
+        hit = false;
+        return ref Unsafe.NullRef<Instruction>();
     }
 
     /// <summary>#UD for the current instruction, unless an intercept (the hypervisor) takes it.</summary>

@@ -7,7 +7,9 @@ namespace Xtf.Core.Cpu.Decoding;
 /// Decoded-instruction cache keyed by physical address and code size (DESIGN.md section 7).
 /// A frame's entries are dropped when anything writes the frame, so self-modifying code sees its
 /// own stores. Instructions that cross a page boundary are decoded every time and never cached,
-/// since their second page may be remapped independently.
+/// since their second page may be remapped independently. An entry also remembers the RIP it was
+/// decoded at: Iced resolves relative branch and RIP-relative targets to absolute addresses, so
+/// the same bytes reached at another RIP (an alias mapping, another CS base) are decoded afresh.
 /// </summary>
 internal sealed class DecodeCache
 {
@@ -52,7 +54,7 @@ internal sealed class DecodeCache
             lastCode = cached;
         }
 
-        if (cached is not null && cached.Bitness[offset] == bitness)
+        if (cached is not null && cached.Bitness[offset] == bitness && cached.Rip[offset] == rip)
         {
             valid = true;
             return ref cached.Instructions[offset];
@@ -78,6 +80,7 @@ internal sealed class DecodeCache
         }
 
         cached.Bitness[offset] = (byte)bitness;
+        cached.Rip[offset] = rip;
         cached.Instructions[offset] = scratch;
         return ref cached.Instructions[offset];
     }
@@ -91,13 +94,19 @@ internal sealed class DecodeCache
             frames.Remove(frame);
             if (frame == lastFrame)
                 lastCode = null;
+            cpu.InvalidateFetchWindow();
         }
     }
 
-    private sealed class CodeFrame
+    /// <summary>The cached decodes of a frame, if it has any (for the CPU's fetch window).</summary>
+    public CodeFrame? Frame(ulong frame) => frames.GetValueOrDefault(frame);
+
+    /// <summary>Decoded instructions of one 4 KiB frame, by offset: the instruction, its code size and decode RIP.</summary>
+    internal sealed class CodeFrame
     {
         public readonly Instruction[] Instructions = new Instruction[4096];
         public readonly byte[] Bitness = new byte[4096];
+        public readonly ulong[] Rip = new ulong[4096];
     }
 }
 

@@ -34,7 +34,11 @@ internal static class SystemInstructions
         add(Mnemonic.Sysret, (X86Cpu c, in Instruction i) => Sysret(c));
         add(Mnemonic.Invd, (X86Cpu c, in Instruction i) => RequireCpl0(c));
         add(Mnemonic.Wbinvd, (X86Cpu c, in Instruction i) => RequireCpl0(c));
-        add(Mnemonic.Invlpg, (X86Cpu c, in Instruction i) => RequireCpl0(c));
+        add(Mnemonic.Invlpg, (X86Cpu c, in Instruction i) =>
+        {
+            RequireCpl0(c);
+            c.InvalidateFetchWindow();
+        });
         add(Mnemonic.Vmcall, Vmcall);
         add(Mnemonic.Vmmcall, Vmcall);
     }

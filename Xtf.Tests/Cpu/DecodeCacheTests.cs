@@ -1,0 +1,36 @@
+using NUnit.Framework;
+using Xtf.Core.Cpu;
+using Xtf.Core.Machine;
+
+namespace Xtf.Tests.Cpu;
+
+/// <summary>
+/// The decoded-instruction cache must be invisible: the same bytes reached at another address,
+/// or rewritten, execute as the architecture says for that address and those bytes.
+/// </summary>
+[TestFixture]
+public sealed class DecodeCacheTests
+{
+    [TestCase(TestName = "A relative JMP is relative to the RIP it executes at: the same physical bytes at 1000:0000 and 0FF0:0100 branch to different offsets")]
+    public void RelativeBranchTargetFollowsTheExecutingRip()
+    {
+        var vm = new VirtualMachine(new MachineOptions { MemoryBytes = 1 << 20, InstructionBudget = 100 });
+        // jmp short +1 (EB 01); hlt; hlt: the jump skips the first HLT, so the CPU halts after
+        // the second one, at offset 4 from where the code starts.
+        vm.Memory.Write(0x10000, [0xEB, 0x01, 0xF4, 0xF4]);
+        var cpu = vm.Cpu;
+
+        cpu.Segments[X86Cpu.CS].LoadReal(0x1000);
+        cpu.Rip = 0;
+        Assert.That(cpu.Run(), Is.EqualTo(StopReason.Halted));
+        Assert.That(cpu.Rip, Is.EqualTo(4ul), "1000:0000: jump to 1000:0003, HLT retires at 0004");
+
+        // Same physical address 0x10000 as 0FF0:0100: the jump now lands at 0FF0:0103. (A stale
+        // decode would jump to 0FF0:0003, into zeroed memory, and never halt within the budget.)
+        cpu.Segments[X86Cpu.CS].LoadReal(0x0FF0);
+        cpu.Rip = 0x100;
+        cpu.UpdateMode();
+        Assert.That(cpu.Run(), Is.EqualTo(StopReason.Halted));
+        Assert.That(cpu.Rip, Is.EqualTo(0x104ul), "0FF0:0100: jump to 0FF0:0103, HLT retires at 0104");
+    }
+}
