@@ -143,10 +143,11 @@ public sealed partial class X86Cpu
     /// with OF set. Delivery clears TF and discards the single-step trap of that instruction, so
     /// the handler is neither entered with a #DB nor single-stepped (SDM vol. 3, 18.3.1.4).
     /// </summary>
-    private static bool DeliveredSoftwareInterrupt(in Instruction insn, uint flagsAtStart) => insn.Mnemonic switch
+    private bool DeliveredSoftwareInterrupt(in Instruction insn) => insn.Mnemonic switch
     {
         Mnemonic.Int or Mnemonic.Int3 or Mnemonic.Int1 => true,
-        Mnemonic.Into => (flagsAtStart & RFlags.OF) != 0,
+        // INTO changes no status flag, so OF now is OF when it started.
+        Mnemonic.Into => (Eflags & RFlags.OF) != 0,
         _ => false,
     };
 
@@ -166,7 +167,7 @@ public sealed partial class X86Cpu
         heldDebugTraps = 0;
         if ((flagsAtStart & RFlags.TF) != 0)
             traps |= DebugRegisters.BS;
-        if (DeliveredSoftwareInterrupt(insn, flagsAtStart))
+        if (DeliveredSoftwareInterrupt(insn))
             return null;
         if (LoadsStackSegment(insn) && !debugShadow)
         {

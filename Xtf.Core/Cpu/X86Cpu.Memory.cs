@@ -56,7 +56,7 @@ public sealed partial class X86Cpu
     /// through <see cref="LinearAddress"/> and are not checked.
     /// </summary>
     internal bool AlignmentChecking =>
-        Cpl == 3 && (Eflags & RFlags.AC) != 0 && (Cr0Value & Cr0.AM) != 0;
+        Cpl == 3 && (eflags & RFlags.AC) != 0 && (Cr0Value & Cr0.AM) != 0;
 
     /// <summary>
     /// SDM vol. 3, table 6-7: a word must be 2-aligned, a doubleword 4-aligned, a quadword (and

@@ -56,7 +56,6 @@ public sealed partial class X86Cpu
     public ICpuIntercepts Intercepts { get; set; } = NoIntercepts.Instance;
 
     public ulong Rip;
-    public uint Eflags = RFlags.Reserved1;
     public ulong Cr0Value, Cr2, Cr3, Cr4Value, EferValue;
     public readonly ulong[] Dr = new ulong[8];
     public readonly SegmentRegister[] Segments = new SegmentRegister[6];
@@ -94,9 +93,9 @@ public sealed partial class X86Cpu
 
     public bool LongMode => (EferValue & Efer.LMA) != 0;
 
-    public bool Virtual8086 => (Eflags & RFlags.VM) != 0;
+    public bool Virtual8086 => (eflags & RFlags.VM) != 0;
 
-    public int Iopl => (int)((Eflags & RFlags.IOPL) >> RFlags.IoplShift);
+    public int Iopl => (int)((eflags & RFlags.IOPL) >> RFlags.IoplShift);
 
     public void RequestStop(StopReason reason = StopReason.StopRequested)
     {
@@ -189,7 +188,8 @@ public sealed partial class X86Cpu
     /// </summary>
     private StopReason? Step()
     {
-        uint flagsAtStart = Eflags;
+        // TF and RF (not status flags) are always current in the raw register.
+        uint flagsAtStart = eflags;
         dataBreakpointHits = 0;
         try
         {
@@ -238,7 +238,7 @@ public sealed partial class X86Cpu
 
             // SDM vol. 3, 18.3.1.1: RF is cleared at the start of the instruction, after the
             // instruction-breakpoint and CS-limit checks (IRET and POPF then write it as they say).
-            Eflags &= ~RFlags.RF;
+            eflags &= ~RFlags.RF;
             InstructionTable.Execute(this, in insn);
             Rip = NextRip;
             Retired++;

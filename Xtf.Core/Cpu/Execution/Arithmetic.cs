@@ -42,19 +42,19 @@ internal static class Arithmetic
     {
         int size = X86Cpu.OperandSize(i, 0);
         ulong b = cpu.ReadOperand(i, 1, size);
-        ulong carry = withCarry ? cpu.Eflags & RFlags.CF : 0;
+        ulong carry = withCarry && cpu.Condition(2) ? 1ul : 0;
         if (store)
         {
             var dst = cpu.ResolveDestination(i, 0, size);
             ulong a = cpu.Read(dst);
             ulong r = subtract ? a - b - carry : a + b + carry;
             cpu.Write(dst, r);
-            FlagLogic.Set(cpu, subtract ? FlagLogic.Sub(a, b, carry, r, size) : FlagLogic.Add(a, b, carry, r, size));
+            cpu.SetArithmeticFlags(subtract, a, b, carry, r, size);
         }
         else
         {
             ulong a = cpu.ReadOperand(i, 0, size);
-            FlagLogic.Set(cpu, FlagLogic.Sub(a, b, 0, a - b, size));
+            cpu.SetArithmeticFlags(subtract: true, a, b, 0, a - b, size);
         }
     }
 
@@ -66,8 +66,7 @@ internal static class Arithmetic
         ulong a = cpu.Read(dst);
         ulong r = a + delta;
         cpu.Write(dst, r);
-        uint f = delta == 1 ? FlagLogic.Add(a, 1, 0, r, size) : FlagLogic.Sub(a, 1, 0, r, size);
-        FlagLogic.Set(cpu, f, RFlags.Status & ~RFlags.CF);
+        cpu.SetIncDecFlags(decrement: delta != 1, a, r, size);
     }
 
     /// <summary>NEG: 0 - dest; CF is set unless the operand was 0.</summary>

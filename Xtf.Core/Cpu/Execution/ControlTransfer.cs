@@ -85,7 +85,7 @@ internal static class ControlTransfer
 
     private static void Jcc(X86Cpu cpu, in Instruction i)
     {
-        if (FlagLogic.Condition(cpu.Eflags, (int)i.ConditionCode - 1))
+        if (cpu.Condition((int)i.ConditionCode - 1))
             BranchTo(cpu, i.NearBranchTarget, NearSize(i));
     }
 
@@ -192,7 +192,7 @@ internal static class ControlTransfer
     {
         int counterSize = CounterSize(cpu, i);
         ulong count = (cpu.ReadGpr(X86Cpu.RCX, counterSize) - 1) & X86Cpu.SizeMask(counterSize);
-        bool zf = (cpu.Eflags & RFlags.ZF) != 0;
+        bool zf = cpu.Condition(4);
         bool take = count != 0 && (kind == 0 || (kind == 1 ? zf : !zf));
         if (take)
             BranchTo(cpu, i.NearBranchTarget, NearSize(i));

@@ -245,12 +245,12 @@ internal static class DataMovement
     {
         int size = X86Cpu.OperandSize(i, 0);
         ulong v = cpu.ReadOperand(i, 1, size);
-        if (FlagLogic.Condition(cpu.Eflags, (int)i.ConditionCode - 1))
+        if (cpu.Condition((int)i.ConditionCode - 1))
             cpu.WriteOperand(i, 0, size, v);
         else if (size == 4)
             cpu.WriteOperand(i, 0, size, cpu.ReadOperand(i, 0, size));
     }
 
     private static void Setcc(X86Cpu cpu, in Instruction i) =>
-        cpu.WriteOperand(i, 0, 1, FlagLogic.Condition(cpu.Eflags, (int)i.ConditionCode - 1) ? 1ul : 0);
+        cpu.WriteOperand(i, 0, 1, cpu.Condition((int)i.ConditionCode - 1) ? 1ul : 0);
 }

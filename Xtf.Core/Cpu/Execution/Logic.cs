@@ -31,7 +31,7 @@ internal static class Logic
             r = op(cpu.ReadOperand(i, 0, size), b);
         }
 
-        FlagLogic.Set(cpu, FlagLogic.Logic(r, size));
+        cpu.SetLogicFlags(r, size);
     }
 
     /// <summary>NOT: one's complement; no flags affected.</summary>

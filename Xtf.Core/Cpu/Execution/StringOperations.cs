@@ -55,7 +55,7 @@ internal static class StringOperations
         int size = i.MemorySize.GetSize();
         int addrSize = AddressSize(i);
         ulong amask = X86Cpu.SizeMask(addrSize);
-        long step = (cpu.Eflags & RFlags.DF) != 0 ? -size : size;
+        long step = cpu.DirectionFlag ? -size : size;
         int srcSeg = X86Cpu.MemorySegment(i);
         bool repeat = i.HasRepPrefix || i.HasRepePrefix || i.HasRepnePrefix;
         bool compares = kind is Kind.Cmps or Kind.Scas;
@@ -133,7 +133,7 @@ internal static class StringOperations
             cpu.WriteGpr(X86Cpu.RCX, addrSize, cpu.ReadGpr(X86Cpu.RCX, addrSize) - 1);
             if (compares)
             {
-                bool zf = (cpu.Eflags & RFlags.ZF) != 0;
+                bool zf = cpu.Condition(4);
                 if ((i.HasRepePrefix && !zf) || (i.HasRepnePrefix && zf))
                     return;
             }
