@@ -17,6 +17,7 @@ internal static class Arithmetic
         add(Mnemonic.Neg, Neg);
         add(Mnemonic.Xadd, Xadd);
         add(Mnemonic.Cmpxchg, Cmpxchg);
+        add(Mnemonic.Cmpxchg8b, Cmpxchg8b);
         add(Mnemonic.Bound, Bound);
     }
 
@@ -94,6 +95,29 @@ internal static class Arithmetic
     }
 
     /// <summary>CMPXCHG: compare accumulator with dest; equal stores src, else loads dest into the accumulator.</summary>
+    /// <summary>
+    /// CMPXCHG8B m64 (SDM: CMPXCHG8B): compare EDX:EAX with m64; equal stores ECX:EBX and sets ZF,
+    /// otherwise m64 is loaded into EDX:EAX (and written back unchanged) and ZF cleared. No other
+    /// flag changes; a register operand is #UD. CMPXCHG16B (REX.W) is #UD: CPUID has no CX16.
+    /// </summary>
+    private static void Cmpxchg8b(X86Cpu cpu, in Instruction i)
+    {
+        if (i.Op0Kind != OpKind.Memory || i.Code != Code.Cmpxchg8b_m64)
+            throw CpuFault.UD();
+        var dst = cpu.ResolveDestination(i, 0, 8);
+        ulong m = cpu.Read(dst);
+        ulong expected = ((ulong)cpu.Edx << 32) | cpu.Eax;
+        bool equal = m == expected;
+        cpu.Write(dst, equal ? ((ulong)cpu.Ecx << 32) | cpu.Ebx : m);
+        if (!equal)
+        {
+            cpu.WriteGpr(X86Cpu.RAX, 4, (uint)m);
+            cpu.WriteGpr(X86Cpu.RDX, 4, m >> 32);
+        }
+
+        FlagLogic.Set(cpu, equal ? RFlags.ZF : 0, RFlags.ZF);
+    }
+
     private static void Cmpxchg(X86Cpu cpu, in Instruction i)
     {
         int size = X86Cpu.OperandSize(i, 0);
