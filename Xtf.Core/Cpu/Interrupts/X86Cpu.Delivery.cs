@@ -218,33 +218,10 @@ public sealed partial class X86Cpu
         }
     }
 
-    /// <summary>SS:ESP for privilege level <paramref name="dpl"/> from the current TSS (SDM 7.2.1, figures 7-2 and 7-11).</summary>
-    private (ushort Ss, ulong Sp) ReadTssStack(int dpl, bool ext)
-    {
-        bool tss32 = (Tr.Type & 8) != 0;
-        uint tsError = SelectorErrorCode(Tr.Selector, ext);
-        uint spOffset = tss32 ? (uint)(4 + (8 * dpl)) : (uint)(2 + (4 * dpl));
-        int spSize = tss32 ? 4 : 2;
-        if (spOffset + (uint)spSize + 1 > Tr.Limit)
-            throw new CpuFault(X86Vector.TS, tsError);
-        ulong sp = ReadLinear((Tr.Base + spOffset) & 0xFFFFFFFF, spSize, user: false);
-        ushort ss = (ushort)ReadLinear((Tr.Base + spOffset + (uint)spSize) & 0xFFFFFFFF, 2, user: false);
-        return (ss, sp);
-    }
-
     /// <summary>Checks and caches the inner stack segment for a privilege change (SDM 6.12.1, #TS and #SS rules).</summary>
     private void LoadInnerStack(ushort selector, int cpl, bool ext)
     {
-        if ((selector & 0xFFFC) == 0)
-            throw new CpuFault(X86Vector.TS, ext ? 1u : 0);
-        uint error = SelectorErrorCode(selector, ext);
-        if ((selector & 3) != cpl)
-            throw new CpuFault(X86Vector.TS, error);
-        var d = ReadDescriptor(selector, X86Vector.TS, ext);
-        if (d.Dpl != cpl || !d.Writable)
-            throw new CpuFault(X86Vector.TS, error);
-        if (!d.Present)
-            throw new CpuFault(X86Vector.SS, error);
+        var d = CheckInnerStackSegment(selector, cpl, ext);
         SetAccessed(selector, d);
         innerStack.Load(selector, d);
     }

@@ -55,12 +55,8 @@ public sealed partial class X86Cpu
                     return;
                 }
 
-            case SystemDescriptorType.TaskGate:
-                SwitchTask(CheckTaskGate(selector, d), TaskSwitchReason.Jump, NextRip);
-                return;
             default:
-                CheckTssTarget(selector, d);
-                SwitchTask(selector, TaskSwitchReason.Jump, NextRip);
+                FarTransferToTask(selector, d, TaskSwitchReason.Jump);
                 return;
         }
     }
@@ -120,12 +116,8 @@ public sealed partial class X86Cpu
                     return;
                 }
 
-            case SystemDescriptorType.TaskGate:
-                SwitchTask(CheckTaskGate(selector, d), TaskSwitchReason.Call, NextRip);
-                return;
             default:
-                CheckTssTarget(selector, d);
-                SwitchTask(selector, TaskSwitchReason.Call, NextRip);
+                FarTransferToTask(selector, d, TaskSwitchReason.Call);
                 return;
         }
     }
@@ -206,15 +198,9 @@ public sealed partial class X86Cpu
     private void CallGateMorePrivilege(SegmentDescriptor gate, ushort codeSelector, SegmentDescriptor code)
     {
         int newCpl = code.Dpl;
-        var (ssSelector, newSp) = ReadTssStackPointer(newCpl);
+        var (ssSelector, newSp) = ReadTssStack(newCpl, external: false);
         uint ssError = SelectorErrorCode(ssSelector, false);
-        if ((ssSelector & 0xFFFC) == 0)
-            throw new CpuFault(X86Vector.TS, ssError);
-        var stack = ReadDescriptor(ssSelector, X86Vector.TS);
-        if ((ssSelector & 3) != newCpl || stack.Dpl != newCpl || !stack.Writable)
-            throw new CpuFault(X86Vector.TS, ssError);
-        if (!stack.Present)
-            throw new CpuFault(X86Vector.SS, ssError);
+        var stack = CheckInnerStackSegment(ssSelector, newCpl, external: false);
 
         int size = CallGateSize(gate);
         int count = gate.GateParameterCount;
@@ -261,22 +247,17 @@ public sealed partial class X86Cpu
         return at;
     }
 
-    /// <summary>
-    /// SS:ESP for privilege level <paramref name="dpl"/> from the current TSS (SDM: CALL,
-    /// MORE-PRIVILEGE): a 32-bit TSS holds ESPn at 8n + 4 and SSn after it, a 16-bit TSS SPn at
-    /// 4n + 2; a slot beyond the TSS limit is #TS(current TSS selector).
-    /// </summary>
-    private (ushort Ss, ulong Sp) ReadTssStackPointer(int dpl)
+    /// <summary>JMP/CALL to a task gate or a TSS descriptor: the transfer's own checks, then the task switch.</summary>
+    private void FarTransferToTask(ushort selector, SegmentDescriptor d, TaskSwitchReason reason)
     {
-        bool tss32 = (Tr.Type & 8) != 0;
-        uint slot = tss32 ? (uint)((8 * dpl) + 4) : (uint)((4 * dpl) + 2);
-        uint last = tss32 ? slot + 5 : slot + 3;
-        if (last > Tr.Limit)
-            throw new CpuFault(X86Vector.TS, SelectorErrorCode(Tr.Selector, false));
-        int spSize = tss32 ? 4 : 2;
-        ulong sp = ReadLinear((Tr.Base + slot) & 0xFFFFFFFF, spSize, user: false);
-        ushort ss = (ushort)ReadLinear((Tr.Base + slot + (uint)spSize) & 0xFFFFFFFF, 2, user: false);
-        return (ss, sp);
+        if (d.Type == SystemDescriptorType.TaskGate)
+        {
+            SwitchTask(CheckTaskGate(selector, d), reason, NextRip);
+            return;
+        }
+
+        CheckTssTarget(selector, d);
+        SwitchTask(selector, reason, NextRip);
     }
 
     /// <summary>
