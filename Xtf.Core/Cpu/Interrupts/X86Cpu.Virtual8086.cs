@@ -10,16 +10,8 @@ namespace Xtf.Core.Cpu;
 /// </summary>
 public sealed partial class X86Cpu
 {
-    /// <summary>Segment cache in virtual-8086 mode: base = selector * 16, limit 0xFFFF, present DPL-3 read/write data.</summary>
-    internal void LoadVirtual8086Segment(int seg, ushort selector)
-    {
-        var s = Segments[seg];
-        s.Selector = selector;
-        s.Base = (ulong)selector << 4;
-        s.Limit = 0xFFFF;
-        s.Attributes = 0xF3;
-        s.Usable = true;
-    }
+    /// <summary>Segment cache in virtual-8086 mode (<see cref="SegmentRegister.LoadVirtual8086"/>).</summary>
+    internal void LoadVirtual8086Segment(int seg, ushort selector) => Segments[seg].LoadVirtual8086(selector);
 
     /// <summary>
     /// SDM vol. 2, IRET, RETURN-TO-VIRTUAL-8086-MODE (CPL 0, 32-bit operand size, VM set in the
