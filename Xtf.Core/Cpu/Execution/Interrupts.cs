@@ -96,7 +96,7 @@ internal static class Interrupts
             cpu.StackPointer += (ulong)(3 * size);
             cpu.CommitCodeSegment(selector, code, rpl);
             cpu.NextRip = eip;
-            WriteFlags(cpu, flags, size, oldCpl, oldIopl);
+            WriteFlags(cpu, flags, size, oldCpl, oldIopl, protectedMode: true);
             return;
         }
 
@@ -108,7 +108,7 @@ internal static class Interrupts
             throw CpuFault.GP(0);
         cpu.CommitCodeSegment(selector, code, rpl);
         cpu.NextRip = eip;
-        WriteFlags(cpu, flags, size, oldCpl, oldIopl);
+        WriteFlags(cpu, flags, size, oldCpl, oldIopl, protectedMode: true);
         cpu.SetAccessed(ssSelector, stack);
         cpu.Segments[X86Cpu.SS].Load(ssSelector, stack);
         cpu.WriteGpr(X86Cpu.RSP, stack.DefaultBig ? 4 : 2, newSp);
@@ -129,13 +129,17 @@ internal static class Interrupts
     }
 
     /// <summary>
-    /// EFLAGS from an IRET frame (SDM: IRET): IOPL only at CPL 0, IF only at CPL &lt;= IOPL,
-    /// VM/VIF/VIP unchanged on this path; a 16-bit IRET writes only the low 16 bits.
+    /// EFLAGS from an IRET frame (SDM: IRET): IOPL only at CPL 0, IF only at CPL &lt;= IOPL; VM is
+    /// never written here. VIF and VIP are loaded only by a 32/64-bit protected-mode IRET at CPL 0
+    /// (RETURN-TO-SAME/OUTER-PRIVILEGE-LEVEL); real mode keeps them. A 16-bit IRET writes only the
+    /// low 16 bits.
     /// </summary>
-    private static void WriteFlags(X86Cpu cpu, uint value, int size, int cpl, int iopl)
+    private static void WriteFlags(X86Cpu cpu, uint value, int size, int cpl, int iopl, bool protectedMode = false)
     {
         uint writable = RFlags.Status | RFlags.TF | RFlags.DF | RFlags.NT | RFlags.RF | RFlags.AC | RFlags.ID
             | RFlags.IF | RFlags.IOPL;
+        if (protectedMode && cpl == 0 && size >= 4)
+            writable |= RFlags.VIF | RFlags.VIP;
         if (cpl > 0)
             writable &= ~RFlags.IOPL;
         if (cpl > iopl)
