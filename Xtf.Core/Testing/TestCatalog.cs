@@ -42,6 +42,6 @@ public sealed class TestCatalog
 
     public TestDescriptor? Find(string name) => byName.GetValueOrDefault(name);
 
-    /// <summary>Every instance of every test, sorted by name, environment, variation.</summary>
+    /// <summary>Every instance of every test: by test name, then environment (xtf-runner order), then variation as declared.</summary>
     public IEnumerable<TestInstance> AllInstances() => Tests.SelectMany(t => t.Instances());
 }
