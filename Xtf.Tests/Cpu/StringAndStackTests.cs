@@ -30,6 +30,20 @@ public sealed class StringAndStackTests
         return h;
     }
 
+    /// <summary>Runs "REPE CMPSB" over <paramref name="source"/> and <paramref name="destination"/> with ECX = <paramref name="count"/>.</summary>
+    private static CpuHarness RepeCmpsb(string source, string destination, uint count, uint eflags = 0) =>
+        Run(a =>
+        {
+            a.mov(esi, Source);
+            a.mov(edi, Destination);
+            a.mov(ecx, count);
+            a.repe.cmpsb();
+        }, eflags, h =>
+        {
+            h.WriteBytes(Source, Encoding.ASCII.GetBytes(source));
+            h.WriteBytes(Destination, Encoding.ASCII.GetBytes(destination));
+        });
+
     private static string ReadString(CpuHarness h, uint address, int length)
     {
         var bytes = new byte[length];
@@ -113,17 +127,7 @@ public sealed class StringAndStackTests
     [TestCase(TestName = "REPE CMPSB stops after the first mismatch: \"ABXD\" vs \"ABCD\" stops after X/C with ECX = 1, ZF = 0")]
     public void RepeCmpsbStopsOnMismatch()
     {
-        var h = Run(a =>
-        {
-            a.mov(esi, Source);
-            a.mov(edi, Destination);
-            a.mov(ecx, 4u);
-            a.repe.cmpsb();
-        }, setup: h =>
-        {
-            h.WriteBytes(Source, "ABXD"u8);
-            h.WriteBytes(Destination, "ABCD"u8);
-        });
+        var h = RepeCmpsb("ABXD", "ABCD", 4);
         Assert.Multiple(() =>
         {
             Assert.That(h.Cpu.Ecx, Is.EqualTo(1u), "three comparisons made");
@@ -136,17 +140,7 @@ public sealed class StringAndStackTests
     [TestCase(TestName = "REPE CMPSB over equal strings runs ECX down to 0 with ZF = 1")]
     public void RepeCmpsbEqualStrings()
     {
-        var h = Run(a =>
-        {
-            a.mov(esi, Source);
-            a.mov(edi, Destination);
-            a.mov(ecx, 4u);
-            a.repe.cmpsb();
-        }, setup: h =>
-        {
-            h.WriteBytes(Source, "ABCD"u8);
-            h.WriteBytes(Destination, "ABCD"u8);
-        });
+        var h = RepeCmpsb("ABCD", "ABCD", 4);
         Assert.Multiple(() =>
         {
             Assert.That(h.Cpu.Ecx, Is.EqualTo(0u));
@@ -175,13 +169,7 @@ public sealed class StringAndStackTests
     [TestCase(TestName = "REPE CMPSB with ECX = 0 compares nothing: flags, ESI and EDI unchanged")]
     public void RepeCmpsWithZeroCountLeavesFlags()
     {
-        var h = Run(a =>
-        {
-            a.mov(esi, Source);
-            a.mov(edi, Destination);
-            a.mov(ecx, 0u);
-            a.repe.cmpsb();
-        }, eflags: CF | SF | OF, setup: h => h.WriteBytes(Source, "Z"u8));
+        var h = RepeCmpsb("Z", "", 0, eflags: CF | SF | OF);
         Assert.Multiple(() =>
         {
             Assert.That(h.Cpu.Eflags & Status, Is.EqualTo(CF | SF | OF));
