@@ -2,16 +2,29 @@ using Xtf.Core.Cpu.Execution;
 
 namespace Xtf.Core.Cpu;
 
-/// <summary>The arithmetic operation whose status flags are still to be computed.</summary>
+/// <summary>The operation whose status flags are still to be computed.</summary>
 internal enum LazyFlags : byte
 {
     None,
-    Add,
-    Sub,
-    Logic,
 
-    /// <summary>INC/DEC: like ADD/SUB 1 but CF is the one before the instruction (SDM: INC, DEC).</summary>
-    IncDec,
+    /// <summary>a + b = result.</summary>
+    Add,
+
+    /// <summary>a + b + 1 = result (ADC with CF set).</summary>
+    AddCarry,
+
+    /// <summary>a - b = result.</summary>
+    Sub,
+
+    /// <summary>a - b - 1 = result (SBB with CF set).</summary>
+    SubBorrow,
+
+    /// <summary>INC/DEC: as ADD/SUB 1, with CF (kept in the extra bits) as it was before (SDM: INC, DEC).</summary>
+    Inc,
+    Dec,
+
+    /// <summary>SF, ZF, PF from the result; CF, OF and AF given in the extra bits (logic ops, shifts).</summary>
+    Result,
 }
 
 /// <summary>
@@ -24,9 +37,9 @@ public sealed partial class X86Cpu
 {
     private uint eflags = RFlags.Reserved1;
     private LazyFlags lazyOp;
-    private bool lazySubtract;
     private int lazySize;
-    private ulong lazyA, lazyB, lazyCarry, lazyResult;
+    private uint lazyExtra;
+    private ulong lazyA, lazyB, lazyResult;
 
     /// <summary>The EFLAGS register (SDM vol. 1, 3.4.3).</summary>
     public uint Eflags
@@ -47,14 +60,14 @@ public sealed partial class X86Cpu
 
     internal bool DirectionFlag => (eflags & RFlags.DF) != 0;
 
-    /// <summary>Records the flags of a + b + carry (or a - b - borrow) for later.</summary>
+    /// <summary>Records the flags of a + b + carry (or a - b - borrow) for later; carry is 0 or 1.</summary>
     internal void SetArithmeticFlags(bool subtract, ulong a, ulong b, ulong carry, ulong result, int size)
     {
-        lazyOp = subtract ? LazyFlags.Sub : LazyFlags.Add;
-        lazySubtract = subtract;
+        lazyOp = subtract
+            ? (carry != 0 ? LazyFlags.SubBorrow : LazyFlags.Sub)
+            : (carry != 0 ? LazyFlags.AddCarry : LazyFlags.Add);
         lazyA = a;
         lazyB = b;
-        lazyCarry = carry;
         lazyResult = result;
         lazySize = size;
     }
@@ -62,24 +75,41 @@ public sealed partial class X86Cpu
     /// <summary>INC/DEC: as ADD/SUB 1, with CF left as it was.</summary>
     internal void SetIncDecFlags(bool decrement, ulong a, ulong result, int size)
     {
-        if (lazyOp != LazyFlags.None)
-            MaterializeFlags();
-        lazyOp = LazyFlags.IncDec;
-        lazySubtract = decrement;
+        lazyExtra = CarryFlag;
+        lazyOp = decrement ? LazyFlags.Dec : LazyFlags.Inc;
         lazyA = a;
-        lazyB = 1;
-        lazyCarry = 0;
         lazyResult = result;
         lazySize = size;
     }
 
-    /// <summary>AND, OR, XOR, TEST: CF = OF = 0, SF/ZF/PF from the result.</summary>
-    internal void SetLogicFlags(ulong result, int size)
+    /// <summary>AND, OR, XOR, TEST: CF = OF = 0, SF/ZF/PF from the result, AF 0 (undefined by the SDM).</summary>
+    internal void SetLogicFlags(ulong result, int size) => SetResultFlags(result, size, 0);
+
+    /// <summary>SF, ZF and PF from <paramref name="result"/>; CF, OF and AF exactly <paramref name="fixedFlags"/>.</summary>
+    internal void SetResultFlags(ulong result, int size, uint fixedFlags)
     {
-        lazyOp = LazyFlags.Logic;
+        lazyOp = LazyFlags.Result;
+        lazyExtra = fixedFlags;
         lazyResult = result;
         lazySize = size;
     }
+
+    /// <summary>CF as it stands (RFlags.CF or 0), without working out the other flags.</summary>
+    internal uint CarryFlag => lazyOp switch
+    {
+        LazyFlags.None => eflags & RFlags.CF,
+        LazyFlags.Inc or LazyFlags.Dec or LazyFlags.Result => lazyExtra & RFlags.CF,
+        _ => PendingCarry() ? RFlags.CF : 0,
+    };
+
+    /// <summary>AF as it stands (RFlags.AF or 0), for operations that leave it unchanged.</summary>
+    internal uint AuxiliaryFlag => lazyOp switch
+    {
+        LazyFlags.None => eflags & RFlags.AF,
+        LazyFlags.Result => lazyExtra & RFlags.AF,
+        LazyFlags.Inc or LazyFlags.Dec => (uint)((lazyA ^ 1 ^ lazyResult) & 0x10),
+        _ => (uint)((lazyA ^ lazyB ^ lazyResult) & 0x10),
+    };
 
     /// <summary>
     /// A condition code (SDM vol. 1, table B-1; the low nibble of Jcc/SETcc/CMOVcc). CF, ZF, SF
@@ -99,38 +129,52 @@ public sealed partial class X86Cpu
             f |= RFlags.SF;
         switch (lazyOp)
         {
-            case LazyFlags.Add:
-            case LazyFlags.Sub:
-            case LazyFlags.IncDec:
-                {
-                    ulong a = lazyA & mask, b = lazyB & mask;
-                    bool overflow = lazySubtract ? ((a ^ b) & (a ^ r) & sign) != 0 : ((a ^ r) & (b ^ r) & sign) != 0;
-                    if (overflow)
-                        f |= RFlags.OF;
-                    if (lazyOp == LazyFlags.IncDec)
-                        f |= eflags & RFlags.CF;
-                    else if (lazySubtract ? a < b || (lazyCarry != 0 && a == b) : Carry(a, b, r, mask))
-                        f |= RFlags.CF;
-                    break;
-                }
+            case LazyFlags.Result:
+                f |= lazyExtra & (RFlags.CF | RFlags.OF);
+                break;
+            case LazyFlags.Inc or LazyFlags.Dec:
+                f |= lazyExtra & RFlags.CF;
+                if (lazyOp == LazyFlags.Inc ? r == sign : r == sign - 1)
+                    f |= RFlags.OF;
+                break;
+            default:
+                if (PendingCarry())
+                    f |= RFlags.CF;
+                ulong a = lazyA & mask, b = lazyB & mask;
+                bool overflow = lazyOp >= LazyFlags.Sub ? ((a ^ b) & (a ^ r) & sign) != 0 : ((a ^ r) & (b ^ r) & sign) != 0;
+                if (overflow)
+                    f |= RFlags.OF;
+                break;
         }
 
         return FlagLogic.Condition(f, cc);
     }
 
-    private bool Carry(ulong a, ulong b, ulong r, ulong mask) =>
-        lazySize == 8 ? r < a || (lazyCarry != 0 && r == a) : a + b + lazyCarry > mask;
+    /// <summary>CF of a pending add or subtract: the carry out of (or borrow into) the top bit.</summary>
+    private bool PendingCarry()
+    {
+        ulong mask = SizeMask(lazySize);
+        ulong a = lazyA & mask, b = lazyB & mask, r = lazyResult & mask;
+        return lazyOp switch
+        {
+            LazyFlags.Add => r < a,
+            LazyFlags.AddCarry => r <= a,
+            LazyFlags.Sub => a < b,
+            _ => a <= b, // SubBorrow
+        };
+    }
 
     private void MaterializeFlags()
     {
         uint status = lazyOp switch
         {
-            LazyFlags.Add => FlagLogic.Add(lazyA, lazyB, lazyCarry, lazyResult, lazySize),
-            LazyFlags.Sub => FlagLogic.Sub(lazyA, lazyB, lazyCarry, lazyResult, lazySize),
-            LazyFlags.IncDec => (lazySubtract
-                    ? FlagLogic.Sub(lazyA, 1, 0, lazyResult, lazySize)
-                    : FlagLogic.Add(lazyA, 1, 0, lazyResult, lazySize)) & ~RFlags.CF | (eflags & RFlags.CF),
-            _ => FlagLogic.Logic(lazyResult, lazySize),
+            LazyFlags.Add => FlagLogic.Add(lazyA, lazyB, 0, lazyResult, lazySize),
+            LazyFlags.AddCarry => FlagLogic.Add(lazyA, lazyB, 1, lazyResult, lazySize),
+            LazyFlags.Sub => FlagLogic.Sub(lazyA, lazyB, 0, lazyResult, lazySize),
+            LazyFlags.SubBorrow => FlagLogic.Sub(lazyA, lazyB, 1, lazyResult, lazySize),
+            LazyFlags.Inc => (FlagLogic.Add(lazyA, 1, 0, lazyResult, lazySize) & ~RFlags.CF) | lazyExtra,
+            LazyFlags.Dec => (FlagLogic.Sub(lazyA, 1, 0, lazyResult, lazySize) & ~RFlags.CF) | lazyExtra,
+            _ => FlagLogic.SignZeroParity(lazyResult, lazySize) | lazyExtra,
         };
         eflags = (eflags & ~RFlags.Status) | status;
         lazyOp = LazyFlags.None;

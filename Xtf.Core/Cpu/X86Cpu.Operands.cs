@@ -48,7 +48,10 @@ public sealed partial class X86Cpu
     }
 
     /// <summary>Address size of a memory operand in bytes, from its registers or displacement size.</summary>
-    internal int AddressSize(in Instruction i)
+    internal int AddressSize(in Instruction i) => AddressSize(in i, Bitness);
+
+    /// <summary>Address size of a memory operand of an instruction decoded at <paramref name="bitness"/>.</summary>
+    internal static int AddressSize(in Instruction i, int bitness)
     {
         var b = i.MemoryBase;
         if (b != Register.None)
@@ -61,7 +64,7 @@ public sealed partial class X86Cpu
             2 => 2,
             4 => 4,
             8 => 8,
-            _ => Bitness / 8,
+            _ => bitness / 8,
         };
     }
 

@@ -174,6 +174,14 @@ public sealed partial class X86Cpu
             if (Budget <= 0)
                 return StopReason.BudgetExhausted;
 
+            if (CanRunCached)
+            {
+                if (RunCached() is { } cachedStop)
+                    return cachedStop;
+                if (stopRequested || Budget <= 0)
+                    continue;
+            }
+
             StopReason? stop = Step();
             if (stop is { } reason)
                 return reason;
@@ -247,28 +255,40 @@ public sealed partial class X86Cpu
         }
         catch (CpuFault fault)
         {
-            Budget--;
-
-            // The instruction did not complete: its single-step and data-breakpoint traps, and
-            // those held over a MOV SS, are discarded with it.
-            debugShadow = false;
-            heldDebugTraps = 0;
-
-            // SDM vol. 3, 18.3.1.1: the EFLAGS image of every fault-class exception has RF set
-            // (instruction breakpoints, handled above, excepted), so that IRET resumes the faulting
-            // instruction without re-triggering its breakpoint.
-            Eflags |= RFlags.RF;
-            if (fault.Vector == X86Vector.DB)
-                Dr[7] &= ~(ulong)DebugRegisters.GD; // 18.2.4: GD is cleared on entry to the #DB handler
-            return DeliverFault(fault);
+            return TakeFault(fault);
         }
         catch (HaltException)
         {
-            Rip = NextRip;
-            Retired++;
-            Budget--;
-            return StopReason.Halted;
+            return Halt();
         }
+    }
+
+    /// <summary>An instruction faulted: it does not retire, and the fault is delivered.</summary>
+    private StopReason? TakeFault(CpuFault fault)
+    {
+        Budget--;
+
+        // The instruction did not complete: its single-step and data-breakpoint traps, and
+        // those held over a MOV SS, are discarded with it.
+        debugShadow = false;
+        heldDebugTraps = 0;
+
+        // SDM vol. 3, 18.3.1.1: the EFLAGS image of every fault-class exception has RF set
+        // (instruction breakpoints, handled above, excepted), so that IRET resumes the faulting
+        // instruction without re-triggering its breakpoint.
+        Eflags |= RFlags.RF;
+        if (fault.Vector == X86Vector.DB)
+            Dr[7] &= ~(ulong)DebugRegisters.GD; // 18.2.4: GD is cleared on entry to the #DB handler
+        return DeliverFault(fault);
+    }
+
+    /// <summary>HLT retired and nothing can wake the processor.</summary>
+    private StopReason Halt()
+    {
+        Rip = NextRip;
+        Retired++;
+        Budget--;
+        return StopReason.Halted;
     }
 
     /// <summary>#UD for the current instruction, unless an intercept (the hypervisor) takes it.</summary>

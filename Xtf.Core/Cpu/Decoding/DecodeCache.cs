@@ -1,4 +1,5 @@
 using Iced.Intel;
+using Xtf.Core.Cpu.Execution.Fast;
 using Xtf.Core.Cpu.Memory;
 
 namespace Xtf.Core.Cpu.Decoding;
@@ -54,7 +55,7 @@ internal sealed class DecodeCache
             lastCode = cached;
         }
 
-        if (cached is not null && cached.Bitness[offset] == bitness && cached.Rip[offset] == rip)
+        if (cached is not null && cached.Ops[offset].Bitness == bitness && cached.Ops[offset].Rip == rip)
         {
             valid = true;
             return ref cached.Instructions[offset];
@@ -79,8 +80,7 @@ internal sealed class DecodeCache
             lastCode = cached;
         }
 
-        cached.Bitness[offset] = (byte)bitness;
-        cached.Rip[offset] = rip;
+        cached.Ops[offset] = FastForms.Build(in scratch, bitness);
         cached.Instructions[offset] = scratch;
         return ref cached.Instructions[offset];
     }
@@ -101,12 +101,14 @@ internal sealed class DecodeCache
     /// <summary>The cached decodes of a frame, if it has any (for the CPU's fetch window).</summary>
     public CodeFrame? Frame(ulong frame) => frames.GetValueOrDefault(frame);
 
-    /// <summary>Decoded instructions of one 4 KiB frame, by offset: the instruction, its code size and decode RIP.</summary>
+    /// <summary>
+    /// Decoded instructions of one 4 KiB frame, by offset: the instruction and its micro-op, which
+    /// also holds the entry's key (code size and decode RIP).
+    /// </summary>
     internal sealed class CodeFrame
     {
         public readonly Instruction[] Instructions = new Instruction[4096];
-        public readonly byte[] Bitness = new byte[4096];
-        public readonly ulong[] Rip = new ulong[4096];
+        public readonly MicroOp[] Ops = new MicroOp[4096];
     }
 }
 

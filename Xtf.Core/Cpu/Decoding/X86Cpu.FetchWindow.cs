@@ -32,7 +32,7 @@ public sealed partial class X86Cpu
         if ((linear >> 12) == fetchPage && frame is not null)
         {
             int offset = (int)(linear & 0xFFF);
-            if (frame.Bitness[offset] == Bitness && frame.Rip[offset] == Rip)
+            if (frame.Ops[offset].Bitness == Bitness && frame.Ops[offset].Rip == Rip)
             {
                 hit = true;
                 return ref frame.Instructions[offset];

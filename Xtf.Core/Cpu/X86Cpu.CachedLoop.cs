@@ -1,0 +1,88 @@
+using Xtf.Core.Cpu.Decoding;
+using Xtf.Core.Cpu.Execution;
+
+namespace Xtf.Core.Cpu;
+
+/// <summary>
+/// The hot loop (DESIGN.md section 7): runs micro-ops straight out of the fetch window while
+/// nothing needs the per-instruction debug bookkeeping of <see cref="Step"/>. It hands back to
+/// <see cref="Step"/> for anything else: a fetch outside the window, an instruction not cached
+/// (one that crosses a page), MOV SS / POP SS, a CS-limit fault, or a debug feature armed.
+/// </summary>
+public sealed partial class X86Cpu
+{
+    /// <summary>
+    /// True when the next boundaries need no debug work: TF clear (no single-step trap), no DR7
+    /// breakpoint enabled (no instruction or data breakpoint can match), and no MOV SS shadow with
+    /// traps held over it (SDM vol. 3, 18.3.1 and 6.8.3). In that state <see cref="Step"/>'s
+    /// epilogue does nothing for any instruction but MOV SS / POP SS, which stay with it.
+    /// </summary>
+    private bool CanRunCached =>
+        ((eflags & RFlags.TF) | ((uint)Dr[7] & 0xFF)) == 0 && !debugShadow && heldDebugTraps == 0;
+
+    /// <summary>
+    /// Executes cached instructions until one needs <see cref="Step"/>; returns a reason if the CPU
+    /// stops. The loop invariants (window, CS base and limit, code size) are re-read after every
+    /// general-handler instruction, since those may change them; specialised forms cannot, and a
+    /// store that hits the code frame closes the window, which the next fetch sees.
+    /// </summary>
+    private unsafe StopReason? RunCached()
+    {
+        try
+        {
+            while (Budget > 0 && fetchFrame is { } frame)
+            {
+                int bitness = Bitness;
+                var cs = Segments[CS];
+                ulong csBase = bitness == 64 ? 0 : cs.Base;
+                ulong linearMask = bitness == 64 ? ulong.MaxValue : 0xFFFFFFFF;
+                ulong limit = bitness == 64 ? ulong.MaxValue : cs.Limit;
+                ulong ripMask = bitness == 16 ? 0xFFFF : ulong.MaxValue;
+                var ops = frame.Ops;
+
+                // RF is cleared as each instruction starts (SDM vol. 3, 18.3.1.1); the specialised
+                // forms never set it, so once per entry is enough for them.
+                eflags &= ~RFlags.RF;
+                while (true)
+                {
+                    ulong rip = Rip;
+                    ulong linear = (csBase + rip) & linearMask;
+                    if ((linear >> 12) != fetchPage || Budget <= 0)
+                        return null;
+                    int offset = (int)(linear & 0xFFF);
+                    ref readonly MicroOp op = ref ops[offset];
+                    ulong next = rip + op.Length;
+                    if (op.Rip != rip || op.Bitness != bitness || op.StepOnly || next - 1 > limit)
+                        return null;
+                    NextRip = next & ripMask;
+                    if (op.Fast != null)
+                    {
+                        op.Fast(this, in op);
+                        Rip = NextRip;
+                        Retired++;
+                        Budget--;
+                        continue;
+                    }
+
+                    InstructionTable.Execute(this, in frame.Instructions[offset]);
+                    Rip = NextRip;
+                    Retired++;
+                    Budget--;
+                    if (stopRequested || !CanRunCached)
+                        return null;
+                    break;
+                }
+            }
+
+            return null;
+        }
+        catch (CpuFault fault)
+        {
+            return TakeFault(fault);
+        }
+        catch (HaltException)
+        {
+            return Halt();
+        }
+    }
+}
