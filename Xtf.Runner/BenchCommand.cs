@@ -12,13 +12,13 @@ internal static class BenchCommand
 
     public const long DefaultInstructions = 20_000_000;
 
-    public static int Run(TextWriter stdout, long instructions)
+    public static int Run(TextWriter stdout, long instructions, IReadOnlyList<string> workloads)
     {
         // Warm up every path until the tiered JIT has promoted the hot loops (call and loop
         // counts, then a background compile after a delay), so the figures measure steady state.
         for (int round = 0; round < 3; round++)
         {
-            foreach (var name in CpuBenchmarks.Names)
+            foreach (var name in workloads)
                 _ = CpuBenchmarks.Run(name, 2_000_000);
             _ = CpuBenchmarks.RawDecodeRate(2_000_000);
             Thread.Sleep(150);
@@ -27,7 +27,7 @@ internal static class BenchCommand
         double decode = CpuBenchmarks.RawDecodeRate(instructions);
         stdout.WriteLine($"{"iced-decode",-12} {decode / 1e6,8:0.0} M instructions/s (decode only)");
         int rc = 0;
-        foreach (var name in CpuBenchmarks.Names)
+        foreach (var name in workloads)
         {
             var r = CpuBenchmarks.Run(name, instructions);
             if (r.Problem is { } problem)

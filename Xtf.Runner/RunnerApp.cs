@@ -2,6 +2,7 @@ using System.CommandLine;
 using Microsoft.Extensions.DependencyInjection;
 using Xtf.Core.Guest;
 using Xtf.Core.Testing;
+using Xtf.Core.Testing.Benchmarks;
 using Xtf.Core.Testing.Conformance;
 
 namespace Xtf.Runner;
@@ -209,8 +210,14 @@ internal sealed class RunnerApp
             DefaultValueFactory = _ => BenchCommand.DefaultInstructions,
             HelpName = "N",
         };
+        var workloads = new Argument<string[]>("WORKLOAD")
+        {
+            Description = "Workloads to run (default: all of " + string.Join(", ", CpuBenchmarks.Names) + ")",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
         var command = new Command(BenchCommand.Name, "Measure the CPU: MIPS of guest workloads and their ratio to Iced's raw decode rate (use a Release build)")
         {
+            workloads,
             instructions,
             new System.CommandLine.Help.HelpOption(),
         };
@@ -222,7 +229,10 @@ internal sealed class RunnerApp
         long n = parse.GetValue(instructions);
         if (n <= 0)
             throw new RunnerException($"--instructions must be a positive number, not {n}");
-        return BenchCommand.Run(stdout, n);
+        var names = parse.GetValue(workloads) is { Length: > 0 } chosen ? chosen : [.. CpuBenchmarks.Names];
+        if (names.FirstOrDefault(w => !CpuBenchmarks.Names.Contains(w)) is { } unknown)
+            throw new RunnerException($"Unknown workload '{unknown}' (known: {string.Join(", ", CpuBenchmarks.Names)})");
+        return BenchCommand.Run(stdout, n, names);
     }
 
     private static RunSettings Settings(long? budget, double? timeoutSeconds)

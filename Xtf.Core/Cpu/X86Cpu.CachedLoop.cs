@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Xtf.Core.Cpu.Decoding;
 using Xtf.Core.Cpu.Execution;
 
@@ -26,18 +27,18 @@ public sealed partial class X86Cpu
     /// general-handler instruction, since those may change them; specialised forms cannot, and a
     /// store that hits the code frame closes the window, which the next fetch sees.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private unsafe StopReason? RunCached()
     {
         try
         {
-            while (Budget > 0 && fetchFrame is { } frame)
+            while (budget > 0 && fetchFrame is { } frame)
             {
                 int bitness = Bitness;
                 var cs = Segments[CS];
                 ulong csBase = bitness == 64 ? 0 : cs.Base;
                 ulong linearMask = bitness == 64 ? ulong.MaxValue : 0xFFFFFFFF;
                 ulong limit = bitness == 64 ? ulong.MaxValue : cs.Limit;
-                ulong ripMask = bitness == 16 ? 0xFFFF : ulong.MaxValue;
                 var ops = frame.Ops;
 
                 // RF is cleared as each instruction starts (SDM vol. 3, 18.3.1.1); the specialised
@@ -47,27 +48,26 @@ public sealed partial class X86Cpu
                 {
                     ulong rip = Rip;
                     ulong linear = (csBase + rip) & linearMask;
-                    if ((linear >> 12) != fetchPage || Budget <= 0)
+                    if ((linear >> 12) != fetchPage || budget <= 0)
                         return null;
                     int offset = (int)(linear & 0xFFF);
                     ref readonly MicroOp op = ref ops[offset];
-                    ulong next = rip + op.Length;
-                    if (op.Rip != rip || op.Bitness != bitness || op.StepOnly || next - 1 > limit)
+                    if (op.Rip != rip || op.LastByte > limit)
                         return null;
-                    NextRip = next & ripMask;
-                    if (op.Fast != null)
+                    if (op.Mode == bitness)
                     {
-                        op.Fast(this, in op);
-                        Rip = NextRip;
-                        Retired++;
-                        Budget--;
+                        Rip = op.Fast(this, in op);
+                        budget--;
                         continue;
                     }
 
+                    // A general-handler instruction (or a stale or step-only entry, left to Step).
+                    if (op.Mode != (bitness | MicroOp.General))
+                        return null;
+                    NextRip = op.NextRip;
                     InstructionTable.Execute(this, in frame.Instructions[offset]);
                     Rip = NextRip;
-                    Retired++;
-                    Budget--;
+                    budget--;
                     if (stopRequested || !CanRunCached)
                         return null;
                     break;

@@ -102,6 +102,11 @@ public sealed partial class X86Cpu
         _ => PendingCarry() ? RFlags.CF : 0,
     };
 
+    /// <summary>ZF as it stands: every pending operation sets it from its result.</summary>
+    internal bool ZeroFlag => lazyOp == LazyFlags.None
+        ? (eflags & RFlags.ZF) != 0
+        : (lazyResult & SizeMask(lazySize)) == 0;
+
     /// <summary>AF as it stands (RFlags.AF or 0), for operations that leave it unchanged.</summary>
     internal uint AuxiliaryFlag => lazyOp switch
     {

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Iced.Intel;
 
 namespace Xtf.Core.Cpu;
@@ -89,6 +91,9 @@ public sealed partial class X86Cpu
             throw CpuFault.UD();
         }
     }
+
+    /// <summary>The 64-bit register <paramref name="index"/> (0-15) by reference, for the specialised forms.</summary>
+    internal ref ulong Gpr(int index) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(gpr), index);
 
     /// <summary>Reads register <paramref name="index"/> at an operand size of 1, 2, 4 or 8 bytes (low byte for 1).</summary>
     internal ulong ReadGpr(int index, int size) => gpr[index] & SizeMask(size);

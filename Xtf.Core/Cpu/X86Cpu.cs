@@ -37,6 +37,11 @@ public sealed partial class X86Cpu
     private readonly ulong[] gpr = new ulong[16];
     private readonly DecodeCache decodeCache;
     private bool stopRequested;
+
+    // An instruction that retires takes one from the budget; Retired is kept as the difference, so
+    // the hot loop updates a single counter. A faulting instruction uses budget without retiring.
+    private long budget = long.MaxValue;
+    private long retiredPlusBudget = long.MaxValue;
     private StopReason requestedReason;
 
     public X86Cpu(IPhysicalMemory memory, IIoPorts ports)
@@ -69,10 +74,18 @@ public sealed partial class X86Cpu
     public int Bitness { get; private set; } = 16;
 
     /// <summary>Instructions retired since creation.</summary>
-    public long Retired { get; private set; }
+    public long Retired => retiredPlusBudget - budget;
 
     /// <summary>Instructions that may still retire before <see cref="StopReason.BudgetExhausted"/>.</summary>
-    public long Budget { get; set; } = long.MaxValue;
+    public long Budget
+    {
+        get => budget;
+        set
+        {
+            retiredPlusBudget = Retired + value;
+            budget = value;
+        }
+    }
 
     /// <summary>Physical range whose instruction fetch stops the CPU (host gates).</summary>
     public ulong GateBase { get; set; } = ulong.MaxValue;
@@ -206,7 +219,7 @@ public sealed partial class X86Cpu
             if (BreakpointsEnabled && (flagsAtStart & RFlags.RF) == 0 && !debugShadow
                 && MatchInstructionBreakpoints(Rip) is var hits and not 0)
             {
-                Budget--;
+                ConsumeWithoutRetiring();
                 debugShadow = false;
                 heldDebugTraps = 0;
                 return DeliverDebugException(hits);
@@ -249,8 +262,7 @@ public sealed partial class X86Cpu
             eflags &= ~RFlags.RF;
             InstructionTable.Execute(this, in insn);
             Rip = NextRip;
-            Retired++;
-            Budget--;
+            budget--;
             return CompleteDebugTraps(in insn, flagsAtStart);
         }
         catch (CpuFault fault)
@@ -266,7 +278,7 @@ public sealed partial class X86Cpu
     /// <summary>An instruction faulted: it does not retire, and the fault is delivered.</summary>
     private StopReason? TakeFault(CpuFault fault)
     {
-        Budget--;
+        ConsumeWithoutRetiring();
 
         // The instruction did not complete: its single-step and data-breakpoint traps, and
         // those held over a MOV SS, are discarded with it.
@@ -286,9 +298,15 @@ public sealed partial class X86Cpu
     private StopReason Halt()
     {
         Rip = NextRip;
-        Retired++;
-        Budget--;
+        budget--;
         return StopReason.Halted;
+    }
+
+    /// <summary>An instruction ended without retiring (it faulted): it still counts against the budget.</summary>
+    private void ConsumeWithoutRetiring()
+    {
+        budget--;
+        retiredPlusBudget--;
     }
 
     /// <summary>#UD for the current instruction, unless an intercept (the hypervisor) takes it.</summary>

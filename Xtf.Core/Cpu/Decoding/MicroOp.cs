@@ -12,11 +12,17 @@ internal unsafe struct MicroOp
     /// <summary>Register number meaning "no register" in <see cref="Base"/> and <see cref="Index"/>.</summary>
     public const byte NoRegister = 0xFF;
 
-    /// <summary>Specialised semantics, or null for the general handler.</summary>
-    public delegate*<X86Cpu, ref readonly MicroOp, void> Fast;
+    /// <summary>Specialised semantics, returning the RIP of the next instruction; null for the general handler.</summary>
+    public delegate*<X86Cpu, ref readonly MicroOp, ulong> Fast;
 
     /// <summary>The RIP the instruction was decoded at (part of the cache key: see DecodeCache).</summary>
     public ulong Rip;
+
+    /// <summary>RIP of the next instruction in sequence (wrapped to 16 bits in 16-bit code).</summary>
+    public ulong NextRip;
+
+    /// <summary>Offset of the instruction's last byte, which must lie within the CS limit (SDM vol. 3, 5.3).</summary>
+    public ulong LastByte;
 
     /// <summary>Immediate operand (sign- or zero-extended as the form defines), or branch target.</summary>
     public ulong Immediate;
@@ -27,8 +33,21 @@ internal unsafe struct MicroOp
     /// <summary>Mask of the address size (0xFFFF, 0xFFFFFFFF or all ones).</summary>
     public ulong AddressMask;
 
-    /// <summary>Code size the entry was decoded for; 0 marks an empty slot.</summary>
-    public byte Bitness;
+    /// <summary>Flag in <see cref="Mode"/>: no specialised form, the general handler runs it.</summary>
+    public const byte General = 0x80;
+
+    /// <summary>Flag in <see cref="Mode"/>: MOV SS / POP SS, which must run through the single-step path.</summary>
+    public const byte StepOnly = 0x01;
+
+    /// <summary>
+    /// The code size the entry was decoded for (16, 32, 64; 0 marks an empty slot), with
+    /// <see cref="General"/> and <see cref="StepOnly"/>: the hot loop runs a specialised form with
+    /// one comparison against the current code size.
+    /// </summary>
+    public byte Mode;
+
+    /// <summary>The code size the entry was decoded for.</summary>
+    public readonly int Bitness => Mode & 0x70;
 
     /// <summary>Instruction length in bytes.</summary>
     public byte Length;
@@ -44,7 +63,4 @@ internal unsafe struct MicroOp
 
     /// <summary>Condition code of Jcc (low nibble of the opcode, SDM vol. 1, table B-1).</summary>
     public byte Condition;
-
-    /// <summary>The instruction must run through the single-step path (MOV SS / POP SS and their shadow).</summary>
-    public bool StepOnly;
 }

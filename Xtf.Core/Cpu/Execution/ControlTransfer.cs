@@ -49,13 +49,16 @@ internal static class ControlTransfer
         _ => 4,
     };
 
+    /// <summary>A near branch to <paramref name="target"/> at operand size <paramref name="size"/>.</summary>
+    internal static void BranchTo(X86Cpu cpu, ulong target, int size) =>
+        cpu.NextRip = CheckedTarget(cpu, target & X86Cpu.SizeMask(size));
+
     /// <summary>
     /// Near branch target check (SDM: JMP): outside 64-bit mode the target must be within the CS
     /// limit, in 64-bit mode canonical; otherwise #GP(0) with nothing changed.
     /// </summary>
-    internal static void BranchTo(X86Cpu cpu, ulong target, int size)
+    internal static ulong CheckedTarget(X86Cpu cpu, ulong target)
     {
-        target &= X86Cpu.SizeMask(size);
         if (cpu.Bitness == 64)
         {
             if (!X86Cpu.IsCanonical(target))
@@ -66,7 +69,7 @@ internal static class ControlTransfer
             throw CpuFault.GP(0);
         }
 
-        cpu.NextRip = target;
+        return target;
     }
 
     private static void Jmp(X86Cpu cpu, in Instruction i)

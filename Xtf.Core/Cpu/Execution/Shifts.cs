@@ -70,38 +70,20 @@ internal static class Shifts
         switch (op)
         {
             case Op.Shl:
-                // CF = last bit shifted out (bit width-count); beyond the width only zeros leave.
-                result = count >= width ? 0 : (value << count) & mask;
-                cf = count <= width && ((value >> (width - count)) & 1) != 0;
-                newFlags = FlagLogic.SignZeroParity(result, size) | (cf ? RFlags.CF : 0);
-                // SDM: for a 1-bit shift OF = MSB(result) XOR CF (and so for the last step of any count).
-                if ((result & sign) != 0 != cf)
-                    newFlags |= RFlags.OF;
+                result = ShiftLeft(value, count, size, out newFlags);
+                newFlags |= FlagLogic.SignZeroParity(result, size);
                 affected = RFlags.CF | RFlags.OF | RFlags.SF | RFlags.ZF | RFlags.PF;
                 break;
             case Op.Shr:
-                result = count >= width ? 0 : value >> count;
-                cf = count <= width && ((value >> (count - 1)) & 1) != 0;
-                newFlags = FlagLogic.SignZeroParity(result, size) | (cf ? RFlags.CF : 0);
-                // SDM: for a 1-bit shift OF = MSB of the original operand; for the last step of a
-                // longer shift, the MSB of the operand as that step found it.
-                if (((value >> (count - 1)) & sign) != 0)
-                    newFlags |= RFlags.OF;
+                result = ShiftRight(value, count, size, out newFlags);
+                newFlags |= FlagLogic.SignZeroParity(result, size);
                 affected = RFlags.CF | RFlags.OF | RFlags.SF | RFlags.ZF | RFlags.PF;
                 break;
             case Op.Sar:
-                {
-                    long signed = (long)(value << (64 - width)) >> (64 - width);
-                    int effective = Math.Min(count, width - 1);
-                    result = (ulong)(signed >> effective) & mask;
-                    // CF = last bit shifted out; past the width that is the sign bit.
-                    cf = count >= width ? signed < 0 : ((value >> (count - 1)) & 1) != 0;
-                    // SDM: for a 1-bit shift OF = 0 (no step of SAR changes the sign).
-                    newFlags = FlagLogic.SignZeroParity(result, size) | (cf ? RFlags.CF : 0);
-                    affected = RFlags.CF | RFlags.OF | RFlags.SF | RFlags.ZF | RFlags.PF;
-                    break;
-                }
-
+                result = ShiftArithmeticRight(value, count, size, out newFlags);
+                newFlags |= FlagLogic.SignZeroParity(result, size);
+                affected = RFlags.CF | RFlags.OF | RFlags.SF | RFlags.ZF | RFlags.PF;
+                break;
             case Op.Rol:
                 {
                     // SDM: the rotate amount is the masked count MOD size, but CF is still updated
@@ -170,6 +152,51 @@ internal static class Shifts
 
         cpu.Write(dst, result);
         FlagLogic.Set(cpu, newFlags, affected);
+    }
+
+    /// <summary>
+    /// SHL/SAL by a masked count of 1 or more: the result, and CF and OF as EFLAGS bits. CF is the
+    /// last bit shifted out (bit width-count; beyond the width only zeros leave); OF is
+    /// MSB(result) XOR CF, the 1-bit rule applied to the last step.
+    /// </summary>
+    internal static ulong ShiftLeft(ulong value, int count, int size, out uint carryOverflow)
+    {
+        int width = size * 8;
+        ulong result = count >= width ? 0 : (value << count) & X86Cpu.SizeMask(size);
+        bool cf = count <= width && ((value >> (width - count)) & 1) != 0;
+        carryOverflow = cf ? RFlags.CF : 0;
+        if ((result & FlagLogic.SignBit(size)) != 0 != cf)
+            carryOverflow |= RFlags.OF;
+        return result;
+    }
+
+    /// <summary>
+    /// SHR by a masked count of 1 or more: CF is the last bit shifted out; OF is the MSB of the
+    /// operand as the last step found it (for a 1-bit shift, the MSB of the original operand).
+    /// </summary>
+    internal static ulong ShiftRight(ulong value, int count, int size, out uint carryOverflow)
+    {
+        int width = size * 8;
+        ulong result = count >= width ? 0 : value >> count;
+        bool cf = count <= width && ((value >> (count - 1)) & 1) != 0;
+        carryOverflow = cf ? RFlags.CF : 0;
+        if (((value >> (count - 1)) & FlagLogic.SignBit(size)) != 0)
+            carryOverflow |= RFlags.OF;
+        return result;
+    }
+
+    /// <summary>
+    /// SAR by a masked count of 1 or more: CF is the last bit shifted out (past the width, the
+    /// sign); OF is 0, since no step of SAR changes the sign.
+    /// </summary>
+    internal static ulong ShiftArithmeticRight(ulong value, int count, int size, out uint carryOverflow)
+    {
+        int width = size * 8;
+        long signed = (long)(value << (64 - width)) >> (64 - width);
+        ulong result = (ulong)(signed >> Math.Min(count, width - 1)) & X86Cpu.SizeMask(size);
+        bool cf = count >= width ? signed < 0 : ((value >> (count - 1)) & 1) != 0;
+        carryOverflow = cf ? RFlags.CF : 0;
+        return result;
     }
 
     /// <summary>

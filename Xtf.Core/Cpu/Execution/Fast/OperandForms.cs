@@ -1,0 +1,116 @@
+using Xtf.Core.Cpu.Decoding;
+using Xtf.Core.Cpu.Memory;
+
+namespace Xtf.Core.Cpu.Execution.Fast;
+
+/// <summary>
+/// The operand forms of a two-operand operation at one size. Suffixes name the operands:
+/// R register, I immediate, M memory. Each returns the RIP of the next instruction.
+/// </summary>
+internal static class BinaryForms<TSize, TOp>
+    where TSize : struct, IOperandSize
+    where TOp : struct, IBinaryOp
+{
+    public static ulong RR(X86Cpu c, ref readonly MicroOp op) => ToRegister(c, in op, c.Gpr(op.Src) & TSize.Mask);
+
+    public static ulong RI(X86Cpu c, ref readonly MicroOp op) => ToRegister(c, in op, op.Immediate);
+
+    public static ulong RM(X86Cpu c, ref readonly MicroOp op) => ToRegister(c, in op, OperandMemory.Read<TSize>(c, in op));
+
+    public static ulong MR(X86Cpu c, ref readonly MicroOp op) => ToMemory(c, in op, c.Gpr(op.Src) & TSize.Mask);
+
+    public static ulong MI(X86Cpu c, ref readonly MicroOp op) => ToMemory(c, in op, op.Immediate);
+
+    private static ulong ToRegister(X86Cpu c, ref readonly MicroOp op, ulong b)
+    {
+        ref ulong d = ref c.Gpr(op.Dst);
+        ulong r = TOp.Apply<TSize>(c, d & TSize.Mask, b);
+        if (TOp.Writes)
+            d = TSize.Merge(d, r);
+        return op.NextRip;
+    }
+
+    /// <summary>
+    /// A memory destination: MOV only writes it; CMP and TEST only read it; the others check the
+    /// address for writing before they read, as the general handlers do.
+    /// </summary>
+    private static ulong ToMemory(X86Cpu c, ref readonly MicroOp op, ulong b)
+    {
+        if (!TOp.ReadsDestination)
+        {
+            OperandMemory.Write<TSize>(c, in op, TOp.Apply<TSize>(c, 0, b));
+        }
+        else if (!TOp.Writes)
+        {
+            _ = TOp.Apply<TSize>(c, OperandMemory.Read<TSize>(c, in op), b);
+        }
+        else
+        {
+            ulong la = OperandMemory.WritableLinear<TSize>(c, in op);
+            bool user = c.UserAccess;
+            ulong r = TOp.Apply<TSize>(c, c.ReadLinear(la, TSize.Bytes, user), b);
+            c.WriteLinear(la, TSize.Bytes, r, user);
+        }
+
+        return op.NextRip;
+    }
+}
+
+/// <summary>The register and memory forms of a one-operand read-modify-write operation at one size.</summary>
+internal static class UnaryForms<TSize, TOp>
+    where TSize : struct, IOperandSize
+    where TOp : struct, IUnaryOp
+{
+    public static ulong R(X86Cpu c, ref readonly MicroOp op)
+    {
+        ref ulong d = ref c.Gpr(op.Dst);
+        d = TSize.Merge(d, TOp.Apply<TSize>(c, d & TSize.Mask, op.Immediate));
+        return op.NextRip;
+    }
+
+    public static ulong M(X86Cpu c, ref readonly MicroOp op)
+    {
+        ulong la = OperandMemory.WritableLinear<TSize>(c, in op);
+        bool user = c.UserAccess;
+        ulong r = TOp.Apply<TSize>(c, c.ReadLinear(la, TSize.Bytes, user), op.Immediate);
+        c.WriteLinear(la, TSize.Bytes, r, user);
+        return op.NextRip;
+    }
+}
+
+/// <summary>Memory operands of the specialised forms: the effective address from the resolved base, index and displacement.</summary>
+internal static class OperandMemory
+{
+    /// <summary>
+    /// Offset of the memory operand (SDM vol. 2, 2.1.5): base + index * scale + displacement,
+    /// truncated to the address size. The low bits of a sum depend only on the low bits of its
+    /// terms, so full registers can be added and the result masked once.
+    /// </summary>
+    public static ulong EffectiveAddress(X86Cpu c, ref readonly MicroOp op)
+    {
+        ulong ea = op.Displacement;
+        if (op.Base != MicroOp.NoRegister)
+            ea += c.Gpr(op.Base);
+        if (op.Index != MicroOp.NoRegister)
+            ea += c.Gpr(op.Index) << op.Scale;
+        return ea & op.AddressMask;
+    }
+
+    public static ulong Read<TSize>(X86Cpu c, ref readonly MicroOp op)
+        where TSize : struct, IOperandSize =>
+        c.ReadLinear(c.LinearAddress(op.Segment, EffectiveAddress(c, in op), TSize.Bytes, AccessKind.Read), TSize.Bytes, c.UserAccess);
+
+    public static void Write<TSize>(X86Cpu c, ref readonly MicroOp op, ulong value)
+        where TSize : struct, IOperandSize =>
+        c.WriteLinear(c.LinearAddress(op.Segment, EffectiveAddress(c, in op), TSize.Bytes, AccessKind.Write), TSize.Bytes, value, c.UserAccess);
+
+    /// <summary>The linear address of a read-modify-write destination, its page checked for writing first.</summary>
+    public static ulong WritableLinear<TSize>(X86Cpu c, ref readonly MicroOp op)
+        where TSize : struct, IOperandSize
+    {
+        ulong la = c.LinearAddress(op.Segment, EffectiveAddress(c, in op), TSize.Bytes, AccessKind.Write);
+        if ((c.Cr0Value & Cr0.PG) != 0)
+            _ = c.Translate(la, AccessKind.Write, c.UserAccess);
+        return la;
+    }
+}
