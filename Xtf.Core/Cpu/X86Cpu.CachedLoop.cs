@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Xtf.Core.Cpu.Decoding;
 using Xtf.Core.Cpu.Execution;
+using Xtf.Core.Cpu.Execution.Fast;
 
 namespace Xtf.Core.Cpu;
 
@@ -27,6 +28,15 @@ public sealed partial class X86Cpu
     /// general-handler instruction, since those may change them; specialised forms cannot, and a
     /// store that hits the code frame closes the window, which the next fetch sees.
     /// </summary>
+    /// <summary>Compiles the hot block starting at <paramref name="offset"/>; its index in the frame, or -1.</summary>
+    private int CompileBlock(DecodeCache.CodeFrame frame, int offset)
+    {
+        if (BlockCompiler.Compile(frame.Ops, offset, fetchPage) is not { } block)
+            return -1;
+        frame.Blocks.Add(block);
+        return frame.Blocks.Count - 1;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private unsafe StopReason? RunCached()
     {
@@ -51,11 +61,19 @@ public sealed partial class X86Cpu
                     if ((linear >> 12) != fetchPage || budget <= 0)
                         return null;
                     int offset = (int)(linear & 0xFFF);
-                    ref readonly MicroOp op = ref ops[offset];
+                    ref MicroOp op = ref ops[offset];
                     if (op.Rip != rip || op.LastByte > limit)
                         return null;
                     if (op.Mode == bitness)
                     {
+                        if (op.Block > 0 && frame.Blocks[op.Block] is { } block && block.LastByte <= limit && budget >= block.Count)
+                        {
+                            Rip = block.Run(this);
+                            continue;
+                        }
+
+                        if (op.Block == 0 && ++op.Heat >= BlockCompiler.Threshold)
+                            op.Block = CompileBlock(frame, offset);
                         Rip = op.Fast(this, in op);
                         budget--;
                         continue;

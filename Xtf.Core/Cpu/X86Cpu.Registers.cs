@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using Iced.Intel;
 
 namespace Xtf.Core.Cpu;
@@ -93,7 +92,7 @@ public sealed partial class X86Cpu
     }
 
     /// <summary>The 64-bit register <paramref name="index"/> (0-15) by reference, for the specialised forms.</summary>
-    internal ref ulong Gpr(int index) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(gpr), index);
+    internal ref ulong Gpr(int index) => ref Unsafe.Add(ref Unsafe.As<RegisterFile, ulong>(ref gpr), index);
 
     /// <summary>Reads register <paramref name="index"/> at an operand size of 1, 2, 4 or 8 bytes (low byte for 1).</summary>
     internal ulong ReadGpr(int index, int size) => gpr[index] & SizeMask(size);
@@ -111,4 +110,11 @@ public sealed partial class X86Cpu
     }
 
     public static ulong SizeMask(int size) => size >= 8 ? ulong.MaxValue : (1ul << (size * 8)) - 1;
+}
+
+/// <summary>RAX-R15 stored inside the CPU object itself, so that a register is one load away.</summary>
+[InlineArray(16)]
+internal struct RegisterFile
+{
+    private ulong element;
 }

@@ -34,7 +34,7 @@ public sealed partial class X86Cpu
 {
     public const int ES = 0, CS = 1, SS = 2, DS = 3, FS = 4, GS = 5;
 
-    private readonly ulong[] gpr = new ulong[16];
+    private RegisterFile gpr;
     private readonly DecodeCache decodeCache;
     private bool stopRequested;
 
@@ -119,7 +119,7 @@ public sealed partial class X86Cpu
     /// <summary>Power-on state (SDM vol. 3, 9.1.1), real mode at F000:FFF0.</summary>
     public void ResetToRealMode()
     {
-        Array.Clear(gpr);
+        ((Span<ulong>)gpr).Clear();
         Eflags = RFlags.Reserved1;
         Cr0Value = Cr0.ET | Cr0.NW | Cr0.CD;
         Cr2 = Cr3 = Cr4Value = EferValue = 0;

@@ -108,7 +108,12 @@ internal sealed class DecodeCache
     internal sealed class CodeFrame
     {
         public readonly Instruction[] Instructions = new Instruction[4096];
-        public readonly MicroOp[] Ops = new MicroOp[4096];
+
+        /// <summary>Pinned: compiled blocks address their micro-ops directly.</summary>
+        public readonly MicroOp[] Ops = GC.AllocateArray<MicroOp>(4096, pinned: true);
+
+        /// <summary>Compiled blocks of this frame (index 0 unused); dropped with the frame.</summary>
+        public readonly List<CompiledBlock?> Blocks = [null];
     }
 }
 

@@ -61,6 +61,24 @@ internal unsafe struct MicroOp
     /// <summary>Memory operand: base and index register numbers (or <see cref="NoRegister"/>), index shift, segment.</summary>
     public byte Base, Index, Scale, Segment;
 
+    /// <summary>Flag in <see cref="Traits"/>: the form may leave the sequence (a branch), so a block ends with it.</summary>
+    public const byte Branch = 1;
+
+    /// <summary>Flag in <see cref="Traits"/>: the form may fault (memory, stack, branch-target checks).</summary>
+    public const byte MayFault = 2;
+
+    /// <summary>Flag in <see cref="Traits"/>: the form writes memory, possibly the code it runs from.</summary>
+    public const byte WritesMemory = 4;
+
+    /// <summary><see cref="Branch"/>, <see cref="MayFault"/>, <see cref="WritesMemory"/>.</summary>
+    public byte Traits;
+
+    /// <summary>Times the hot loop entered this instruction before its block was compiled.</summary>
+    public ushort Heat;
+
+    /// <summary>Index of the compiled block starting here in the frame's block list; 0 none yet, -1 none possible.</summary>
+    public int Block;
+
     /// <summary>Condition code of Jcc (low nibble of the opcode, SDM vol. 1, table B-1).</summary>
     public byte Condition;
 }

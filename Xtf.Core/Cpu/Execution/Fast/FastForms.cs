@@ -26,7 +26,34 @@ internal static unsafe class FastForms
         if (!i.HasLockPrefix)
             op.Fast = Select(in i, bitness, ref op);
         op.Mode = (byte)(bitness | (op.Fast == null ? MicroOp.General : 0) | (LoadsStackSegment(in i) ? MicroOp.StepOnly : 0));
+        op.Traits = Traits(in i);
         return op;
+    }
+
+    /// <summary>What a block compiler must know of a specialised form: whether it branches, may fault, writes memory.</summary>
+    private static byte Traits(in Instruction i)
+    {
+        switch (i.Mnemonic)
+        {
+            case Mnemonic.Lea or Mnemonic.Nop:
+                return 0;
+            case Mnemonic.Push or Mnemonic.Call:
+                return (byte)(MicroOp.MayFault | MicroOp.WritesMemory | (i.Mnemonic == Mnemonic.Call ? MicroOp.Branch : 0));
+            case Mnemonic.Pop:
+                return MicroOp.MayFault;
+            case Mnemonic.Jmp or Mnemonic.Ret:
+                return MicroOp.MayFault | MicroOp.Branch;
+        }
+
+        if (i.ConditionCode != ConditionCode.None && i.IsJccShortOrNear)
+            return MicroOp.MayFault | MicroOp.Branch;
+        bool memory = false;
+        for (int n = 0; n < i.OpCount; n++)
+            memory |= i.GetOpKind(n) == OpKind.Memory;
+        if (!memory)
+            return 0;
+        bool store = i.Op0Kind == OpKind.Memory && i.Mnemonic is not (Mnemonic.Cmp or Mnemonic.Test);
+        return (byte)(MicroOp.MayFault | (store ? MicroOp.WritesMemory : 0));
     }
 
     /// <summary>MOV SS and POP SS open the shadow that holds off debug traps (SDM vol. 3, 6.8.3).</summary>
