@@ -14,12 +14,18 @@ namespace Xtf.Core.Cpu;
 public sealed partial class X86Cpu
 {
     /// <summary>
+    /// How far the CPU may speed up execution. Every tier gives the same architectural results; the
+    /// lower ones exist to cross-check the higher ones and to narrow down an emulator bug.
+    /// </summary>
+    public ExecutionTier MaxTier { get; set; } = ExecutionTier.Compiled;
+
+    /// <summary>
     /// True when the next boundaries need no debug work: TF clear (no single-step trap), no DR7
     /// breakpoint enabled (no instruction or data breakpoint can match), and no MOV SS shadow with
     /// traps held over it (SDM vol. 3, 18.3.1 and 6.8.3). In that state <see cref="Step"/>'s
     /// epilogue does nothing for any instruction but MOV SS / POP SS, which stay with it.
     /// </summary>
-    private bool CanRunCached =>
+    private bool CanRunCached => MaxTier != ExecutionTier.Stepping &&
         ((eflags & RFlags.TF) | ((uint)Dr[7] & 0xFF)) == 0 && !debugShadow && heldDebugTraps == 0;
 
     /// <summary>
@@ -72,8 +78,11 @@ public sealed partial class X86Cpu
                             continue;
                         }
 
-                        if (op.Block == 0 && ++op.Heat >= BlockCompiler.Threshold)
-                            op.Block = CompileBlock(frame, offset);
+                        // Hot: compile the run starting here and take it at once (so the
+                        // instructions it covers do not go on heating up blocks of their own).
+                        if (op.Block == 0 && ++op.Heat >= BlockCompiler.Threshold && MaxTier == ExecutionTier.Compiled
+                            && (op.Block = CompileBlock(frame, offset)) > 0)
+                            continue;
                         Rip = op.Fast(this, in op);
                         budget--;
                         continue;
@@ -103,4 +112,17 @@ public sealed partial class X86Cpu
             return Halt();
         }
     }
+}
+
+/// <summary>The execution tiers of <see cref="X86Cpu.MaxTier"/>.</summary>
+public enum ExecutionTier
+{
+    /// <summary>Every instruction through the single-step path and the general handler of its mnemonic.</summary>
+    Stepping,
+
+    /// <summary>Cached instructions run in the hot loop, through their specialised forms where they have one.</summary>
+    Specialised,
+
+    /// <summary>As <see cref="Specialised"/>, and hot straight-line runs compiled into one method each.</summary>
+    Compiled,
 }

@@ -33,4 +33,38 @@ public sealed class DecodeCacheTests
         Assert.That(cpu.Run(), Is.EqualTo(StopReason.Halted));
         Assert.That(cpu.Rip, Is.EqualTo(0x104ul), "0FF0:0100: jump to 0FF0:0103, HLT retires at 0104");
     }
+
+    [TestCase(TestName = "A compiled block is dropped when an instruction it covers is decoded again for another RIP")]
+    public void CompiledBlockIsDroppedWhenItsInstructionsAreDecodedAgain()
+    {
+        var vm = new VirtualMachine(new MachineOptions { MemoryBytes = 1 << 20 });
+        // 0: nop; 1: inc ax; 2: dec cx; 3: jnz 1 (75 FC); 5: hlt
+        vm.Memory.Write(0x10000, [0x90, 0x40, 0x49, 0x75, 0xFC, 0xF4]);
+        var cpu = vm.Cpu;
+
+        // 300 iterations at 1000:0001: hot enough for the loop to be compiled as one block.
+        RunAt(cpu, 0x1000, 0, cx: 300);
+        Assert.That((cpu.Rip, cpu.Eax), Is.EqualTo((6ul, 300u)));
+
+        // The same bytes as 0FF0:0102 (the DEC, then JNZ and HLT): decoded again for these RIPs,
+        // the JNZ now targets 0FF0:0101. CX = 1, so it falls through to the HLT.
+        RunAt(cpu, 0x0FF0, 0x102, cx: 1);
+        Assert.That(cpu.Rip, Is.EqualTo(0x106ul));
+
+        // Back at 1000:0000 the loop must branch to 1000:0001 again; a block still holding the
+        // JNZ decoded for 0FF0 would jump to 1000:0101.
+        RunAt(cpu, 0x1000, 0, cx: 5);
+        Assert.That((cpu.Rip, cpu.Eax), Is.EqualTo((6ul, 5u)));
+    }
+
+    private static void RunAt(X86Cpu cpu, ushort cs, ushort ip, ushort cx)
+    {
+        cpu.Segments[X86Cpu.CS].LoadReal(cs);
+        cpu.Rip = ip;
+        cpu.Eax = 0;
+        cpu.Ecx = cx;
+        cpu.UpdateMode();
+        cpu.Budget = 10_000;
+        Assert.That(cpu.Run(), Is.EqualTo(StopReason.Halted), $"{cs:X4}:{ip:X4}");
+    }
 }

@@ -80,6 +80,10 @@ internal sealed class DecodeCache
             lastCode = cached;
         }
 
+        // A compiled block addresses the micro-ops of every instruction it covers: if one of them
+        // is decoded again (for another RIP or code size), the frame's blocks are stale.
+        if (cached.Ops[offset].Mode != 0)
+            cached.DropBlocks();
         cached.Ops[offset] = FastForms.Build(in scratch, bitness);
         cached.Instructions[offset] = scratch;
         return ref cached.Instructions[offset];
@@ -114,6 +118,19 @@ internal sealed class DecodeCache
 
         /// <summary>Compiled blocks of this frame (index 0 unused); dropped with the frame.</summary>
         public readonly List<CompiledBlock?> Blocks = [null];
+
+        /// <summary>Forgets every compiled block of the frame; hot code compiles again.</summary>
+        public void DropBlocks()
+        {
+            if (Blocks.Count == 1)
+                return;
+            Blocks.RemoveRange(1, Blocks.Count - 1);
+            foreach (ref var op in Ops.AsSpan())
+            {
+                op.Block = 0;
+                op.Heat = 0;
+            }
+        }
     }
 }
 

@@ -88,10 +88,27 @@ internal static unsafe class BlockCompiler
                 il.Emit(OpCodes.Stfld, RipField);
             }
 
-            il.Emit(OpCodes.Ldarg_0);
-            il.Emit(OpCodes.Ldc_I8, (long)Unsafe.AsPointer(ref op));
-            il.Emit(OpCodes.Conv_U);
-            il.Emit(OpCodes.Call, Forms.Value[(nint)op.Fast]);
+            var form = Forms.Value[(nint)op.Fast];
+            if (RegisterVariant(form) is { } variant)
+            {
+                // Register forms: the operands go in as constants and the next RIP is known.
+                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Ldc_I4, (int)op.Dst);
+                if (variant.Name == "RegisterRegister")
+                    il.Emit(OpCodes.Ldc_I4, (int)op.Src);
+                else
+                    il.Emit(OpCodes.Ldc_I8, (long)op.Immediate);
+                il.Emit(OpCodes.Call, variant);
+                il.Emit(OpCodes.Ldc_I8, (long)op.NextRip);
+            }
+            else
+            {
+                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Ldc_I8, (long)Unsafe.AsPointer(ref op));
+                il.Emit(OpCodes.Conv_U);
+                il.Emit(OpCodes.Call, form);
+            }
+
             il.Emit(OpCodes.Stloc, next);
             pending++;
             if ((op.Traits & MicroOp.WritesMemory) != 0 && k != run[^1])
@@ -113,6 +130,15 @@ internal static unsafe class BlockCompiler
         il.Emit(OpCodes.Ldloc, next);
         il.Emit(OpCodes.Ret);
     }
+
+    /// <summary>The operands-as-arguments variant of a register form (RR, RI, R), if it has one.</summary>
+    private static MethodInfo? RegisterVariant(MethodInfo form) => form.Name switch
+    {
+        "RR" => form.DeclaringType!.GetMethod("RegisterRegister"),
+        "RI" => form.DeclaringType!.GetMethod("RegisterImmediate"),
+        "R" when form.DeclaringType!.GetGenericTypeDefinition() == typeof(UnaryForms<,>) => form.DeclaringType.GetMethod("Register"),
+        _ => null,
+    };
 
     /// <summary>
     /// Every specialised form method by its entry point (the value the builder stores in

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Xtf.Core.Cpu.Decoding;
 using Xtf.Core.Cpu.Memory;
 
@@ -11,23 +12,43 @@ internal static class BinaryForms<TSize, TOp>
     where TSize : struct, IOperandSize
     where TOp : struct, IBinaryOp
 {
-    public static ulong RR(X86Cpu c, ref readonly MicroOp op) => ToRegister(c, in op, c.Gpr(op.Src) & TSize.Mask);
+    public static ulong RR(X86Cpu c, ref readonly MicroOp op)
+    {
+        RegisterRegister(c, op.Dst, op.Src);
+        return op.NextRip;
+    }
 
-    public static ulong RI(X86Cpu c, ref readonly MicroOp op) => ToRegister(c, in op, op.Immediate);
+    public static ulong RI(X86Cpu c, ref readonly MicroOp op)
+    {
+        RegisterImmediate(c, op.Dst, op.Immediate);
+        return op.NextRip;
+    }
 
-    public static ulong RM(X86Cpu c, ref readonly MicroOp op) => ToRegister(c, in op, OperandMemory.Read<TSize>(c, in op));
+    public static ulong RM(X86Cpu c, ref readonly MicroOp op)
+    {
+        ToRegister(c, op.Dst, OperandMemory.Read<TSize>(c, in op));
+        return op.NextRip;
+    }
+
+    /// <summary>The register-register form with its operands as arguments (a compiled block passes constants).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void RegisterRegister(X86Cpu c, int dst, int src) => ToRegister(c, dst, c.Gpr(src) & TSize.Mask);
+
+    /// <summary>The register-immediate form with its operands as arguments.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void RegisterImmediate(X86Cpu c, int dst, ulong immediate) => ToRegister(c, dst, immediate);
 
     public static ulong MR(X86Cpu c, ref readonly MicroOp op) => ToMemory(c, in op, c.Gpr(op.Src) & TSize.Mask);
 
     public static ulong MI(X86Cpu c, ref readonly MicroOp op) => ToMemory(c, in op, op.Immediate);
 
-    private static ulong ToRegister(X86Cpu c, ref readonly MicroOp op, ulong b)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ToRegister(X86Cpu c, int dst, ulong b)
     {
-        ref ulong d = ref c.Gpr(op.Dst);
+        ref ulong d = ref c.Gpr(dst);
         ulong r = TOp.Apply<TSize>(c, d & TSize.Mask, b);
         if (TOp.Writes)
             d = TSize.Merge(d, r);
-        return op.NextRip;
     }
 
     /// <summary>
@@ -63,9 +84,16 @@ internal static class UnaryForms<TSize, TOp>
 {
     public static ulong R(X86Cpu c, ref readonly MicroOp op)
     {
-        ref ulong d = ref c.Gpr(op.Dst);
-        d = TSize.Merge(d, TOp.Apply<TSize>(c, d & TSize.Mask, op.Immediate));
+        Register(c, op.Dst, op.Immediate);
         return op.NextRip;
+    }
+
+    /// <summary>The register form with its operands as arguments (a compiled block passes constants).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Register(X86Cpu c, int dst, ulong count)
+    {
+        ref ulong d = ref c.Gpr(dst);
+        d = TSize.Merge(d, TOp.Apply<TSize>(c, d & TSize.Mask, count));
     }
 
     public static ulong M(X86Cpu c, ref readonly MicroOp op)
