@@ -89,6 +89,37 @@ public sealed class DebugExceptionTests
         });
     }
 
+    [TestCase(TestName = "Single-step: REP MOVSB traps after each iteration, with EIP = the REP MOVSB until the last iteration (SDM vol. 3, 18.3.1.4)")]
+    public void SingleStepRepeatedStringTrapsPerIteration()
+    {
+        Label rep = default, after = default, afterPush = default, afterPopf = default;
+        var (h, trace) = RunTraced(a =>
+        {
+            rep = a.CreateLabel();
+            after = a.CreateLabel();
+            afterPush = a.CreateLabel();
+            afterPopf = a.CreateLabel();
+            a.mov(esi, CpuHarness.DataBase + 0x100);
+            a.mov(edi, CpuHarness.DataBase + 0x200);
+            a.mov(ecx, 3u);
+            LoadFlags(a, TF);
+            a.Label(ref rep);
+            a.rep.movsb();
+            a.Label(ref after);
+            a.push(Reserved1);
+            a.Label(ref afterPush);
+            a.popfd();
+            a.Label(ref afterPopf);
+        }, h => h.WriteBytes(CpuHarness.DataBase + 0x100, [1, 2, 3]));
+        Assert.Multiple(() =>
+        {
+            uint r = h.AddressOf(rep);
+            Assert.That(trace, Is.EqualTo(new[] { r, r, h.AddressOf(after), h.AddressOf(afterPush), h.AddressOf(afterPopf) }));
+            Assert.That(h.Cpu.Ecx, Is.Zero);
+            Assert.That(h.ReadU32(CpuHarness.DataBase + 0x200) & 0xFFFFFF, Is.EqualTo(0x030201u), "all three bytes copied");
+        });
+    }
+
     [TestCase(TestName = "Single-step #DB is a trap: saved EIP = the next instruction, saved EFLAGS has TF and RF = 0, DR6 = 0xFFFF4FF0, TF cleared in the handler")]
     public void SingleStepFrame()
     {

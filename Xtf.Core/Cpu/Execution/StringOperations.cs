@@ -63,13 +63,17 @@ internal static class StringOperations
         if (kind is Kind.Ins or Kind.Outs)
             InputOutput.CheckIoPermission(cpu, (ushort)cpu.ReadGpr(X86Cpu.RDX, 2), size);
 
+        // Single-stepping a repeated string instruction traps after every iteration, with EIP
+        // still at the instruction until the last one (SDM vol. 3, 18.3.1.4).
+        int iterationsPerStep = (cpu.Eflags & RFlags.TF) != 0 ? 1 : IterationsPerStep;
+
         for (int n = 0; ; n++)
         {
             if (repeat)
             {
                 if (cpu.ReadGpr(X86Cpu.RCX, addrSize) == 0)
                     return;
-                if (n == IterationsPerStep)
+                if (n == iterationsPerStep)
                 {
                     cpu.NextRip = cpu.Rip;
                     return;
