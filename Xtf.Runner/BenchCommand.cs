@@ -12,6 +12,9 @@ internal static class BenchCommand
 
     public const long DefaultInstructions = 20_000_000;
 
+    /// <summary>Runs per figure; the best one is reported.</summary>
+    private const int Runs = 3;
+
     public static int Run(TextWriter stdout, long instructions, IReadOnlyList<string> workloads)
     {
         // Warm up every path until the tiered JIT has promoted the hot loops (call and loop
@@ -24,12 +27,14 @@ internal static class BenchCommand
             Thread.Sleep(150);
         }
 
-        double decode = CpuBenchmarks.RawDecodeRate(instructions);
+        // Each figure is the best of a few runs: on a shared machine the slow runs measure the
+        // neighbours. The yardstick gets the same treatment, so the ratio is not flattered.
+        double decode = Enumerable.Range(0, Runs).Max(_ => CpuBenchmarks.RawDecodeRate(instructions));
         stdout.WriteLine($"{"iced-decode",-12} {decode / 1e6,8:0.0} M instructions/s (decode only)");
         int rc = 0;
         foreach (var name in workloads)
         {
-            var r = CpuBenchmarks.Run(name, instructions);
+            var r = Enumerable.Range(0, Runs).Select(_ => CpuBenchmarks.Run(name, instructions)).MaxBy(r => r.Problem is null ? r.Mips : -1)!;
             if (r.Problem is { } problem)
             {
                 stdout.WriteLine($"{name,-12} {"-",8} MIPS  ({problem})");

@@ -19,6 +19,19 @@ public sealed class BenchCommandTests
         });
     }
 
+    [Test]
+    public void BenchRunsOnlyTheNamedWorkloads()
+    {
+        var run = RunnerHarness.Run("bench", "alu", "--instructions", "20000");
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.Zero, run.Stdout);
+            Assert.That(run.StdoutLines, Has.Length.EqualTo(2));
+            Assert.That(run.StdoutLines[1], Does.StartWith("alu "));
+        });
+    }
+
+    [TestCase("nosuch")]
     [TestCase("--instructions", "0")]
     [TestCase("--instructions", "x")]
     [TestCase("--bogus")]
