@@ -1,4 +1,5 @@
 using Iced.Intel;
+using Xtf.Core.Cpu.Segmentation;
 
 namespace Xtf.Core.Cpu.Execution;
 
@@ -149,6 +150,9 @@ internal static class ControlTransfer
     /// <summary>
     /// Far RET (SDM: RET): to the same privilege, or to an outer one (RPL &gt; CPL) with SS:ESP
     /// popped after the immediate is released, and data segments the new CPL may not use nulled.
+    /// In IA-32e mode (RET, IA-32E-MODE-RETURN-*) the target may be a 64-bit code segment, whose
+    /// RIP must be canonical instead of within the limit, and an outer return to 64-bit mode at
+    /// CPL 0-2 may load a null SS (<see cref="X86Cpu.CheckLongModeReturnStack"/>).
     /// </summary>
     private static void Retf(X86Cpu cpu, in Instruction i)
     {
@@ -166,10 +170,10 @@ internal static class ControlTransfer
 
         var code = cpu.CheckReturnCodeSegment(selector);
         int rpl = selector & 3;
+        bool to64 = cpu.LongMode && code.Long;
         if (rpl == cpu.Cpl)
         {
-            if (offset > code.EffectiveLimit && !(cpu.LongMode && code.Long))
-                throw CpuFault.GP(0);
+            CheckReturnOffset(code, offset, to64);
             cpu.StackPointer += (ulong)(2 * size) + imm;
             cpu.CommitCodeSegment(selector, code, rpl);
             cpu.NextRip = offset;
@@ -179,15 +183,31 @@ internal static class ControlTransfer
         int depth = (2 * size) + (int)imm;
         ulong newSp = cpu.PeekStack(depth, size);
         ushort ssSelector = (ushort)cpu.PeekStack(depth + size, size);
-        var stack = cpu.CheckReturnStackSegment(ssSelector, rpl);
-        if (offset > code.EffectiveLimit)
-            throw CpuFault.GP(0);
+        SegmentDescriptor? stack = cpu.LongMode
+            ? cpu.CheckLongModeReturnStack(ssSelector, rpl, to64)
+            : cpu.CheckReturnStackSegment(ssSelector, rpl);
+        CheckReturnOffset(code, offset, to64);
         cpu.CommitCodeSegment(selector, code, rpl);
-        cpu.SetAccessed(ssSelector, stack);
-        cpu.Segments[X86Cpu.SS].Load(ssSelector, stack);
+        if (stack is { } ss)
+        {
+            cpu.SetAccessed(ssSelector, ss);
+            cpu.Segments[X86Cpu.SS].Load(ssSelector, ss);
+        }
+        else
+        {
+            cpu.Segments[X86Cpu.SS].LoadNull(ssSelector);
+        }
+
         cpu.StackPointer = newSp + imm;
         cpu.NullifyInaccessibleDataSegments();
         cpu.NextRip = offset;
+    }
+
+    /// <summary>SDM: RET: the return offset must be canonical for a 64-bit target, else within the code segment limit (#GP(0)).</summary>
+    private static void CheckReturnOffset(SegmentDescriptor code, ulong offset, bool to64)
+    {
+        if (to64 ? !X86Cpu.IsCanonical(offset) : offset > code.EffectiveLimit)
+            throw CpuFault.GP(0);
     }
 
     /// <summary>LOOP/LOOPE/LOOPNE: decrement the counter (address size) without touching flags.</summary>

@@ -48,6 +48,12 @@ internal static class Interrupts
     /// </summary>
     private static void Iret(X86Cpu cpu, int size)
     {
+        if (cpu.LongMode)
+        {
+            IretLongMode(cpu, size);
+            return;
+        }
+
         if (cpu.ProtectedMode && cpu.Virtual8086 && cpu.Iopl < 3)
             throw CpuFault.GP(0);
         if (cpu.ProtectedMode && !cpu.Virtual8086 && (cpu.Eflags & RFlags.NT) != 0)
@@ -116,14 +122,83 @@ internal static class Interrupts
     }
 
     /// <summary>
+    /// IRET in IA-32e mode (SDM vol. 2, IRET, IA-32e-MODE; vol. 3, 6.14.3). NT set is #GP(0): there
+    /// is no task return. The frame holds RIP, CS, RFLAGS in slots of the operand size (IRETQ 8,
+    /// IRETD 4, IRET 2), then RSP and SS: popped always in 64-bit mode, in compatibility mode only
+    /// on a return to an outer level. A popped RIP that is not canonical is #GP(0); the code
+    /// segment is checked as in protected mode (with L and D both set #GP(selector)); the stack
+    /// segment as for an outer return, except that a null SS may return to 64-bit mode at CPL 0-2
+    /// (6.14.3). The new RIP must be canonical (64-bit target) or within the limit (#GP(0)).
+    /// </summary>
+    private static void IretLongMode(X86Cpu cpu, int size)
+    {
+        if ((cpu.Eflags & RFlags.NT) != 0)
+            throw CpuFault.GP(0);
+
+        ulong rip = cpu.PeekStack(0, size);
+        ushort selector = (ushort)cpu.PeekStack(size, size);
+        uint flags = (uint)cpu.PeekStack(2 * size, size);
+        bool from64 = cpu.Bitness == 64;
+        int rpl = selector & 3;
+        bool popStack = from64 || rpl > cpu.Cpl;
+        ulong newSp = 0;
+        ushort ssSelector = 0;
+        if (popStack)
+        {
+            newSp = cpu.PeekStack(3 * size, size);
+            ssSelector = (ushort)cpu.PeekStack(4 * size, size);
+        }
+
+        if (!X86Cpu.IsCanonical(rip))
+            throw CpuFault.GP(0);
+        var code = cpu.CheckReturnCodeSegment(selector);
+        bool to64 = code.Long;
+        int oldCpl = cpu.Cpl;
+        int oldIopl = cpu.Iopl;
+        if (!popStack)
+        {
+            // Compatibility mode, same privilege: as in protected mode.
+            if (rip > code.EffectiveLimit)
+                throw CpuFault.GP(0);
+            cpu.StackPointer += (ulong)(3 * size);
+            cpu.CommitCodeSegment(selector, code, rpl);
+            cpu.NextRip = rip;
+            WriteFlags(cpu, flags, size, oldCpl, oldIopl, protectedMode: true);
+            return;
+        }
+
+        var stack = cpu.CheckLongModeReturnStack(ssSelector, rpl, to64);
+        if (!to64 && rip > code.EffectiveLimit)
+            throw CpuFault.GP(0);
+
+        cpu.CommitCodeSegment(selector, code, rpl);
+        cpu.NextRip = rip;
+        WriteFlags(cpu, flags, size, oldCpl, oldIopl, protectedMode: true);
+        if (stack is { } ss)
+        {
+            cpu.SetAccessed(ssSelector, ss);
+            cpu.Segments[X86Cpu.SS].Load(ssSelector, ss);
+        }
+        else
+        {
+            cpu.Segments[X86Cpu.SS].LoadNull(ssSelector);
+        }
+
+        // In 64-bit mode the popped slot is the new RSP (an IRETD writes ESP, zero-extended); from
+        // compatibility mode, the new stack's size decides, as in protected mode.
+        int spSize = from64 || to64 ? size : stack is { DefaultBig: true } ? 4 : 2;
+        cpu.WriteGpr(X86Cpu.RSP, spSize, newSp);
+        if (rpl > oldCpl)
+            cpu.NullifyInaccessibleDataSegments();
+    }
+
+    /// <summary>
     /// SDM: IRET, TASK-RETURN (NT = 1): switch without nesting to the task named by the back-link
-    /// of the current TSS. The back-link must name a busy TSS in the GDT, else #TS(back-link);
-    /// IA-32e mode has no task return (#GP(0)).
+    /// of the current TSS. The back-link must name a busy TSS in the GDT, else #TS(back-link).
+    /// (IA-32e mode has no task return: <see cref="IretLongMode"/>.)
     /// </summary>
     private static void TaskReturn(X86Cpu cpu)
     {
-        if (cpu.LongMode)
-            throw CpuFault.GP(0);
         ushort backLink = (ushort)cpu.ReadLinear((cpu.Tr.Base + Tasks.Tss32.BackLink) & 0xFFFFFFFF, 2, user: false);
         cpu.SwitchTask(backLink, TaskSwitchReason.Iret, cpu.NextRip);
     }

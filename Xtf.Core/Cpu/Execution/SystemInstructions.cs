@@ -28,10 +28,7 @@ internal static class SystemInstructions
         add(Mnemonic.Wrmsr, Wrmsr);
         add(Mnemonic.Rdtsc, Rdtsc);
         add(Mnemonic.Rdpmc, Rdpmc);
-        add(Mnemonic.Sysenter, (X86Cpu c, in Instruction i) => Sysenter(c));
-        add(Mnemonic.Sysexit, (X86Cpu c, in Instruction i) => Sysexit(c));
-        add(Mnemonic.Syscall, (X86Cpu c, in Instruction i) => Syscall(c));
-        add(Mnemonic.Sysret, (X86Cpu c, in Instruction i) => Sysret(c));
+        FastSystemCalls.Install(add);
         add(Mnemonic.Invd, (X86Cpu c, in Instruction i) => RequireCpl0(c));
         add(Mnemonic.Wbinvd, (X86Cpu c, in Instruction i) => RequireCpl0(c));
         add(Mnemonic.Invlpg, (X86Cpu c, in Instruction i) =>
@@ -105,7 +102,10 @@ internal static class SystemInstructions
         cpu.WriteOperand(i, 0, size, value);
     }
 
-    /// <summary>LTR (SDM: LTR): a GDT selector of an available TSS; the descriptor is marked busy.</summary>
+    /// <summary>
+    /// LTR (SDM: LTR): a GDT selector of an available TSS; the descriptor is marked busy. In IA-32e
+    /// mode the descriptor is 16 bytes and only the 64-bit TSS (type 9) will do (<see cref="SystemBase"/>).
+    /// </summary>
     private static void Ltr(X86Cpu cpu, in Instruction i)
     {
         if (!cpu.ProtectedMode || cpu.Virtual8086)
@@ -118,15 +118,39 @@ internal static class SystemInstructions
         if ((selector & 4) != 0)
             throw CpuFault.GP(error);
         var d = cpu.ReadDescriptor(selector);
-        if (!d.IsSystem || d.Type is not (SystemDescriptorType.Tss16Available or SystemDescriptorType.Tss32Available))
+        ulong high = cpu.LongMode ? cpu.ReadDescriptorHigh(selector) : 0;
+        bool available = cpu.LongMode
+            ? d.Type == SystemDescriptorType.Tss64Available
+            : d.Type is SystemDescriptorType.Tss16Available or SystemDescriptorType.Tss32Available;
+        if (!d.IsSystem || !available)
             throw CpuFault.GP(error);
         if (!d.Present)
             throw new CpuFault(X86Vector.NP, error);
+        ulong @base = SystemBase(cpu, d, high, error);
         cpu.SetTssBusy(selector, busy: true);
         cpu.Tr.Load(selector, new SegmentDescriptor(d.Raw | (2ul << 40)));
+        cpu.Tr.Base = @base;
     }
 
-    /// <summary>LLDT (SDM: LLDT): null makes LDTR unusable; otherwise a GDT selector of an LDT descriptor.</summary>
+    /// <summary>
+    /// Base of an LDT or TSS descriptor. In IA-32e mode bytes 8-11 of the 16-byte descriptor hold
+    /// base[63:32], which must make a canonical address, and the type field of the upper half
+    /// (bits 8-12 of dword 3) must be 0 (AMD APM vol. 2, 4.8.3); else #GP(selector).
+    /// </summary>
+    private static ulong SystemBase(X86Cpu cpu, SegmentDescriptor d, ulong high, uint error)
+    {
+        if (!cpu.LongMode)
+            return d.Base;
+        ulong @base = d.Base | ((high & 0xFFFFFFFF) << 32);
+        if (!X86Cpu.IsCanonical(@base) || ((high >> 40) & 0x1F) != 0)
+            throw CpuFault.GP(error);
+        return @base;
+    }
+
+    /// <summary>
+    /// LLDT (SDM: LLDT): null makes LDTR unusable; otherwise a GDT selector of an LDT descriptor
+    /// (16 bytes in IA-32e mode, <see cref="SystemBase"/>).
+    /// </summary>
     private static void Lldt(X86Cpu cpu, in Instruction i)
     {
         if (!cpu.ProtectedMode || cpu.Virtual8086)
@@ -143,11 +167,14 @@ internal static class SystemInstructions
         if ((selector & 4) != 0)
             throw CpuFault.GP(error);
         var d = cpu.ReadDescriptor(selector);
+        ulong high = cpu.LongMode ? cpu.ReadDescriptorHigh(selector) : 0;
         if (!d.IsSystem || d.Type != SystemDescriptorType.Ldt)
             throw CpuFault.GP(error);
         if (!d.Present)
             throw new CpuFault(X86Vector.NP, error);
+        ulong @base = SystemBase(cpu, d, high, error);
         cpu.Ldtr.Load(selector, d);
+        cpu.Ldtr.Base = @base;
     }
 
     /// <summary>LMSW: loads CR0 bits 0-3; it can set PE but never clear it.</summary>
@@ -213,36 +240,6 @@ internal static class SystemInstructions
             throw CpuFault.GP(0);
         cpu.WriteGpr(X86Cpu.RAX, 4, 0);
         cpu.WriteGpr(X86Cpu.RDX, 4, 0);
-    }
-
-    /// <summary>
-    /// SYSENTER/SYSEXIT (SDM: SYSENTER, SYSEXIT): the processor recognises them only when
-    /// CPUID.01H:EDX.SEP (bit 11) is set, and <see cref="CpuidLeaves.Leaf1Edx"/> does not set it,
-    /// so both are #UD in every mode. Issue 4 enumerates SEP together with the transfers and their
-    /// #GP(0) checks (real-address mode, IA32_SYSENTER_CS[15:2] = 0, and for SYSEXIT CPL &gt; 0).
-    /// </summary>
-    private static void Sysenter(X86Cpu cpu) => throw CpuFault.UD();
-
-    private static void Sysexit(X86Cpu cpu) => throw CpuFault.UD();
-
-    /// <summary>
-    /// SYSCALL (SDM: SYSCALL; the processor is GenuineIntel): #UD outside 64-bit mode (CS.L = 0 or
-    /// EFER.LMA = 0) or with EFER.SCE clear. 64-bit mode and the transfer come with issue 4.
-    /// </summary>
-    private static void Syscall(X86Cpu cpu)
-    {
-        if (cpu.Bitness != 64 || (cpu.EferValue & Efer.SCE) == 0)
-            throw CpuFault.UD();
-        throw CpuFault.UD(); // issue 4: the transfer to IA32_LSTAR
-    }
-
-    /// <summary>SYSRET (SDM: SYSRET): #UD as SYSCALL; then #GP(0) at CPL &gt; 0.</summary>
-    private static void Sysret(X86Cpu cpu)
-    {
-        if (cpu.Bitness != 64 || (cpu.EferValue & Efer.SCE) == 0)
-            throw CpuFault.UD();
-        RequireCpl0(cpu);
-        throw CpuFault.UD(); // issue 4: the return to IA32_STAR[63:48]
     }
 
     /// <summary>VMCALL/VMMCALL exit to the hypervisor at any CPL; without one they are #UD.</summary>

@@ -65,7 +65,10 @@ public sealed partial class X86Cpu
         }
 
         if (LongMode)
-            throw new CpuFault(X86Vector.GP, CpuFault.IdtError(vector, kind != EventKind.SoftwareInterrupt));
+        {
+            DeliverLongMode(vector, errorCode, kind, returnRip);
+            return;
+        }
 
         DeliverProtectedMode(vector, errorCode, kind, returnRip);
     }

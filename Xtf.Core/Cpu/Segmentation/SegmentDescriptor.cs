@@ -50,10 +50,20 @@ public readonly struct SegmentDescriptor
 
     public int GateParameterCount => (int)((Raw >> 32) & 0x1F);
 
+    /// <summary>Interrupt Stack Table index of a 64-bit IDT gate, bits 32-34 (SDM vol. 3, 6.14.1 and 6.14.5).</summary>
+    public int GateIst => (int)((Raw >> 32) & 7);
+
+    /// <summary>A 64-bit code segment (IA-32e mode): L set and D clear; L and D both set is reserved (SDM vol. 3, 5.2.1).</summary>
+    public bool Is64BitCode => IsCode && Long && !DefaultBig;
+
     public static SegmentDescriptor Code32(int dpl, bool conforming = false) =>
         Flat(0xA | (conforming ? 4 : 0), dpl, big: true);
 
     public static SegmentDescriptor Data32(int dpl) => Flat(0x2, dpl, big: true);
+
+    /// <summary>A 64-bit code segment (L = 1, D = 0), readable, nonconforming unless <paramref name="conforming"/>.</summary>
+    public static SegmentDescriptor Code64(int dpl, bool conforming = false) =>
+        Flat(0xA | (conforming ? 4 : 0), dpl, big: false, longMode: true);
 
     /// <summary>A flat 4 GiB code or data descriptor, accessed bit set.</summary>
     public static SegmentDescriptor Flat(int type, int dpl, bool big, bool longMode = false)
@@ -123,4 +133,12 @@ public static class SystemDescriptorType
     public const int CallGate32 = 0xC;
     public const int InterruptGate32 = 0xE;
     public const int TrapGate32 = 0xF;
+
+    // IA-32e mode redefines types 9, 0xB, 0xC, 0xE and 0xF as their 64-bit forms (SDM vol. 3,
+    // table 3-2); types 1, 3, 4, 5, 6 and 7 are reserved there.
+    public const int Tss64Available = 9;
+    public const int Tss64Busy = 0xB;
+    public const int CallGate64 = 0xC;
+    public const int InterruptGate64 = 0xE;
+    public const int TrapGate64 = 0xF;
 }

@@ -33,6 +33,22 @@ public sealed partial class X86Cpu
         return new SegmentDescriptor(ReadLinear(DescriptorAddress(tableBase, offset), 8, user: false));
     }
 
+    /// <summary>
+    /// Bytes 8-15 of a 16-byte system descriptor (LDT, TSS, call gate) of IA-32e mode (SDM vol. 3,
+    /// 3.5 and 5.8.3.1): the whole descriptor must lie within its table's limit, else
+    /// <paramref name="vector"/>(selector). The caller has read bytes 0-7 with <see cref="ReadDescriptor"/>.
+    /// </summary>
+    internal ulong ReadDescriptorHigh(ushort selector, X86Vector vector = X86Vector.GP, bool external = false)
+    {
+        bool local = (selector & 4) != 0;
+        ulong tableBase = local ? Ldtr.Base : Gdtr.Base;
+        uint limit = local ? Ldtr.Limit : Gdtr.Limit;
+        uint offset = (uint)(selector & 0xFFF8);
+        if (offset + 15 > limit)
+            throw new CpuFault(vector, SelectorErrorCode(selector, external));
+        return ReadLinear(DescriptorAddress(tableBase, offset + 8), 8, user: false);
+    }
+
     /// <summary>Sets the accessed bit of a code/data descriptor (SDM vol. 3, 3.4.5.1), as a locked write.</summary>
     internal void SetAccessed(ushort selector, SegmentDescriptor d)
     {

@@ -27,6 +27,12 @@ public sealed partial class X86Cpu
             return;
         }
 
+        if (LongMode)
+        {
+            FarJumpLongMode(selector, offset, operandSize);
+            return;
+        }
+
         var d = ReadFarTarget(selector);
         if (d.IsCode)
         {
@@ -73,6 +79,12 @@ public sealed partial class X86Cpu
             PushReturnAddress(operandSize);
             CommitCodeSegment(selector, default, Cpl);
             NextRip = offset;
+            return;
+        }
+
+        if (LongMode)
+        {
+            FarCallLongMode(selector, offset, operandSize);
             return;
         }
 
@@ -134,9 +146,7 @@ public sealed partial class X86Cpu
         bool valid = d.IsCode || (d.IsSystem && d.Type is SystemDescriptorType.CallGate16 or SystemDescriptorType.CallGate32
             or SystemDescriptorType.TaskGate or SystemDescriptorType.Tss16Available or SystemDescriptorType.Tss16Busy
             or SystemDescriptorType.Tss32Available or SystemDescriptorType.Tss32Busy);
-
-        // 16-byte gates and 64-bit code segments are long mode's (issue 4): refused there for now.
-        if (!valid || LongMode)
+        if (!valid)
             throw CpuFault.GP(SelectorErrorCode(selector, false));
         return d;
     }

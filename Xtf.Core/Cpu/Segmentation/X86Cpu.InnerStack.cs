@@ -26,6 +26,18 @@ public sealed partial class X86Cpu
     }
 
     /// <summary>
+    /// A stack pointer from the 64-bit TSS of IA-32e mode (SDM vol. 3, 7.7): RSPn or ISTn at
+    /// <paramref name="offset"/>. Its 8 bytes must lie within the TSS limit, else #TS(current TSS
+    /// selector, EXT) (SDM: INT n and CALL, "TSSstackAddress + 7 &gt; current TSS limit").
+    /// </summary>
+    internal ulong ReadTss64Stack(uint offset, bool external)
+    {
+        if (offset + 7 > Tr.Limit)
+            throw new CpuFault(X86Vector.TS, SelectorErrorCode(Tr.Selector, external));
+        return ReadLinear(Tr.Base + offset, 8, user: false);
+    }
+
+    /// <summary>
     /// The new SS for privilege level <paramref name="cpl"/>: null is #TS(0 | EXT); RPL and DPL
     /// other than the new CPL, or not a writable data segment, #TS(SS); not present #SS(SS).
     /// Returns the descriptor; the caller loads it at its commit point.

@@ -118,9 +118,29 @@ public sealed partial class X86Cpu
             throw CpuFault.GP(error);
         if (d.Conforming ? d.Dpl > rpl : d.Dpl != rpl)
             throw CpuFault.GP(error);
+
+        // SDM vol. 2, RET and IRET: in IA-32e mode a code segment with L and D both set is #GP(selector).
+        if (LongMode && d.Long && d.DefaultBig)
+            throw CpuFault.GP(error);
         if (!d.Present)
             throw new CpuFault(X86Vector.NP, error);
         return d;
+    }
+
+    /// <summary>
+    /// The SS selector popped by a far RET or IRET in IA-32e mode (SDM vol. 2, IRET,
+    /// IA-32e-MODE-RETURN; RET, IA-32E-MODE-RETURN-OUTER-PRIVILEGE-LEVEL): a null selector is
+    /// allowed only on a return to 64-bit mode at a CPL other than 3 with RPL = the new CPL,
+    /// else #GP(0); any other selector is checked as outside IA-32e mode. Returns null for a null
+    /// selector (the caller loads it as such).
+    /// </summary>
+    internal SegmentDescriptor? CheckLongModeReturnStack(ushort selector, int rpl, bool to64)
+    {
+        if ((selector & 0xFFFC) != 0)
+            return CheckReturnStackSegment(selector, rpl);
+        if (!to64 || rpl == 3 || (selector & 3) != rpl)
+            throw CpuFault.GP(0);
+        return null;
     }
 
     /// <summary>Checks the SS selector popped by a return to an outer level (SDM vol. 2, IRET/RET).</summary>

@@ -17,6 +17,25 @@ public static class Tss32
     public const uint MinimumLimit = 0x67;
 }
 
+/// <summary>
+/// Field offsets of the 64-bit TSS of IA-32e mode (SDM vol. 3, 7.7, figure 7-11). It holds no
+/// task state, only stack pointers: RSPn for a privilege change to ring n, and the seven
+/// Interrupt Stack Table pointers IST1-IST7, 8 bytes each (ISTn at 0x1C + 8n).
+/// </summary>
+public static class Tss64
+{
+    public const uint Rsp0 = 0x04, Rsp1 = 0x0C, Rsp2 = 0x14, Ist1 = 0x24, IoMapBase = 0x66;
+
+    /// <summary>A 64-bit TSS needs a limit of at least 0x67 (104 bytes) to hold its I/O map base.</summary>
+    public const uint MinimumLimit = 0x67;
+
+    /// <summary>Offset of RSPn for privilege level <paramref name="cpl"/> (0-2).</summary>
+    public static uint Rsp(int cpl) => Rsp0 + (8u * (uint)cpl);
+
+    /// <summary>Offset of ISTn, <paramref name="ist"/> 1-7.</summary>
+    public static uint Ist(int ist) => Ist1 + (8u * (uint)(ist - 1));
+}
+
 /// <summary>Field offsets of the 16-bit TSS (SDM vol. 3, 7.6, figure 7-10).</summary>
 public static class Tss16
 {
