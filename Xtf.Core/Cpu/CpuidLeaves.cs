@@ -3,21 +3,37 @@ namespace Xtf.Core.Cpu;
 /// <summary>The CPUID leaves the emulated processor reports (SDM vol. 2, CPUID).</summary>
 public static class CpuidLeaves
 {
-    /// <summary>CPUID.1:EDX features the CPU implements: FPU-less integer core with TSC, MSR, CX8, CMOV.</summary>
-    public const uint Leaf1Edx = (1u << 4) | (1u << 5) | (1u << 8) | (1u << 15);
+    /// <summary>
+    /// CPUID.1:EDX features the CPU implements: an FPU-less integer core with PSE (4 MiB pages),
+    /// TSC, MSR, PAE, CX8, PGE (global pages) and CMOV.
+    /// </summary>
+    public const uint Leaf1Edx = (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 13) | (1u << 15);
 
-    public static CpuidResult Native(uint leaf, uint subleaf)
+    /// <summary>CPUID.(7,0):EBX: SMEP (bit 7) and SMAP (bit 20).</summary>
+    public const uint Leaf7Ebx = (1u << 7) | (1u << 20);
+
+    /// <summary>CPUID.80000001H:EDX: NX (bit 20) and 1-GByte pages (bit 26).</summary>
+    public const uint Extended1Edx = (1u << 20) | (1u << 26);
+
+    /// <summary>MAXPHYADDR, reported in CPUID.80000008H:EAX[7:0]: paging-structure bits above it are reserved.</summary>
+    public const int PhysicalAddressBits = 40;
+
+    /// <summary>Linear-address width, CPUID.80000008H:EAX[15:8].</summary>
+    public const int LinearAddressBits = 48;
+
+    /// <summary>1-GByte pages in 4-level paging (CPUID.80000001H:EDX.Page1GB).</summary>
+    public const bool Pages1G = (Extended1Edx & (1u << 26)) != 0;
+
+    public static CpuidResult Native(uint leaf, uint subleaf) => leaf switch
     {
-        _ = subleaf;
-        return leaf switch
-        {
-            // Max basic leaf 1, vendor "GenuineIntel" (EBX, EDX, ECX).
-            0 => new CpuidResult(1, 0x756E6547, 0x6C65746E, 0x49656E69),
-            // Family 6, model 0x3A-like signature; no hypervisor bit on bare hardware.
-            1 => new CpuidResult(0x000306A9, 0, 0, Leaf1Edx),
-            0x80000000 => new CpuidResult(0x80000001, 0, 0, 0),
-            0x80000001 => new CpuidResult(0, 0, 0, 0),
-            _ => new CpuidResult(0, 0, 0, 0),
-        };
-    }
+        // Max basic leaf 7, vendor "GenuineIntel" (EBX, EDX, ECX).
+        0 => new CpuidResult(7, 0x756E6547, 0x6C65746E, 0x49656E69),
+        // Family 6, model 0x3A-like signature; no hypervisor bit on bare hardware.
+        1 => new CpuidResult(0x000306A9, 0, 0, Leaf1Edx),
+        7 => subleaf == 0 ? new CpuidResult(0, Leaf7Ebx, 0, 0) : default,
+        0x80000000 => new CpuidResult(0x80000008, 0, 0, 0),
+        0x80000001 => new CpuidResult(0, 0, 0, Extended1Edx),
+        0x80000008 => new CpuidResult(PhysicalAddressBits | (LinearAddressBits << 8), 0, 0, 0),
+        _ => default,
+    };
 }

@@ -60,6 +60,9 @@ public sealed partial class X86Cpu
 
     internal bool DirectionFlag => (eflags & RFlags.DF) != 0;
 
+    /// <summary>EFLAGS.AC, which also lifts SMAP for explicit supervisor accesses (SDM vol. 3, 4.6.1).</summary>
+    internal bool AlignmentCheckFlag => (eflags & RFlags.AC) != 0;
+
     /// <summary>Records the flags of a + b + carry (or a - b - borrow) for later; carry is 0 or 1.</summary>
     internal void SetArithmeticFlags(bool subtract, ulong a, ulong b, ulong carry, ulong result, int size)
     {

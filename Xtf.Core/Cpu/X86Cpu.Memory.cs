@@ -102,14 +102,44 @@ public sealed partial class X86Cpu
         return (s.Base + offset) & 0xFFFFFFFF;
     }
 
+    /// <summary>
+    /// The linear address of segment:offset with no check at all, for instructions that only name
+    /// an address and never fault on it (INVLPG; SDM vol. 2, INVLPG).
+    /// </summary>
+    internal ulong UncheckedLinear(int seg, ulong offset) => Bitness == 64
+        ? (seg >= FS ? offset + Segments[seg].Base : offset)
+        : (Segments[seg].Base + offset) & 0xFFFFFFFF;
+
     public static bool IsCanonical(ulong la) => (ulong)((long)(la << 16) >> 16) == la;
 
-    /// <summary>Linear to physical (SDM vol. 3, chapter 4). Without CR0.PG the two are the same.</summary>
+    private readonly Tlb tlb = new();
+
+    /// <summary>
+    /// Linear to physical (SDM vol. 3, chapter 4): through the TLB, else a page walk whose result
+    /// is cached. Without CR0.PG the two addresses are the same.
+    /// </summary>
     public ulong Translate(ulong linear, AccessKind kind, bool user)
     {
         if ((Cr0Value & Cr0.PG) == 0)
             return linear & 0xFFFFFFFF;
-        return PageWalker.Translate(this, linear, kind, user);
+        ref var slot = ref tlb.Slot(linear);
+        if (Tlb.Hits(slot, linear, PageWalker.Need(this, kind, user)))
+            return slot.Frame | (linear & PageMask);
+
+        // A cached translation that does not allow the access is dropped before the walk: the walk
+        // sees the paging structures as they are now, and a #PF invalidates the entries for the
+        // faulting address anyway (SDM vol. 3, 4.10.4.3).
+        slot.Tag = 0;
+        ulong physical = PageWalker.Translate(this, linear, kind, user, out var entry);
+        slot = entry;
+        return physical;
+    }
+
+    /// <summary>INVLPG (SDM vol. 3, 4.10.4.1): drops the translations of the page holding <paramref name="linear"/>.</summary>
+    internal void InvalidatePage(ulong linear)
+    {
+        tlb.FlushPage(linear);
+        InvalidateFetchWindow();
     }
 
     public ulong ReadLogical(int seg, ulong offset, int size) =>

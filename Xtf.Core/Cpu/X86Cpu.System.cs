@@ -13,6 +13,9 @@ public sealed partial class X86Cpu
         | Cr4.PCE | Cr4.OSFXSR | Cr4.OSXMMEXCPT | Cr4.UMIP | Cr4.FSGSBASE | Cr4.SMEP | Cr4.SMAP;
 
     private readonly Dictionary<uint, ulong> msrs = [];
+
+    /// <summary>The PDPTE registers of PAE paging (SDM vol. 3, 4.4.1), loaded by MOV CR3 / CR0 / CR4.</summary>
+    internal readonly ulong[] Pdpte = new ulong[4];
     private long tscOffset;
 
     /// <summary>Deterministic TSC: advances with retired instructions.</summary>
@@ -39,9 +42,10 @@ public sealed partial class X86Cpu
     };
 
     /// <summary>
-    /// MOV to CRn with the checks of SDM vol. 3, 2.5 and MOV CR: reserved bits, PG without PE,
-    /// NW without CD. Paging modes beyond 32-bit paging are refused with #GP(0) until the PAE and
-    /// 4-level walkers exist (issue 4).
+    /// MOV to CRn with the checks of SDM vol. 3, 2.5 and MOV CR: reserved bits, PG without PE, NW
+    /// without CD; the IA-32e activation rules of 9.8.5 (PG with LME sets LMA and needs PAE; PAE
+    /// cannot be cleared and PG not cleared in 64-bit mode while LMA); the PDPTE loads of PAE
+    /// paging (4.4.1); and the TLB flushes of 4.10.4.1.
     /// </summary>
     public void WriteControlRegister(int n, ulong value)
     {
@@ -49,28 +53,93 @@ public sealed partial class X86Cpu
         switch (n)
         {
             case 0:
-                if ((value >> 32) != 0 || ((value & Cr0.PG) != 0 && (value & Cr0.PE) == 0)
-                    || ((value & Cr0.NW) != 0 && (value & Cr0.CD) == 0))
-                    throw CpuFault.GP(0);
-                if ((value & Cr0.PG) != 0 && ((Cr4Value & Cr4.PAE) != 0 || (EferValue & Efer.LME) != 0))
-                    throw CpuFault.GP(0);
-                Cr0Value = value | Cr0.ET;
-                UpdateMode();
+                WriteCr0(value);
                 break;
             case 2:
                 Cr2 = value;
                 break;
             case 3:
-                Cr3 = Bitness == 64 ? value : value & 0xFFFFFFFF;
-                break;
+                {
+                    ulong cr3 = Bitness == 64 ? value : value & 0xFFFFFFFF;
+                    if (Bitness == 64 && (cr3 >> CpuidLeaves.PhysicalAddressBits) != 0)
+                        throw CpuFault.GP(0);
+                    if (PaePagingActive(Cr0Value, Cr4Value))
+                        LoadPdptes(cr3);
+                    Cr3 = cr3;
+                    tlb.FlushNonGlobal();
+                    break;
+                }
+
             case 4:
-                if ((value & ~Cr4Supported) != 0 || ((value & Cr4.PAE) != 0 && (Cr0Value & Cr0.PG) != 0))
-                    throw CpuFault.GP(0);
-                Cr4Value = value;
-                break;
+                {
+                    if ((value & ~Cr4Supported) != 0 || ((EferValue & Efer.LMA) != 0 && (value & Cr4.PAE) == 0))
+                        throw CpuFault.GP(0);
+                    const ulong pagingBits = Cr4.PGE | Cr4.PAE | Cr4.PSE | Cr4.SMEP | Cr4.SMAP;
+                    if (((value ^ Cr4Value) & (Cr4.PGE | Cr4.PAE | Cr4.PSE | Cr4.SMEP)) != 0 && PaePagingActive(Cr0Value, value))
+                        LoadPdptes(Cr3);
+                    if (((value ^ Cr4Value) & pagingBits) != 0)
+                        tlb.FlushAll();
+                    Cr4Value = value;
+                    break;
+                }
+
             default:
                 throw CpuFault.UD();
         }
+    }
+
+    /// <summary>MOV to CR0 (SDM vol. 3, 2.5, MOV CR and 9.8.5).</summary>
+    private void WriteCr0(ulong value)
+    {
+        if ((value >> 32) != 0 || ((value & Cr0.PG) != 0 && (value & Cr0.PE) == 0)
+            || ((value & Cr0.NW) != 0 && (value & Cr0.CD) == 0))
+            throw CpuFault.GP(0);
+        bool enablingPaging = (value & Cr0.PG) != 0 && (Cr0Value & Cr0.PG) == 0;
+        bool disablingPaging = (value & Cr0.PG) == 0 && (Cr0Value & Cr0.PG) != 0;
+
+        // 9.8.5: paging with EFER.LME activates IA-32e mode, which needs CR4.PAE; paging cannot be
+        // turned off from 64-bit code (only from compatibility mode).
+        if (enablingPaging && (EferValue & Efer.LME) != 0 && (Cr4Value & Cr4.PAE) == 0)
+            throw CpuFault.GP(0);
+        if (disablingPaging && Bitness == 64)
+            throw CpuFault.GP(0);
+        if ((EferValue & Efer.LME) == 0 && PaePagingActive(value, Cr4Value)
+            && (enablingPaging || ((value ^ Cr0Value) & (Cr0.CD | Cr0.NW)) != 0))
+            LoadPdptes(Cr3);
+
+        if (((value ^ Cr0Value) & (Cr0.PG | Cr0.WP)) != 0)
+            tlb.FlushAll();
+        Cr0Value = value | Cr0.ET;
+        if (enablingPaging && (EferValue & Efer.LME) != 0)
+            EferValue |= Efer.LMA;
+        else if (disablingPaging)
+            EferValue &= ~Efer.LMA;
+        UpdateMode();
+    }
+
+    /// <summary>PAE paging (not 4-level): CR0.PG and CR4.PAE with IA-32e mode not active.</summary>
+    private bool PaePagingActive(ulong cr0, ulong cr4) =>
+        (cr0 & Cr0.PG) != 0 && (cr4 & Cr4.PAE) != 0 && (EferValue & Efer.LME) == 0;
+
+    /// <summary>
+    /// Loads the four PDPTE registers from the 32-byte table CR3 points to (SDM vol. 3, 4.4.1): a
+    /// present PDPTE with a reserved bit set (2:1, 8:5, 63:MAXPHYADDR) makes the MOV #GP(0), and
+    /// nothing is loaded.
+    /// </summary>
+    private void LoadPdptes(ulong cr3)
+    {
+        const ulong low = 0x1E6; // bits 8:5 and 2:1
+        ulong high = ~((1ul << CpuidLeaves.PhysicalAddressBits) - 1);
+        Span<ulong> pdpte = stackalloc ulong[4];
+        for (int i = 0; i < 4; i++)
+        {
+            pdpte[i] = ReadPhysical(((cr3 & 0xFFFFFFE0) + (ulong)(8 * i)) & 0xFFFFFFFF, 8);
+            if ((pdpte[i] & 1) != 0 && (pdpte[i] & (low | high)) != 0)
+                throw CpuFault.GP(0);
+        }
+
+        pdpte.CopyTo(Pdpte);
+        tlb.FlushAll();
     }
 
     /// <summary>RDMSR: the CPU's own MSRs, then the intercepts; anything else is #GP(0).</summary>
@@ -109,6 +178,8 @@ public sealed partial class X86Cpu
                     throw CpuFault.GP(0);
                 if ((Cr0Value & Cr0.PG) != 0 && ((value ^ EferValue) & Efer.LME) != 0)
                     throw CpuFault.GP(0);
+                if (((value ^ EferValue) & Efer.NXE) != 0)
+                    tlb.FlushAll();
                 EferValue = (value & ~Efer.LMA) | (EferValue & Efer.LMA);
                 InvalidateFetchWindow();
                 return;

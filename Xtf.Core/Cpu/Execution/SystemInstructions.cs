@@ -34,7 +34,7 @@ internal static class SystemInstructions
         add(Mnemonic.Invlpg, (X86Cpu c, in Instruction i) =>
         {
             RequireCpl0(c);
-            c.InvalidateFetchWindow();
+            c.InvalidatePage(c.UncheckedLinear(X86Cpu.MemorySegment(i), c.EffectiveAddress(i)));
         });
         add(Mnemonic.Vmcall, Vmcall);
         add(Mnemonic.Vmmcall, Vmcall);
