@@ -419,6 +419,40 @@ public sealed class LongModeSystemCallTests
         });
     }
 
+    [Test(Description = "SDM vol. 2, SYSENTER/SYSEXIT outside IA-32e mode: flat 32-bit CS = IA32_SYSENTER_CS, SS = CS + 8, ESP/EIP from the MSRs; SYSEXIT back to CS + 16 | 3, SS + 24 | 3 with ESP = ECX, EIP = EDX")]
+    public void LegacySysenterAndSysexit()
+    {
+        // In the 32-bit CpuHarness the user segments are 0x1B/0x23 = SYSENTER_CS 0x08 + 16/24, RPL 3.
+        var h = new CpuHarness();
+        h.Load(TargetCode, a =>
+        {
+            a.mov(ecx, CpuHarness.UserStackTop - 4);
+            a.mov(edx, CpuHarness.UserCodeBase + 2);
+            a.sysexit();
+        });
+        var stop = h.Run(a =>
+        {
+            WriteMsr(a, X86Cpu.MsrSysenterCs, CpuHarness.KernelCode);
+            WriteMsr(a, X86Cpu.MsrSysenterEsp, 0xFFFF_FFFF_0000_0000ul | CpuHarness.Ring0StackTop);
+            WriteMsr(a, X86Cpu.MsrSysenterEip, TargetCode);
+            CpuHarness.EnterUser(a, RFlags.Reserved1 | RFlags.IF);
+        }, a =>
+        {
+            a.sysenter(); // 2 bytes
+            a.ud2();
+        });
+        Assert.Multiple(() =>
+        {
+            Assert.That(stop, Is.EqualTo(StopReason.Halted));
+            Assert.That(h.Vector, Is.EqualTo((int)X86Vector.UD), "back at CPL3 after the SYSENTER");
+            Assert.That(h.Frame(0), Is.EqualTo(CpuHarness.UserCodeBase + 2));
+            Assert.That(h.Frame(1), Is.EqualTo((uint)CpuHarness.UserCode), "0x08 + 16, RPL 3");
+            Assert.That(h.Frame(2) & RFlags.IF, Is.Zero, "SYSENTER cleared IF; SYSEXIT leaves RFLAGS alone");
+            Assert.That(h.Frame(3), Is.EqualTo(CpuHarness.UserStackTop - 4), "ESP = ECX");
+            Assert.That(h.Frame(4), Is.EqualTo((uint)CpuHarness.UserData), "0x08 + 24, RPL 3");
+        });
+    }
+
     [Test(Description = "SDM vol. 2, RDFSBASE: #UD outside 64-bit mode (compatibility mode)")]
     public void RdfsbaseInCompatibilityMode()
     {
