@@ -5,9 +5,9 @@ public static class CpuidLeaves
 {
     /// <summary>
     /// CPUID.1:EDX features the CPU implements: an FPU-less integer core with PSE (4 MiB pages),
-    /// TSC, MSR, PAE, CX8, PGE (global pages) and CMOV.
+    /// TSC, MSR, PAE, CX8, SEP (SYSENTER/SYSEXIT), PGE (global pages) and CMOV.
     /// </summary>
-    public const uint Leaf1Edx = (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 13) | (1u << 15);
+    public const uint Leaf1Edx = (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | (1u << 13) | (1u << 15);
 
     /// <summary>CPUID.(7,0):EBX: SMEP (bit 7) and SMAP (bit 20).</summary>
     public const uint Leaf7Ebx = (1u << 7) | (1u << 20);

@@ -240,21 +240,30 @@ public sealed class PrivilegedInstructionTests
         });
     }
 
-    [TestCase("sysenter", TestName = "SYSENTER raises #UD: CPUID.01H:EDX.SEP is clear")]
-    [TestCase("sysexit", TestName = "SYSEXIT raises #UD: CPUID.01H:EDX.SEP is clear")]
+    [TestCase("sysenter", TestName = "SYSENTER with IA32_SYSENTER_CS[15:2] = 0 raises #GP(0)")]
+    [TestCase("sysexit", TestName = "SYSEXIT at CPL3 raises #GP(0)")]
+    public void FastSystemCallChecks(string form)
+    {
+        var h = RunUser(a =>
+        {
+            if (form == "sysenter")
+                a.sysenter();
+            else
+                a.sysexit();
+        });
+        AssertUserFault(h, X86Vector.GP, 0);
+    }
+
     [TestCase("syscall", TestName = "SYSCALL outside 64-bit mode raises #UD (Intel)")]
     [TestCase("sysret", TestName = "SYSRET outside 64-bit mode raises #UD (Intel), before the CPL check")]
     public void FastSystemCallsAreUndefinedHere(string form)
     {
         var h = RunUser(a =>
         {
-            switch (form)
-            {
-                case "sysenter": a.sysenter(); break;
-                case "sysexit": a.sysexit(); break;
-                case "syscall": a.syscall(); break;
-                default: a.db(0x0F, 0x07); break; // SYSRET
-            }
+            if (form == "syscall")
+                a.syscall();
+            else
+                a.db(0x0F, 0x07); // SYSRET
         });
         AssertUserFault(h, X86Vector.UD, null);
     }
