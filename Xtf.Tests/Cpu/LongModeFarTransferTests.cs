@@ -244,6 +244,27 @@ public sealed class LongModeFarTransferTests
         });
     }
 
+    [Test(Description = "SDM vol. 2, JMP: the offset of a far JMP to a 64-bit code segment is checked for canonical form, not against the segment limit")]
+    public void JumpToSixtyFourBitIgnoresLimit()
+    {
+        var h = new LongModeHarness();
+        h.SetDescriptor(12, SegmentDescriptor.CodeOrData(0xB, 0, 0, 0, big: false).Raw | (1ul << 53));
+        h.Load(TargetCode, 64, a => a.hlt());
+        SetPointer(h, Gate, TargetCode);
+        h.RunToHalt(JmpFar);
+        Assert.That(h.Cpu.Rip, Is.EqualTo(TargetCode + 1));
+    }
+
+    [Test(Description = "SDM vol. 2, JMP: a far JMP to a compatibility-mode code segment checks the offset against its limit (#GP(0))")]
+    public void JumpToCompatibilityModeChecksLimit()
+    {
+        var h = new LongModeHarness();
+        h.SetDescriptor(12, SegmentDescriptor.CodeOrData(0xB, 0, 0xFFF, 0).Raw);
+        SetPointer(h, Gate, TargetCode);
+        h.RunToHalt(JmpFar);
+        h.AssertFault(X86Vector.GP, 0);
+    }
+
     [Test(Description = "SDM vol. 2, JMP: JMP m16:64 (REX.W) takes a 64-bit offset, which must be canonical for a 64-bit target (#GP(0))")]
     public void JumpSixtyFourBitOffset()
     {

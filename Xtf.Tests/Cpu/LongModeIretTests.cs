@@ -222,6 +222,29 @@ public sealed class LongModeIretTests
         });
     }
 
+    [Test(Description = "SDM vol. 2, IRET, RETURN-TO-SAME-PRIVILEGE-LEVEL: IRETD from compatibility mode to a 64-bit code segment checks RIP for canonical form, not against the segment limit")]
+    public void CompatibilityToSixtyFourBitIgnoresLimit()
+    {
+        // A 64-bit code segment with a byte-granular limit of 0: the target 0x12100 is far beyond it.
+        var h = new LongModeHarness();
+        h.SetDescriptor(12, SegmentDescriptor.CodeOrData(0xB, 0, 0, 0, big: false).Raw | (1ul << 53));
+        h.Load(TargetCode, 32, a =>
+        {
+            a.pushfd();
+            a.push(12 << 3);
+            a.push((int)(TargetCode + 0x100));
+            a.iretd();
+        });
+        h.Load(TargetCode + 0x100, 64, a => a.hlt());
+        h.RunToHalt(a => EnterUser(a, cs: Kernel32, ss: KernelData, rsp: KernelStackTop, rip: TargetCode));
+        Assert.Multiple(() =>
+        {
+            Assert.That(h.Cpu.Rip, Is.EqualTo(TargetCode + 0x101));
+            Assert.That(h.Cpu.Bitness, Is.EqualTo(64));
+            Assert.That(h.Cpu[X86Cpu.RSP], Is.EqualTo(KernelStackTop), "compatibility mode, same privilege: no SS:ESP");
+        });
+    }
+
     [Test(Description = "SDM vol. 2, IRET: IRETD from compatibility mode at CPL0 to CPL3 compatibility code pops SS:ESP")]
     public void CompatibilityToOuterLevel()
     {

@@ -157,8 +157,9 @@ internal static class Interrupts
         int oldIopl = cpu.Iopl;
         if (!popStack)
         {
-            // Compatibility mode, same privilege: as in protected mode.
-            if (rip > code.EffectiveLimit)
+            // Compatibility mode, same privilege: as in protected mode, but a 64-bit target
+            // (RETURN-TO-SAME-PRIVILEGE-LEVEL, "new mode = 64-bit mode") has no limit check.
+            if (!to64 && rip > code.EffectiveLimit)
                 throw CpuFault.GP(0);
             cpu.StackPointer += (ulong)(3 * size);
             cpu.CommitCodeSegment(selector, code, rpl);
