@@ -7,7 +7,7 @@ using static Iced.Intel.AssemblerRegisters;
 namespace Xtf.Tests.Cpu;
 
 /// <summary>The paging mode a <see cref="PageTableKit"/> builds tables for (SDM vol. 3, 4.1.1).</summary>
-internal enum PagingMode
+public enum PagingMode
 {
     /// <summary>32-bit paging: CR4.PAE = 0, 4-byte entries, PD and PT (4.3).</summary>
     Bits32,
