@@ -118,19 +118,28 @@ public sealed partial class X86Cpu
     /// Linear to physical (SDM vol. 3, chapter 4): through the TLB, else a page walk whose result
     /// is cached. Without CR0.PG the two addresses are the same.
     /// </summary>
-    public ulong Translate(ulong linear, AccessKind kind, bool user)
+    public ulong Translate(ulong linear, AccessKind kind, bool user) => Translate(linear, kind, user, implicitAccess: false);
+
+    /// <summary>
+    /// An implicit supervisor-mode access (SDM vol. 3, 4.6): descriptor tables, the TSS, the
+    /// stacks of event delivery and call gates, the I/O bitmap. Supervisor whatever the CPL, and
+    /// SMAP applies to it whatever EFLAGS.AC says.
+    /// </summary>
+    internal ulong TranslateImplicit(ulong linear, AccessKind kind) => Translate(linear, kind, user: false, implicitAccess: true);
+
+    private ulong Translate(ulong linear, AccessKind kind, bool user, bool implicitAccess)
     {
         if ((Cr0Value & Cr0.PG) == 0)
             return linear & 0xFFFFFFFF;
         ref var slot = ref tlb.Slot(linear);
-        if (Tlb.Hits(slot, linear, PageWalker.Need(this, kind, user)))
+        if (Tlb.Hits(slot, linear, PageWalker.Need(this, kind, user, implicitAccess)))
             return slot.Frame | (linear & PageMask);
 
         // A cached translation that does not allow the access is dropped before the walk: the walk
         // sees the paging structures as they are now, and a #PF invalidates the entries for the
         // faulting address anyway (SDM vol. 3, 4.10.4.3).
         slot.Tag = 0;
-        ulong physical = PageWalker.Translate(this, linear, kind, user, out var entry);
+        ulong physical = PageWalker.Translate(this, linear, kind, user, implicitAccess, out var entry);
         slot = entry;
         return physical;
     }
@@ -149,14 +158,22 @@ public sealed partial class X86Cpu
         WriteLinear(LinearAddress(seg, offset, size, AccessKind.Write), size, value, Cpl == 3);
 
     /// <summary>Reads 1, 2, 4 or 8 bytes at a linear address; <paramref name="user"/> is the paging privilege.</summary>
-    public ulong ReadLinear(ulong linear, int size, bool user)
+    public ulong ReadLinear(ulong linear, int size, bool user) => ReadLinear(linear, size, user, implicitAccess: false);
+
+    /// <summary>Reads as an implicit supervisor access (see <see cref="TranslateImplicit"/>).</summary>
+    internal ulong ReadImplicit(ulong linear, int size) => ReadLinear(linear, size, user: false, implicitAccess: true);
+
+    /// <summary>Writes as an implicit supervisor access (see <see cref="TranslateImplicit"/>).</summary>
+    internal void WriteImplicit(ulong linear, int size, ulong value) => WriteLinear(linear, size, value, user: false, implicitAccess: true);
+
+    private ulong ReadLinear(ulong linear, int size, bool user, bool implicitAccess)
     {
         if ((linear & PageMask) + (ulong)size <= 0x1000)
-            return ReadPhysical(Translate(linear, AccessKind.Read, user), size);
+            return ReadPhysical(Translate(linear, AccessKind.Read, user, implicitAccess), size);
 
         // A split access checks both pages before touching either.
-        ulong first = Translate(linear, AccessKind.Read, user);
-        ulong second = Translate((linear | PageMask) + 1, AccessKind.Read, user);
+        ulong first = Translate(linear, AccessKind.Read, user, implicitAccess);
+        ulong second = Translate((linear | PageMask) + 1, AccessKind.Read, user, implicitAccess);
         int inFirst = (int)(0x1000 - (linear & PageMask));
         ulong value = 0;
         for (int i = 0; i < size; i++)
@@ -168,16 +185,18 @@ public sealed partial class X86Cpu
         return value;
     }
 
-    public void WriteLinear(ulong linear, int size, ulong value, bool user)
+    public void WriteLinear(ulong linear, int size, ulong value, bool user) => WriteLinear(linear, size, value, user, implicitAccess: false);
+
+    private void WriteLinear(ulong linear, int size, ulong value, bool user, bool implicitAccess)
     {
         if ((linear & PageMask) + (ulong)size <= 0x1000)
         {
-            WritePhysical(Translate(linear, AccessKind.Write, user), size, value);
+            WritePhysical(Translate(linear, AccessKind.Write, user, implicitAccess), size, value);
             return;
         }
 
-        ulong first = Translate(linear, AccessKind.Write, user);
-        ulong second = Translate((linear | PageMask) + 1, AccessKind.Write, user);
+        ulong first = Translate(linear, AccessKind.Write, user, implicitAccess);
+        ulong second = Translate((linear | PageMask) + 1, AccessKind.Write, user, implicitAccess);
         int inFirst = (int)(0x1000 - (linear & PageMask));
         for (int i = 0; i < size; i++)
         {

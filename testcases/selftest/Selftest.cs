@@ -9,11 +9,11 @@ namespace Xtf.TestCases.Selftest;
 
 /// <summary>
 /// XTF's selftest (tests/selftest/main.c): the framework checks itself. This is the part that
-/// makes sense in hvm32 without paging or user mode; exec_user and "NULL unmapped" come with the
-/// runtime's user mode and paged environments. Also checks exinfo for #UD, #GP, #DE, #BP and
+/// makes sense without user mode (exec_user comes with the runtime's user mode); "NULL unmapped"
+/// runs in the paged environments. Also checks exinfo for #UD, #GP, #DE, #BP and
 /// the %pe rendering of exinfo values.
 /// </summary>
-[XtfTest("selftest", Category.Functional, Environments.Hvm32, Title = "XTF Selftests")]
+[XtfTest("selftest", Category.Functional, Environments.Hvm32 | Environments.Hvm32Pse | Environments.Hvm32Pae, Title = "XTF Selftests")]
 public sealed class Selftest : TestCase
 {
     private ulong hookFault;
@@ -23,6 +23,7 @@ public sealed class Selftest : TestCase
     public override void Main()
     {
         TestExtable();
+        TestNullUnmapped();
         TestExinfo();
         TestExinfoFormatting();
         TestUnhandledExceptionHook();
@@ -38,6 +39,18 @@ public sealed class Selftest : TestCase
         var fault = Exec(a => a.ud2());
         if (fault != ExInfo.Fault(X86Vector.UD))
             Failure($"Fail: ud2a: expected #UD, got {fault}\n");
+    }
+
+    /// <summary>
+    /// XTF's test_NULL_unmapped: in the paged environments page 0 is not mapped, so a read of
+    /// address 0 is #PF with error code 0 (not present, read, supervisor; SDM vol. 3, 4.7).
+    /// </summary>
+    private void TestNullUnmapped()
+    {
+        if (Environment is not (Environments.Hvm32Pse or Environments.Hvm32Pae or Environments.Hvm64))
+            return;
+        Printk("Test: NULL unmapped\n");
+        Expect("read of NULL", ExInfo.Fault(X86Vector.PF, 0), a => a.mov(eax, __dword_ptr[0]));
     }
 
     /// <summary>The exception table records the vector and error code the CPU delivered (SDM table 6-1).</summary>

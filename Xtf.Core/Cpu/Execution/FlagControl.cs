@@ -2,7 +2,7 @@ using Iced.Intel;
 
 namespace Xtf.Core.Cpu.Execution;
 
-/// <summary>Flag instructions: CLC/STC/CMC, CLD/STD, CLI/STI, PUSHF/POPF, LAHF/SAHF, SALC.</summary>
+/// <summary>Flag instructions: CLC/STC/CMC, CLD/STD, CLI/STI, PUSHF/POPF, LAHF/SAHF, SALC, STAC/CLAC.</summary>
 internal static class FlagControl
 {
     public static void Install(Action<Mnemonic, InstructionHandler> add)
@@ -24,6 +24,20 @@ internal static class FlagControl
         add(Mnemonic.Sahf, static (X86Cpu c, in Instruction i) =>
             c.Eflags = (c.Eflags & ~0xD5u) | ((uint)c.ReadRegister(Register.AH) & 0xD5));
         add(Mnemonic.Salc, Salc);
+        add(Mnemonic.Stac, (X86Cpu c, in Instruction i) => SetAlignmentCheck(c, true));
+        add(Mnemonic.Clac, (X86Cpu c, in Instruction i) => SetAlignmentCheck(c, false));
+    }
+
+    /// <summary>
+    /// STAC/CLAC (SDM: STAC, CLAC): set or clear EFLAGS.AC, which lifts SMAP for explicit
+    /// supervisor accesses. #UD without CPUID SMAP, in virtual-8086 mode, and at CPL &gt; 0 in
+    /// protected mode; allowed in real-address mode.
+    /// </summary>
+    private static void SetAlignmentCheck(X86Cpu cpu, bool set)
+    {
+        if ((CpuidLeaves.Leaf7Ebx & (1u << 20)) == 0 || cpu.Virtual8086 || (cpu.ProtectedMode && cpu.Cpl > 0))
+            throw CpuFault.UD();
+        cpu.Eflags = set ? cpu.Eflags | RFlags.AC : cpu.Eflags & ~RFlags.AC;
     }
 
     /// <summary>

@@ -24,9 +24,9 @@ internal static class PageWalker
     /// access when <paramref name="user"/>), faulting with #PF as the SDM says; on success fills
     /// <paramref name="entry"/> for the TLB.
     /// </summary>
-    public static ulong Translate(X86Cpu cpu, ulong linear, AccessKind kind, bool user, out TlbEntry entry)
+    public static ulong Translate(X86Cpu cpu, ulong linear, AccessKind kind, bool user, bool implicitAccess, out TlbEntry entry)
     {
-        var w = new Walk(cpu, linear, kind, user);
+        var w = new Walk(cpu, linear, kind, user, implicitAccess);
         ulong xdReserved = (cpu.EferValue & Efer.NXE) != 0 ? 0 : XD;
         if ((cpu.Cr4Value & Cr4.PAE) == 0)
         {
@@ -119,16 +119,23 @@ internal static class PageWalker
         return r;
     }
 
-    /// <summary>The right an access needs: its kind, user or supervisor, and for supervisor data EFLAGS.AC (SMAP).</summary>
-    public static TlbRights Need(X86Cpu cpu, AccessKind kind, bool user) => (kind, user) switch
+    /// <summary>
+    /// The right an access needs: its kind, user or supervisor, and for explicit supervisor data
+    /// accesses EFLAGS.AC (SMAP); implicit supervisor accesses are checked as with AC clear (4.6).
+    /// </summary>
+    public static TlbRights Need(X86Cpu cpu, AccessKind kind, bool user, bool implicitAccess)
     {
-        (AccessKind.Read, true) => TlbRights.UserRead,
-        (AccessKind.Write, true) => TlbRights.UserWrite,
-        (AccessKind.Execute, true) => TlbRights.UserExecute,
-        (AccessKind.Execute, false) => TlbRights.SupervisorExecute,
-        (AccessKind.Read, false) => cpu.AlignmentCheckFlag ? TlbRights.SupervisorReadAc : TlbRights.SupervisorRead,
-        _ => cpu.AlignmentCheckFlag ? TlbRights.SupervisorWriteAc : TlbRights.SupervisorWrite,
-    };
+        bool ac = !implicitAccess && cpu.AlignmentCheckFlag;
+        return (kind, user) switch
+        {
+            (AccessKind.Read, true) => TlbRights.UserRead,
+            (AccessKind.Write, true) => TlbRights.UserWrite,
+            (AccessKind.Execute, true) => TlbRights.UserExecute,
+            (AccessKind.Execute, false) => TlbRights.SupervisorExecute,
+            (AccessKind.Read, false) => ac ? TlbRights.SupervisorReadAc : TlbRights.SupervisorRead,
+            _ => ac ? TlbRights.SupervisorWriteAc : TlbRights.SupervisorWrite,
+        };
+    }
 
     /// <summary>The entries of one walk, top-down, and the rights they combine to.</summary>
     private struct Walk
@@ -137,17 +144,19 @@ internal static class PageWalker
         private readonly X86Cpu cpu;
         private readonly AccessKind kind;
         private readonly bool user;
+        private readonly bool implicitAccess;
         private readonly int entrySize;
         private Entries addresses, values;
         private int levels;
         private ulong rights, xd;
 
-        public Walk(X86Cpu cpu, ulong linear, AccessKind kind, bool user)
+        public Walk(X86Cpu cpu, ulong linear, AccessKind kind, bool user, bool implicitAccess)
         {
             this.cpu = cpu;
             Linear = linear;
             this.kind = kind;
             this.user = user;
+            this.implicitAccess = implicitAccess;
             entrySize = (cpu.Cr4Value & Cr4.PAE) != 0 ? 8 : 4;
             rights = US | RW;
         }
@@ -170,7 +179,7 @@ internal static class PageWalker
         /// <summary>The access-rights check of 4.6 on the combined rights, then the A/D updates of 4.8.</summary>
         public ulong Complete(ulong leaf, ulong pageMask, out TlbEntry entry)
         {
-            if ((Rights(cpu, rights, xd, dirty: true) & Need(cpu, kind, user)) == 0)
+            if ((Rights(cpu, rights, xd, dirty: true) & Need(cpu, kind, user, implicitAccess)) == 0)
                 throw Fault(FaultCause.Protection);
             for (int i = 0; i < levels; i++)
             {

@@ -21,11 +21,12 @@ public static class HvmImageBuilder
     public const ulong IdtrDescriptor = HvmLayout.Gdt + 0x108;
 
     /// <summary>Builds the image and returns the entry point.</summary>
-    public static ulong Build(PhysicalMemory memory, ulong xtfMainGate, ulong doExceptionGate)
+    public static ulong Build(PhysicalMemory memory, Environments environment, ulong xtfMainGate, ulong doExceptionGate)
     {
+        var paging = HvmPageTables.Write(memory, environment);
         WriteGdt(memory);
         var stubs = WriteEntryStubs(memory, doExceptionGate, out ulong doubleFaultTaskEntry);
-        WriteTss(memory, doubleFaultTaskEntry);
+        WriteTss(memory, doubleFaultTaskEntry, paging?.Cr3 ?? 0);
         WriteIdt(memory, stubs);
 
         // XTF's hypercall page is poisoned with `ret` until Xen writes it.
@@ -39,9 +40,9 @@ public static class HvmImageBuilder
         memory.Write(HvmLayout.SupervisorGates, filler);
 
         // Two passes: the far jump's target is the address of the code after it.
-        var first = X86Assembly.Assemble(32, HvmLayout.Text, a => EmitBoot(a, xtfMainGate, 0));
-        ulong reload = HvmLayout.Text + first.InstructionOffsets[2];
-        var boot = X86Assembly.Assemble(32, HvmLayout.Text, a => EmitBoot(a, xtfMainGate, reload));
+        var first = X86Assembly.Assemble(32, HvmLayout.Text, a => EmitBoot(a, paging, xtfMainGate, 0));
+        ulong reload = HvmLayout.Text + first.InstructionOffsets[BootFarJumpIndex(paging) + 1];
+        var boot = X86Assembly.Assemble(32, HvmLayout.Text, a => EmitBoot(a, paging, xtfMainGate, reload));
         memory.Write(HvmLayout.Text, boot.Bytes);
         return HvmLayout.Text;
     }
@@ -83,15 +84,19 @@ public static class HvmImageBuilder
     /// the #DF entry stub, kernel segments, so a #DF arrives through a task gate with sane state
     /// even when the faulting context's stack is not (SDM vol. 3, 6.15, interrupt 8).
     /// </summary>
-    private static void WriteTss(PhysicalMemory memory, ulong doubleFaultEntry)
+    private static void WriteTss(PhysicalMemory memory, ulong doubleFaultEntry, ulong cr3)
     {
+        // A task switch loads CR3 from the incoming TSS and never saves it (SDM vol. 3, 7.2.1):
+        // both TSSs carry the page tables, for the switch to the #DF task and the IRET back.
         var tss = new byte[0x68];
+        BitConverter.TryWriteBytes(tss.AsSpan(0x1C), (uint)cr3);
         BitConverter.TryWriteBytes(tss.AsSpan(4), (uint)HvmLayout.KernelStackTop);
         BitConverter.TryWriteBytes(tss.AsSpan(8), (uint)HvmLayout.KernelDs);
         BitConverter.TryWriteBytes(tss.AsSpan(0x66), (ushort)0x68);
         memory.Write(HvmLayout.Tss, tss);
 
         var df = new byte[0x68];
+        BitConverter.TryWriteBytes(df.AsSpan(0x1C), (uint)cr3);
         BitConverter.TryWriteBytes(df.AsSpan(0x20), (uint)doubleFaultEntry);
         BitConverter.TryWriteBytes(df.AsSpan(0x24), RFlags.Reserved1);
         BitConverter.TryWriteBytes(df.AsSpan(0x38), (uint)DoubleFaultStackTop);
@@ -180,8 +185,27 @@ public static class HvmImageBuilder
     /// Boot: load our GDT, reload CS with a far jump and the data segments, set the stack, load
     /// the IDT and TR, then call xtf_main (a host gate), which never returns.
     /// </summary>
-    private static void EmitBoot(Assembler a, ulong xtfMainGate, ulong reload)
+    /// <summary>Index of the boot code's far JMP: after the paging switch, if any, and LGDT.</summary>
+    private static int BootFarJumpIndex((ulong Cr3, ulong Cr4)? paging) => paging is null ? 1 : 9;
+
+    /// <summary>
+    /// XTF's head: with paging, CR4 (PSE or PAE), CR3, then CR0 with PG and WP, as real
+    /// instructions; then the GDT, a far jump to reload CS, data segments, stack, IDT and TR.
+    /// </summary>
+    private static void EmitBoot(Assembler a, (ulong Cr3, ulong Cr4)? paging, ulong xtfMainGate, ulong reload)
     {
+        if (paging is { } p)
+        {
+            a.mov(eax, cr4);
+            a.or(eax, (uint)p.Cr4);
+            a.mov(cr4, eax);
+            a.mov(eax, (uint)p.Cr3);
+            a.mov(cr3, eax);
+            a.mov(eax, cr0);
+            a.or(eax, (uint)(Cr0.PG | Cr0.WP));
+            a.mov(cr0, eax);
+        }
+
         a.lgdt(__[(uint)GdtrDescriptor]);
         a.AddInstruction(Instruction.CreateBranch(Code.Jmp_ptr1632, HvmLayout.KernelCs, (uint)reload));
         a.mov(eax, (uint)HvmLayout.KernelDs);

@@ -1,8 +1,9 @@
 namespace Xtf.Core.Guest.Image;
 
 /// <summary>
-/// Where the hvm32 image lives. As in XTF, the image is linked at 1 MiB; page 0 is never used.
-/// Without paging, linear and physical addresses are equal.
+/// Where the HVM image lives. As in XTF, the image is linked at 1 MiB; page 0 is never used.
+/// Linear and physical addresses are equal: without paging, and through the identity maps of the
+/// paged environments.
 /// </summary>
 public static class HvmLayout
 {
@@ -46,7 +47,10 @@ public static class HvmLayout
     /// <summary>The kernel stack (grows down from its top).</summary>
     public const ulong KernelStackTop = ImageBase + 0x18000;
 
-    public const ulong ImageEnd = KernelStackTop;
+    /// <summary>Page tables of the paged environments (see HvmPageTables), up to 8 pages.</summary>
+    public const ulong PageTables = ImageBase + 0x20000;
+
+    public const ulong ImageEnd = PageTables + 0x8000;
 
     // GDT slots, numbered as XTF numbers them (arch/x86/include/arch/segment.h).
     public const int GdteCs64Dpl0 = 1, GdteCs32Dpl0 = 2, GdteDs32Dpl0 = 3, GdteCs64Dpl3 = 4;

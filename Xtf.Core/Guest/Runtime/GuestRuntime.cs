@@ -26,7 +26,7 @@ public sealed partial class GuestRuntime
 
     public GuestRuntime(TestCase test, GuestConfig config)
     {
-        if (config.Environment != Environments.Hvm32)
+        if (config.Environment is not (Environments.Hvm32 or Environments.Hvm32Pse or Environments.Hvm32Pae))
             throw new NotSupportedException($"environment {GuestEnvironment.Name(config.Environment)} is not available yet");
         this.test = test;
         this.config = config;
@@ -40,7 +40,7 @@ public sealed partial class GuestRuntime
         doExceptionGate = Gates.Register("do_exception", DoException);
         execCaptureGate = Gates.Register("exec_capture", CaptureExecRegisters);
         execReturnGate = Gates.Register("exec_return", () => throw new InvalidOperationException("exec_return outside Exec"));
-        Entry = HvmImageBuilder.Build(Machine.Memory, xtfMain, doExceptionGate);
+        Entry = HvmImageBuilder.Build(Machine.Memory, config.Environment, xtfMain, doExceptionGate);
         budgetLeft = config.InstructionBudget;
     }
 
