@@ -295,6 +295,29 @@ public sealed class LongModeDeliveryTests
         h.AssertFault(X86Vector.TS, TssSelector);
     }
 
+    [Test(Description = "SMAP (SDM vol. 3, 4.6): the frame pushes of delivery are implicit supervisor accesses: with EFLAGS.AC set, INT3 on a user-page stack raises #PF(P|W), CR2 = the first slot")]
+    public void DeliveryPushesAreImplicitSupervisorAccesses()
+    {
+        var h = new LongModeHarness { TablesOffset = 0x200000 };
+        h.Ist[7] = SupervisorStackTop;
+        h.SetGate((int)X86Vector.PF, new Gate(Int, 0, Ist: 7));
+        h.RunToHalt(a =>
+        {
+            a.mov(rax, cr4);
+            a.or(rax, (int)Cr4.SMAP);
+            a.mov(cr4, rax);
+            a.stac();
+            a.int3();
+        });
+        Assert.Multiple(() =>
+        {
+            h.AssertFault(X86Vector.PF, 0x3);
+            Assert.That(h.Cpu.Cr2, Is.EqualTo(KernelStackTop - 8), "the SS slot, pushed first");
+            Assert.That(h.Frame(1), Is.EqualTo(CodeBase + 15), "the INT3 (after MOV 3, OR imm32 6, MOV 3, STAC 3 bytes) did not complete");
+            Assert.That(h.Frame(3) & RFlags.AC, Is.EqualTo((ulong)RFlags.AC));
+        });
+    }
+
     [Test(Description = "SDM vol. 3, 6.14: a 64-bit interrupt gate clears IF, TF and NT; the frame holds the old RFLAGS")]
     public void InterruptGateClearsIf()
     {

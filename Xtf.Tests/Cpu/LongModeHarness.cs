@@ -11,8 +11,8 @@ namespace Xtf.Tests.Cpu;
 /// A bare machine that enters IA-32e mode with real instructions, for CPU unit tests of long mode.
 /// The run starts as <see cref="CpuHarness"/> does, in flat 32-bit protected mode at CPL 0 (state
 /// set directly, GDTR included), at <see cref="BootBase"/>; the boot code then sets CR4.PAE, loads
-/// CR3 with a 4-level identity map of the low 1 GiB (2 MiB pages, user and writable at every
-/// level), sets EFER.LME and EFER.SCE by WRMSR, sets CR0.PG and far-jumps to the 64-bit code
+/// CR3 with a 4-level identity map of the low 1 GiB (2 MiB pages, writable, user at every level
+/// except the 2 MiB page at 2 MiB, which is supervisor-only), sets EFER.LME and EFER.SCE by WRMSR, sets CR0.PG and far-jumps to the 64-bit code
 /// segment; in 64-bit mode it loads GDTR and IDTR (64-bit bases), TR (16-byte descriptor), SS and
 /// RSP = <see cref="KernelStackTop"/>, then RFLAGS, and jumps to the test body at <see cref="CodeBase"/>.
 /// <list type="bullet">
@@ -35,6 +35,9 @@ internal sealed class LongModeHarness
     public const uint KernelStackTop = 0x9000, Rsp0Top = 0xA000, Rsp1Top = 0xB000, Rsp2Top = 0xC000, UserStackTop = 0xE000;
     public const uint BootBase = 0xF000, LongEntry = 0xF100, CodeBase = 0x10000, UserCodeBase = 0x11000, TargetCode = 0x12000;
     public const uint DataBase = 0x20000;
+
+    /// <summary>A stack top in the second 2 MiB page, the only supervisor-only page of the map.</summary>
+    public const uint SupervisorStackTop = 0x201000;
     public const ushort Kernel64 = 0x08, KernelData = 0x10, User32 = 0x1B, UserData = 0x23, User64 = 0x2B, UserData2 = 0x33;
     public const ushort Kernel32 = 0x38, TssSelector = 0x40, Ring1Code = 0x51, Ring1Data = 0x59;
     public const int ExitVector = 0x81, GdtEntries = 32;
@@ -46,7 +49,7 @@ internal sealed class LongModeHarness
 
     public LongModeHarness()
     {
-        Vm = new VirtualMachine(new MachineOptions { MemoryBytes = 2 << 20 });
+        Vm = new VirtualMachine(new MachineOptions { MemoryBytes = 4 << 20 });
         for (int v = 0; v < 256; v++)
             gates[v] = new Gate(SystemDescriptorType.InterruptGate64, 0);
         gates[ExitVector] = new Gate(SystemDescriptorType.TrapGate64, 3);
@@ -62,10 +65,19 @@ internal sealed class LongModeHarness
     /// <summary>RSP0 of the TSS (default <see cref="Rsp0Top"/>).</summary>
     public ulong Rsp0 { get; set; } = Rsp0Top;
 
+    /// <summary>
+    /// Added to the addresses of the GDT, IDT and TSS: 0x200000 moves them to the supervisor-only
+    /// page, for tests of implicit supervisor accesses under SMAP.
+    /// </summary>
+    public uint TablesOffset { get; set; }
+
     /// <summary>Limit loaded into IDTR by the boot code.</summary>
     public ushort IdtrLimit { get; set; } = IdtLimit;
 
     public AssemblerResult Code { get; private set; }
+
+    /// <summary>IST1-IST7 as written to the TSS (index 0 unused); <see cref="IstTop"/>(n) by default.</summary>
+    public ulong[] Ist { get; } = [0, IstTop(1), IstTop(2), IstTop(3), IstTop(4), IstTop(5), IstTop(6), IstTop(7)];
 
     /// <summary>Top of the IST<paramref name="n"/> stack (n = 1..7): 0x200 bytes each, from 0xC200 up.</summary>
     public static ulong IstTop(int n) => 0xC000 + (0x200ul * (ulong)n);
@@ -238,13 +250,13 @@ internal sealed class LongModeHarness
         WriteU64(Pml4Base, PdptBase | present | writable | user);
         WriteU64(PdptBase, PdBase | present | writable | user);
         for (uint i = 0; i < 512; i++)
-            WriteU64(PdBase + (8 * i), ((ulong)i << 21) | present | writable | user | large);
+            WriteU64(PdBase + (8 * i), ((ulong)i << 21) | present | writable | (i == 1 ? 0 : user) | large);
 
         // Pseudo-descriptors for LGDT/LIDT in 64-bit mode: 2-byte limit, 8-byte base.
         WriteU16(PseudoDescriptors, GdtLimit);
-        WriteU64(PseudoDescriptors + 2, GdtBase);
+        WriteU64(PseudoDescriptors + 2, GdtBase + TablesOffset);
         WriteU16(PseudoDescriptors + 16, IdtrLimit);
-        WriteU64(PseudoDescriptors + 18, IdtBase);
+        WriteU64(PseudoDescriptors + 18, IdtBase + TablesOffset);
 
         var gdt = new Dictionary<int, (ulong Low, ulong High)>
         {
@@ -258,20 +270,21 @@ internal sealed class LongModeHarness
             [10] = (SegmentDescriptor.Code64(1).Raw, 0),
             [11] = (SegmentDescriptor.Data32(1).Raw, 0),
         };
-        var tss = System64(SystemDescriptorType.Tss64Available, TssBase, TssLimit);
+        uint gdtBase = GdtBase + TablesOffset, idtBase = IdtBase + TablesOffset, tssBase = TssBase + TablesOffset;
+        var tss = System64(SystemDescriptorType.Tss64Available, tssBase, TssLimit);
         gdt[8] = (tss.Low, 0);
         gdt[9] = (tss.High, 0);
         foreach (var (index, d) in descriptors)
             gdt[index] = d;
         foreach (var (index, d) in gdt)
-            WriteU64(GdtBase + (8u * (uint)index), d.Low);
+            WriteU64(gdtBase + (8u * (uint)index), d.Low);
 
-        WriteU64(TssBase + 0x04, Rsp0);
-        WriteU64(TssBase + 0x0C, Rsp1Top);
-        WriteU64(TssBase + 0x14, Rsp2Top);
+        WriteU64(tssBase + 0x04, Rsp0);
+        WriteU64(tssBase + 0x0C, Rsp1Top);
+        WriteU64(tssBase + 0x14, Rsp2Top);
         for (int n = 1; n <= 7; n++)
-            WriteU64(TssBase + 0x1C + (8u * (uint)n), IstTop(n));
-        WriteU16(TssBase + 0x66, 0x68);
+            WriteU64(tssBase + 0x1C + (8u * (uint)n), Ist[n]);
+        WriteU16(tssBase + 0x66, 0x68);
 
         for (int v = 0; v < 256; v++)
         {
@@ -281,8 +294,8 @@ internal sealed class LongModeHarness
                 Load(handler, 64, emit);
             var g = gates[v];
             var (low, high) = Gate64(g.Type, g.Selector, g.Offset ?? handler, g.Dpl, g.Ist, g.Present);
-            WriteU64(IdtBase + (16u * (uint)v), low);
-            WriteU64(IdtBase + (16u * (uint)v) + 8, high);
+            WriteU64(idtBase + (16u * (uint)v), low);
+            WriteU64(idtBase + (16u * (uint)v) + 8, high);
         }
     }
 
@@ -290,7 +303,7 @@ internal sealed class LongModeHarness
     {
         var cpu = Cpu;
         cpu.Cr0Value = Cr0.PE | Cr0.ET;
-        cpu.Gdtr.Base = GdtBase;
+        cpu.Gdtr.Base = GdtBase + TablesOffset;
         cpu.Gdtr.Limit = GdtLimit;
         cpu.Segments[X86Cpu.CS].Load(Kernel32, SegmentDescriptor.Code32(0));
         foreach (int seg in (int[])[X86Cpu.ES, X86Cpu.SS, X86Cpu.DS, X86Cpu.FS, X86Cpu.GS])

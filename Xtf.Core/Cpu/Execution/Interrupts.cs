@@ -200,7 +200,7 @@ internal static class Interrupts
     /// </summary>
     private static void TaskReturn(X86Cpu cpu)
     {
-        ushort backLink = (ushort)cpu.ReadLinear((cpu.Tr.Base + Tasks.Tss32.BackLink) & 0xFFFFFFFF, 2, user: false);
+        ushort backLink = (ushort)cpu.ReadImplicit((cpu.Tr.Base + Tasks.Tss32.BackLink) & 0xFFFFFFFF, 2);
         cpu.SwitchTask(backLink, TaskSwitchReason.Iret, cpu.NextRip);
     }
 

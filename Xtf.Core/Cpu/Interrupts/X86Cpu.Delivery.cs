@@ -79,7 +79,7 @@ public sealed partial class X86Cpu
         uint offset = (uint)vector * 4;
         if (offset + 3 > Idtr.Limit)
             throw CpuFault.GP(0);
-        ulong entry = ReadLinear((Idtr.Base + offset) & 0xFFFFFFFF, 4, user: false);
+        ulong entry = ReadImplicit((Idtr.Base + offset) & 0xFFFFFFFF, 4);
         CheckStackWritable(6);
         Push(Eflags & 0xFFFF, 2);
         Push(Segments[CS].Selector, 2);
@@ -99,7 +99,7 @@ public sealed partial class X86Cpu
         uint offset = (uint)vector * 8;
         if (offset + 7 > Idtr.Limit)
             throw CpuFault.GP(idtError);
-        var gate = new SegmentDescriptor(ReadLinear((Idtr.Base + offset) & 0xFFFFFFFF, 8, user: false));
+        var gate = new SegmentDescriptor(ReadImplicit((Idtr.Base + offset) & 0xFFFFFFFF, 8));
         int type = gate.Type;
         bool validType = gate.IsSystem && type is SystemDescriptorType.TaskGate
             or SystemDescriptorType.InterruptGate16 or SystemDescriptorType.TrapGate16
@@ -196,8 +196,8 @@ public sealed partial class X86Cpu
         ulong first = CheckedLinear(ss, X86Vector.SS, ssError, newSp, bytes, AccessKind.Write);
         if ((Cr0Value & Cr0.PG) != 0)
         {
-            _ = Translate(first, AccessKind.Write, user: false);
-            _ = Translate(first + (ulong)bytes - 1, AccessKind.Write, user: false);
+            _ = TranslateImplicit(first, AccessKind.Write);
+            _ = TranslateImplicit(first + (ulong)bytes - 1, AccessKind.Write);
         }
 
         return newSp;
@@ -211,13 +211,13 @@ public sealed partial class X86Cpu
         foreach (ulong v in values)
         {
             at = (at - (ulong)size) & mask;
-            WriteLinear(CheckedLinear(ss, X86Vector.SS, ssError, at, size, AccessKind.Write), size, v, user: false);
+            WriteImplicit(CheckedLinear(ss, X86Vector.SS, ssError, at, size, AccessKind.Write), size, v);
         }
 
         if (errorCode is { } ec)
         {
             at = (at - (ulong)size) & mask;
-            WriteLinear(CheckedLinear(ss, X86Vector.SS, ssError, at, size, AccessKind.Write), size, ec, user: false);
+            WriteImplicit(CheckedLinear(ss, X86Vector.SS, ssError, at, size, AccessKind.Write), size, ec);
         }
     }
 

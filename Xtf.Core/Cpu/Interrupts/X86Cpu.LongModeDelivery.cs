@@ -31,8 +31,8 @@ public sealed partial class X86Cpu
         uint offset = (uint)vector * 16;
         if (offset + 15 > Idtr.Limit)
             throw CpuFault.GP(idtError);
-        var gate = new SegmentDescriptor(ReadLinear(Idtr.Base + offset, 8, user: false));
-        ulong gateHigh = ReadLinear(Idtr.Base + offset + 8, 8, user: false);
+        var gate = new SegmentDescriptor(ReadImplicit(Idtr.Base + offset, 8));
+        ulong gateHigh = ReadImplicit(Idtr.Base + offset + 8, 8);
         if (!gate.IsSystem || gate.Type is not (SystemDescriptorType.InterruptGate64 or SystemDescriptorType.TrapGate64))
             throw CpuFault.GP(idtError);
         if (kind == EventKind.SoftwareInterrupt && gate.Dpl < Cpl)
@@ -81,13 +81,13 @@ public sealed partial class X86Cpu
         foreach (ulong value in (ReadOnlySpan<ulong>)[Segments[SS].Selector, gpr[RSP], Eflags, Segments[CS].Selector, returnRip])
         {
             at -= 8;
-            WriteLinear(at, 8, value, user: false);
+            WriteImplicit(at, 8, value);
         }
 
         if (errorCode is { } ec)
         {
             at -= 8;
-            WriteLinear(at, 8, ec, user: false);
+            WriteImplicit(at, 8, ec);
         }
 
         if (innerLevel)
@@ -106,8 +106,8 @@ public sealed partial class X86Cpu
     /// Checks that the 8-byte slots between <paramref name="bottom"/> and <paramref name="top"/>
     /// can take a frame of IA-32e mode, before anything is written: every byte canonical, else
     /// #SS(<paramref name="ssError"/>) (SDM: INT n, "StackAddress is non-canonical"; CALL,
-    /// "pushing ... bytes on the stack would use a non-canonical address"), then both ends
-    /// through paging as supervisor writes (#PF).
+    /// "pushing ... bytes on the stack would use a non-canonical address"), then through paging
+    /// as implicit supervisor writes (#PF), the first slot pushed (the highest) before the last.
     /// </summary>
     internal void ProbeLongModeFrame(ulong bottom, ulong top, uint ssError)
     {
@@ -115,8 +115,8 @@ public sealed partial class X86Cpu
             throw new CpuFault(X86Vector.SS, ssError);
         if ((Cr0Value & Cr0.PG) != 0)
         {
-            _ = Translate(bottom, AccessKind.Write, user: false);
-            _ = Translate(top - 1, AccessKind.Write, user: false);
+            _ = TranslateImplicit(top - 8, AccessKind.Write);
+            _ = TranslateImplicit(bottom, AccessKind.Write);
         }
     }
 }

@@ -30,7 +30,7 @@ public sealed partial class X86Cpu
         uint offset = (uint)(selector & 0xFFF8);
         if (offset + 7 > limit)
             throw new CpuFault(vector, SelectorErrorCode(selector, external));
-        return new SegmentDescriptor(ReadLinear(DescriptorAddress(tableBase, offset), 8, user: false));
+        return new SegmentDescriptor(ReadImplicit(DescriptorAddress(tableBase, offset), 8));
     }
 
     /// <summary>
@@ -46,7 +46,7 @@ public sealed partial class X86Cpu
         uint offset = (uint)(selector & 0xFFF8);
         if (offset + 15 > limit)
             throw new CpuFault(vector, SelectorErrorCode(selector, external));
-        return ReadLinear(DescriptorAddress(tableBase, offset + 8), 8, user: false);
+        return ReadImplicit(DescriptorAddress(tableBase, offset + 8), 8);
     }
 
     /// <summary>Sets the accessed bit of a code/data descriptor (SDM vol. 3, 3.4.5.1), as a locked write.</summary>
@@ -56,15 +56,15 @@ public sealed partial class X86Cpu
             return;
         ulong tableBase = (selector & 4) != 0 ? Ldtr.Base : Gdtr.Base;
         ulong la = DescriptorAddress(tableBase, (uint)(selector & 0xFFF8)) + 5;
-        WriteLinear(la, 1, (d.Raw >> 40) | 1, user: false);
+        WriteImplicit(la, 1, (d.Raw >> 40) | 1);
     }
 
     /// <summary>Sets or clears the busy bit of a TSS descriptor in the GDT.</summary>
     internal void SetTssBusy(ushort selector, bool busy)
     {
         ulong la = DescriptorAddress(Gdtr.Base, (uint)(selector & 0xFFF8)) + 5;
-        ulong access = ReadLinear(la, 1, user: false);
-        WriteLinear(la, 1, busy ? access | 2 : access & ~2ul, user: false);
+        ulong access = ReadImplicit(la, 1);
+        WriteImplicit(la, 1, busy ? access | 2 : access & ~2ul);
     }
 
     private ulong DescriptorAddress(ulong tableBase, uint offset) =>

@@ -222,8 +222,8 @@ public sealed partial class X86Cpu
         ulong first = CheckedLinear(gateStack, X86Vector.SS, ssError, frameBottom, frameBytes, AccessKind.Write);
         if ((Cr0Value & Cr0.PG) != 0)
         {
-            _ = Translate(first, AccessKind.Write, user: false);
-            _ = Translate(first + (ulong)frameBytes - 1, AccessKind.Write, user: false);
+            _ = TranslateImplicit(first, AccessKind.Write);
+            _ = TranslateImplicit(first + (ulong)frameBytes - 1, AccessKind.Write);
         }
 
         ulong target = CheckCodeLimit(code, GateTarget(gate));
@@ -253,7 +253,7 @@ public sealed partial class X86Cpu
     private ulong PushOnGateStack(ulong sp, ulong value, int size, uint ssError)
     {
         ulong at = (sp - (ulong)size) & (gateStack.DefaultBig ? 0xFFFFFFFFul : 0xFFFFul);
-        WriteLinear(CheckedLinear(gateStack, X86Vector.SS, ssError, at, size, AccessKind.Write), size, value & SizeMask(size), user: false);
+        WriteImplicit(CheckedLinear(gateStack, X86Vector.SS, ssError, at, size, AccessKind.Write), size, value & SizeMask(size));
         return at;
     }
 

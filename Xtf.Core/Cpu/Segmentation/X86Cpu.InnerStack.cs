@@ -20,8 +20,8 @@ public sealed partial class X86Cpu
         int spSize = tss32 ? 4 : 2;
         if (spOffset + (uint)spSize + 1 > Tr.Limit)
             throw new CpuFault(X86Vector.TS, SelectorErrorCode(Tr.Selector, external));
-        ulong sp = ReadLinear((Tr.Base + spOffset) & 0xFFFFFFFF, spSize, user: false);
-        ushort ss = (ushort)ReadLinear((Tr.Base + spOffset + (uint)spSize) & 0xFFFFFFFF, 2, user: false);
+        ulong sp = ReadImplicit((Tr.Base + spOffset) & 0xFFFFFFFF, spSize);
+        ushort ss = (ushort)ReadImplicit((Tr.Base + spOffset + (uint)spSize) & 0xFFFFFFFF, 2);
         return (ss, sp);
     }
 
@@ -34,7 +34,7 @@ public sealed partial class X86Cpu
     {
         if (offset + 7 > Tr.Limit)
             throw new CpuFault(X86Vector.TS, SelectorErrorCode(Tr.Selector, external));
-        return ReadLinear(Tr.Base + offset, 8, user: false);
+        return ReadImplicit(Tr.Base + offset, 8);
     }
 
     /// <summary>

@@ -89,7 +89,7 @@ public sealed partial class X86Cpu
         foreach (ulong value in (ReadOnlySpan<ulong>)[Segments[SS].Selector, gpr[RSP], Segments[CS].Selector, NextRip])
         {
             at -= 8;
-            WriteLinear(at, 8, value, user: false);
+            WriteImplicit(at, 8, value);
         }
 
         Segments[SS].LoadNull((ushort)newCpl);

@@ -66,7 +66,7 @@ public sealed partial class X86Cpu
         // Step 8 and table 7-2: CALL and interrupts nest: back-link to the old TSS, NT set in the new task.
         if (reason is TaskSwitchReason.Call or TaskSwitchReason.Interrupt)
         {
-            WriteLinear(SystemLinear(newBase, Tss32.BackLink), 2, Tr.Selector, user: false);
+            WriteImplicit(SystemLinear(newBase, Tss32.BackLink), 2, Tr.Selector);
             incoming.Eflags |= RFlags.NT;
         }
 
@@ -191,14 +191,14 @@ public sealed partial class X86Cpu
     {
         if ((Cr0Value & Cr0.PG) == 0)
             return;
-        _ = Translate(linear & 0xFFFFFFFF, AccessKind.Write, user: false);
-        _ = Translate((linear + lastOffset) & 0xFFFFFFFF, AccessKind.Write, user: false);
+        _ = TranslateImplicit(linear & 0xFFFFFFFF, AccessKind.Write);
+        _ = TranslateImplicit((linear + lastOffset) & 0xFFFFFFFF, AccessKind.Write);
     }
 
     private static ulong SystemLinear(ulong tssBase, uint offset) => (tssBase + offset) & 0xFFFFFFFF;
 
-    private ulong ReadSystem(ulong tssBase, uint offset, int size) => ReadLinear(SystemLinear(tssBase, offset), size, user: false);
+    private ulong ReadSystem(ulong tssBase, uint offset, int size) => ReadImplicit(SystemLinear(tssBase, offset), size);
 
     private void WriteSystem(ulong tssBase, uint offset, int size, ulong value) =>
-        WriteLinear(SystemLinear(tssBase, offset), size, value, user: false);
+        WriteImplicit(SystemLinear(tssBase, offset), size, value);
 }
