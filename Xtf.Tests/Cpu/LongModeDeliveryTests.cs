@@ -16,7 +16,7 @@ public sealed class LongModeDeliveryTests
 {
     private const int Int = SystemDescriptorType.InterruptGate64, Trap = SystemDescriptorType.TrapGate64;
 
-    [Test(Description = "SDM vol. 3, 9.8.5: CR4.PAE, CR3, EFER.LME and CR0.PG, then a far JMP to an L=1 code segment, reach 64-bit mode at CPL 0")]
+    [TestCase(TestName = "SDM vol. 3, 9.8.5: CR4.PAE, CR3, EFER.LME and CR0.PG, then a far JMP to an L=1 code segment, reach 64-bit mode at CPL 0")]
     public void HarnessReachesSixtyFourBitMode()
     {
         var h = new LongModeHarness();
@@ -32,7 +32,7 @@ public sealed class LongModeDeliveryTests
         });
     }
 
-    [Test(Description = "SDM vol. 3, 6.14.2: INT3 at CPL0 in 64-bit mode pushes SS, RSP, RFLAGS, CS, RIP as 8-byte slots even without a privilege change")]
+    [TestCase(TestName = "SDM vol. 3, 6.14.2: INT3 at CPL0 in 64-bit mode pushes SS, RSP, RFLAGS, CS, RIP as 8-byte slots even without a privilege change")]
     public void SamePrivilegeFrameHasFiveQuadwords()
     {
         var h = new LongModeHarness();
@@ -50,7 +50,7 @@ public sealed class LongModeDeliveryTests
         });
     }
 
-    [Test(Description = "SDM vol. 3, 6.14.2: the new RSP is aligned down to 16 bytes before the pushes; the frame holds the unaligned RSP")]
+    [TestCase(TestName = "SDM vol. 3, 6.14.2: the new RSP is aligned down to 16 bytes before the pushes; the frame holds the unaligned RSP")]
     public void StackIsAlignedToSixteenBytes()
     {
         var h = new LongModeHarness();
@@ -67,7 +67,7 @@ public sealed class LongModeDeliveryTests
         });
     }
 
-    [Test(Description = "SDM vol. 3, 6.14.2: an exception with an error code pushes it as an 8-byte slot (#GP(selector) of MOV DS beyond the GDT limit)")]
+    [TestCase(TestName = "SDM vol. 3, 6.14.2: an exception with an error code pushes it as an 8-byte slot (#GP(selector) of MOV DS beyond the GDT limit)")]
     public void ErrorCodeIsAQuadword()
     {
         var h = new LongModeHarness();
@@ -85,7 +85,7 @@ public sealed class LongModeDeliveryTests
         });
     }
 
-    [Test(Description = "SDM vol. 3, 6.14.4: a fault at CPL3 switches to RSP0 of the 64-bit TSS and loads SS with a null selector whose RPL is the new CPL (0)")]
+    [TestCase(TestName = "SDM vol. 3, 6.14.4: a fault at CPL3 switches to RSP0 of the 64-bit TSS and loads SS with a null selector whose RPL is the new CPL (0)")]
     public void PrivilegeChangeUsesRsp0AndNullSs()
     {
         var h = new LongModeHarness();
@@ -103,7 +103,7 @@ public sealed class LongModeDeliveryTests
         });
     }
 
-    [Test(Description = "SDM vol. 3, 6.14.4: a privilege change to ring 1 loads RSP1 and SS = null selector with RPL 1, which a later frame holds")]
+    [TestCase(TestName = "SDM vol. 3, 6.14.4: a privilege change to ring 1 loads RSP1 and SS = null selector with RPL 1, which a later frame holds")]
     public void PrivilegeChangeToRingOneUsesRsp1()
     {
         // The ring-1 handler's HLT is privileged: its #GP(0) goes to ring 0 and records the ring-1 state.
@@ -121,7 +121,7 @@ public sealed class LongModeDeliveryTests
         });
     }
 
-    [Test(Description = "SDM vol. 3, 6.14.5: a 64-bit IDT gate with IST=2 switches to IST2 even without a privilege change")]
+    [TestCase(TestName = "SDM vol. 3, 6.14.5: a 64-bit IDT gate with IST=2 switches to IST2 even without a privilege change")]
     public void IstSwitchesStackWithoutPrivilegeChange()
     {
         var h = new LongModeHarness();
@@ -137,7 +137,7 @@ public sealed class LongModeDeliveryTests
         });
     }
 
-    [Test(Description = "SDM vol. 3, 6.14.5: on a privilege change through a gate with IST=5 the IST stack is used, not RSP0; SS becomes null")]
+    [TestCase(TestName = "SDM vol. 3, 6.14.5: on a privilege change through a gate with IST=5 the IST stack is used, not RSP0; SS becomes null")]
     public void IstTakesPrecedenceOverRsp0()
     {
         var h = new LongModeHarness();
@@ -152,7 +152,7 @@ public sealed class LongModeDeliveryTests
         });
     }
 
-    [Test(Description = "SDM vol. 3, 6.14: an exception in compatibility mode at CPL3 is delivered through the 16-byte gate into 64-bit mode with an 8-byte frame")]
+    [TestCase(TestName = "SDM vol. 3, 6.14: an exception in compatibility mode at CPL3 is delivered through the 16-byte gate into 64-bit mode with an 8-byte frame")]
     public void CompatibilityModeFaultUsesSixtyFourBitDelivery()
     {
         var h = new LongModeHarness();
@@ -181,7 +181,7 @@ public sealed class LongModeDeliveryTests
         h.AssertFault(X86Vector.GP, (0x80 * 8) + 2);
     }
 
-    [Test(Description = "SDM vol. 2, INT n: an exception through an invalid gate type raises #GP(vector*8+2+EXT): #UD through a task gate gives #GP(0x33)")]
+    [TestCase(TestName = "SDM vol. 2, INT n: an exception through an invalid gate type raises #GP(vector*8+2+EXT): #UD through a task gate gives #GP(0x33)")]
     public void InvalidGateForAnExceptionSetsExt()
     {
         var h = new LongModeHarness();
@@ -190,7 +190,7 @@ public sealed class LongModeDeliveryTests
         h.AssertFault(X86Vector.GP, (6 * 8) + 2 + 1);
     }
 
-    [Test(Description = "SDM vol. 2, INT n: the IDT limit must cover all 16 bytes of the gate: with a limit of 0x80*16+14, INT 0x80 raises #GP(0x402)")]
+    [TestCase(TestName = "SDM vol. 2, INT n: the IDT limit must cover all 16 bytes of the gate: with a limit of 0x80*16+14, INT 0x80 raises #GP(0x402)")]
     public void IdtLimitCoversSixteenBytes()
     {
         var h = new LongModeHarness { IdtrLimit = (0x80 * 16) + 14 };
@@ -198,7 +198,7 @@ public sealed class LongModeDeliveryTests
         h.AssertFault(X86Vector.GP, (0x80 * 8) + 2);
     }
 
-    [Test(Description = "SDM vol. 2, INT n: with the IDT limit at 0x80*16+15, INT 0x80 is delivered")]
+    [TestCase(TestName = "SDM vol. 2, INT n: with the IDT limit at 0x80*16+15, INT 0x80 is delivered")]
     public void IdtLimitExactlyCoversTheGate()
     {
         var h = new LongModeHarness { IdtrLimit = (0x80 * 16) + 15 };
@@ -206,7 +206,7 @@ public sealed class LongModeDeliveryTests
         Assert.That(h.Vector, Is.EqualTo(0x80));
     }
 
-    [Test(Description = "SDM vol. 3, 6.14.1: a gate whose code segment is not 64-bit (a 32-bit code segment) raises #GP with the IDT vector as error code")]
+    [TestCase(TestName = "SDM vol. 3, 6.14.1: a gate whose code segment is not 64-bit (a 32-bit code segment) raises #GP with the IDT vector as error code")]
     public void TargetMustBeSixtyFourBitCode()
     {
         var h = new LongModeHarness();
@@ -215,7 +215,7 @@ public sealed class LongModeDeliveryTests
         h.AssertFault(X86Vector.GP, (0x80 * 8) + 2);
     }
 
-    [Test(Description = "SDM vol. 3, 6.14.1: a gate whose code segment has L and D both set raises #GP with the IDT vector as error code")]
+    [TestCase(TestName = "SDM vol. 3, 6.14.1: a gate whose code segment has L and D both set raises #GP with the IDT vector as error code")]
     public void TargetWithLAndDSetIsRefused()
     {
         var h = new LongModeHarness();
@@ -225,7 +225,7 @@ public sealed class LongModeDeliveryTests
         h.AssertFault(X86Vector.GP, (0x80 * 8) + 2);
     }
 
-    [Test(Description = "SDM vol. 2, INT n: a non-canonical target offset in the gate raises #GP(0) for INT n, with nothing pushed")]
+    [TestCase(TestName = "SDM vol. 2, INT n: a non-canonical target offset in the gate raises #GP(0) for INT n, with nothing pushed")]
     public void NonCanonicalGateOffsetIsGp()
     {
         var h = new LongModeHarness();
@@ -239,7 +239,7 @@ public sealed class LongModeDeliveryTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, INT n: a non-canonical gate offset for an exception raises #GP(EXT) = #GP(1)")]
+    [TestCase(TestName = "SDM vol. 2, INT n: a non-canonical gate offset for an exception raises #GP(EXT) = #GP(1)")]
     public void NonCanonicalGateOffsetForAnExceptionSetsExt()
     {
         var h = new LongModeHarness();
@@ -248,7 +248,7 @@ public sealed class LongModeDeliveryTests
         h.AssertFault(X86Vector.GP, 1);
     }
 
-    [Test(Description = "SDM vol. 3, 6.12.1.1: INT n at CPL3 through a DPL0 64-bit gate raises #GP(vector*8+2), delivered on RSP0")]
+    [TestCase(TestName = "SDM vol. 3, 6.12.1.1: INT n at CPL3 through a DPL0 64-bit gate raises #GP(vector*8+2), delivered on RSP0")]
     public void SoftwareInterruptChecksGateDpl()
     {
         var h = new LongModeHarness();
@@ -261,7 +261,7 @@ public sealed class LongModeDeliveryTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, INT n: a not-present 64-bit gate raises #NP(vector*8+2)")]
+    [TestCase(TestName = "SDM vol. 2, INT n: a not-present 64-bit gate raises #NP(vector*8+2)")]
     public void NotPresentGateIsNp()
     {
         var h = new LongModeHarness();
@@ -270,7 +270,7 @@ public sealed class LongModeDeliveryTests
         h.AssertFault(X86Vector.NP, (0x80 * 8) + 2);
     }
 
-    [Test(Description = "SDM vol. 2, INT n: a non-canonical RSP0 makes the frame non-canonical: #SS(EXT), here taken on an IST stack")]
+    [TestCase(TestName = "SDM vol. 2, INT n: a non-canonical RSP0 makes the frame non-canonical: #SS(EXT), here taken on an IST stack")]
     public void NonCanonicalRsp0IsStackFault()
     {
         var h = new LongModeHarness { Rsp0 = 0x0000_8000_0000_0020 }; // frame 0x7FFF_FFFF_FFF8..0x8000_0000_001F
@@ -285,7 +285,7 @@ public sealed class LongModeDeliveryTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, INT n: an IST slot beyond the 64-bit TSS limit raises #TS(TSS selector)")]
+    [TestCase(TestName = "SDM vol. 2, INT n: an IST slot beyond the 64-bit TSS limit raises #TS(TSS selector)")]
     public void IstBeyondTssLimitIsTs()
     {
         // IST2 lies at 0x2C..0x33: a limit of 0x2F cuts it.
@@ -295,7 +295,7 @@ public sealed class LongModeDeliveryTests
         h.AssertFault(X86Vector.TS, TssSelector);
     }
 
-    [Test(Description = "SMAP (SDM vol. 3, 4.6): the frame pushes of delivery are implicit supervisor accesses: with EFLAGS.AC set, INT3 on a user-page stack raises #PF(P|W), CR2 = the first slot")]
+    [TestCase(TestName = "SMAP (SDM vol. 3, 4.6): the frame pushes of delivery are implicit supervisor accesses: with EFLAGS.AC set, INT3 on a user-page stack raises #PF(P|W), CR2 = the first slot")]
     public void DeliveryPushesAreImplicitSupervisorAccesses()
     {
         var h = new LongModeHarness { TablesOffset = 0x200000 };
@@ -318,7 +318,7 @@ public sealed class LongModeDeliveryTests
         });
     }
 
-    [Test(Description = "SDM vol. 3, 6.14: a 64-bit interrupt gate clears IF, TF and NT; the frame holds the old RFLAGS")]
+    [TestCase(TestName = "SDM vol. 3, 6.14: a 64-bit interrupt gate clears IF, TF and NT; the frame holds the old RFLAGS")]
     public void InterruptGateClearsIf()
     {
         var h = new LongModeHarness();
@@ -330,7 +330,7 @@ public sealed class LongModeDeliveryTests
         });
     }
 
-    [Test(Description = "SDM vol. 3, 6.14: a 64-bit trap gate leaves IF set")]
+    [TestCase(TestName = "SDM vol. 3, 6.14: a 64-bit trap gate leaves IF set")]
     public void TrapGateKeepsIf()
     {
         var h = new LongModeHarness();
@@ -339,7 +339,7 @@ public sealed class LongModeDeliveryTests
         Assert.That(h.Cpu.Eflags & RFlags.IF, Is.EqualTo(RFlags.IF));
     }
 
-    [Test(Description = "SDM vol. 3, 6.14.2: from compatibility mode at CPL0 (a 32-bit code segment) an interrupt pushes an 8-byte frame on the aligned stack")]
+    [TestCase(TestName = "SDM vol. 3, 6.14.2: from compatibility mode at CPL0 (a 32-bit code segment) an interrupt pushes an 8-byte frame on the aligned stack")]
     public void CompatibilityModeCplZeroFrame()
     {
         var h = new LongModeHarness();

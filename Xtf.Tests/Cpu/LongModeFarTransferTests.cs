@@ -44,7 +44,7 @@ public sealed class LongModeFarTransferTests
         a.jmp(__fword_ptr[rax]);
     }
 
-    [Test(Description = "SDM vol. 2, CALL, SAME-PRIVILEGE, CallGateSize = 64: a call through a 64-bit gate pushes CS and RIP as 8-byte slots")]
+    [TestCase(TestName = "SDM vol. 2, CALL, SAME-PRIVILEGE, CallGateSize = 64: a call through a 64-bit gate pushes CS and RIP as 8-byte slots")]
     public void SamePrivilegeCallGatePushesQuadwords()
     {
         var h = new LongModeHarness();
@@ -61,7 +61,7 @@ public sealed class LongModeFarTransferTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, CALL, MORE-PRIVILEGE, 64-bit TSS: from CPL3 through a DPL3 gate to DPL0 code, RSP0 is loaded, SS becomes null and SS, RSP, CS, RIP are pushed as 8-byte slots")]
+    [TestCase(TestName = "SDM vol. 2, CALL, MORE-PRIVILEGE, 64-bit TSS: from CPL3 through a DPL3 gate to DPL0 code, RSP0 is loaded, SS becomes null and SS, RSP, CS, RIP are pushed as 8-byte slots")]
     public void MorePrivilegeCallGateUsesRsp0()
     {
         var h = new LongModeHarness();
@@ -82,7 +82,7 @@ public sealed class LongModeFarTransferTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, RET, IA-32E-MODE-RETURN-OUTER-PRIVILEGE-LEVEL: RETFQ from the gate's DPL0 target back to CPL3 pops RIP, CS, RSP, SS")]
+    [TestCase(TestName = "SDM vol. 2, RET, IA-32E-MODE-RETURN-OUTER-PRIVILEGE-LEVEL: RETFQ from the gate's DPL0 target back to CPL3 pops RIP, CS, RSP, SS")]
     public void FarReturnToOuterLevelAfterCallGate()
     {
         var h = new LongModeHarness();
@@ -104,7 +104,7 @@ public sealed class LongModeFarTransferTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, CALL, MORE-PRIVILEGE: a call gate to ring 1 loads RSP1 and SS = null selector with RPL 1")]
+    [TestCase(TestName = "SDM vol. 2, CALL, MORE-PRIVILEGE: a call gate to ring 1 loads RSP1 and SS = null selector with RPL 1")]
     public void CallGateToRingOneUsesRsp1()
     {
         var h = new LongModeHarness();
@@ -121,7 +121,7 @@ public sealed class LongModeFarTransferTests
         });
     }
 
-    [Test(Description = "SDM vol. 3, 6.15 (#GP): a 64-bit call gate whose upper type field is not 0 raises #GP(gate selector)")]
+    [TestCase(TestName = "SDM vol. 3, 6.15 (#GP): a 64-bit call gate whose upper type field is not 0 raises #GP(gate selector)")]
     public void UpperTypeFieldMustBeZero()
     {
         var h = new LongModeHarness();
@@ -131,7 +131,7 @@ public sealed class LongModeFarTransferTests
         h.AssertFault(X86Vector.GP, Gate);
     }
 
-    [Test(Description = "SDM vol. 2, CALL, CALL-GATE: in IA-32e mode the gate's code segment must be 64-bit: a 32-bit one is #GP(code selector)")]
+    [TestCase(TestName = "SDM vol. 2, CALL, CALL-GATE: in IA-32e mode the gate's code segment must be 64-bit: a 32-bit one is #GP(code selector)")]
     public void CallGateTargetMustBeSixtyFourBit()
     {
         var h = new LongModeHarness();
@@ -141,7 +141,7 @@ public sealed class LongModeFarTransferTests
         h.AssertFault(X86Vector.GP, Kernel32);
     }
 
-    [Test(Description = "SDM vol. 3, 5.8.3.1: the 16 bytes of a call gate must lie within the GDT: a gate in the last 8-byte entry is #GP(gate selector)")]
+    [TestCase(TestName = "SDM vol. 3, 5.8.3.1: the 16 bytes of a call gate must lie within the GDT: a gate in the last 8-byte entry is #GP(gate selector)")]
     public void CallGateUpperHalfBeyondLimit()
     {
         var h = new LongModeHarness();
@@ -152,7 +152,7 @@ public sealed class LongModeFarTransferTests
         h.AssertFault(X86Vector.GP, Last);
     }
 
-    [Test(Description = "SDM vol. 2, CALL: in IA-32e mode a 16-bit call gate (type 4) is not a valid target: #GP(selector)")]
+    [TestCase(TestName = "SDM vol. 2, CALL: in IA-32e mode a 16-bit call gate (type 4) is not a valid target: #GP(selector)")]
     public void SixteenBitCallGateRefused()
     {
         var h = new LongModeHarness();
@@ -163,7 +163,7 @@ public sealed class LongModeFarTransferTests
         h.AssertFault(X86Vector.GP, Gate);
     }
 
-    [Test(Description = "SDM vol. 3, 7.7: a far CALL to an available 64-bit TSS in IA-32e mode raises #GP(TSS selector): no task switches")]
+    [TestCase(TestName = "SDM vol. 3, 7.7: a far CALL to an available 64-bit TSS in IA-32e mode raises #GP(TSS selector): no task switches")]
     public void CallToTssRefused()
     {
         var h = new LongModeHarness();
@@ -174,7 +174,7 @@ public sealed class LongModeFarTransferTests
         h.AssertFault(X86Vector.GP, SecondTss);
     }
 
-    [Test(Description = "SDM vol. 3, 7.7: a far JMP to a task gate in IA-32e mode raises #GP(gate selector)")]
+    [TestCase(TestName = "SDM vol. 3, 7.7: a far JMP to a task gate in IA-32e mode raises #GP(gate selector)")]
     public void JumpToTaskGateRefused()
     {
         var h = new LongModeHarness();
@@ -184,7 +184,7 @@ public sealed class LongModeFarTransferTests
         h.AssertFault(X86Vector.GP, TaskGate);
     }
 
-    [Test(Description = "SDM vol. 2, JMP, CALL-GATE: a JMP through a call gate never changes privilege: to DPL0 code from CPL3 is #GP(code selector)")]
+    [TestCase(TestName = "SDM vol. 2, JMP, CALL-GATE: a JMP through a call gate never changes privilege: to DPL0 code from CPL3 is #GP(code selector)")]
     public void JumpThroughGateCannotRaisePrivilege()
     {
         var h = new LongModeHarness();
@@ -194,7 +194,7 @@ public sealed class LongModeFarTransferTests
         h.AssertFault(X86Vector.GP, Kernel64);
     }
 
-    [Test(Description = "SDM vol. 2, JMP, CALL-GATE: a JMP through a 64-bit call gate at the same privilege goes to the gate's 64-bit offset, pushing nothing")]
+    [TestCase(TestName = "SDM vol. 2, JMP, CALL-GATE: a JMP through a 64-bit call gate at the same privilege goes to the gate's 64-bit offset, pushing nothing")]
     public void JumpThroughGateSamePrivilege()
     {
         var h = new LongModeHarness();
@@ -209,7 +209,7 @@ public sealed class LongModeFarTransferTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, JMP, CALL-GATE: a non-canonical 64-bit gate offset raises #GP(0)")]
+    [TestCase(TestName = "SDM vol. 2, JMP, CALL-GATE: a non-canonical 64-bit gate offset raises #GP(0)")]
     public void NonCanonicalGateOffset()
     {
         var h = new LongModeHarness();
@@ -219,7 +219,7 @@ public sealed class LongModeFarTransferTests
         h.AssertFault(X86Vector.GP, 0);
     }
 
-    [Test(Description = "SDM vol. 2, JMP: in IA-32e mode a code segment with L and D both set raises #GP(selector)")]
+    [TestCase(TestName = "SDM vol. 2, JMP: in IA-32e mode a code segment with L and D both set raises #GP(selector)")]
     public void LongAndBigCodeRefused()
     {
         var h = new LongModeHarness();
@@ -229,7 +229,7 @@ public sealed class LongModeFarTransferTests
         h.AssertFault(X86Vector.GP, Gate);
     }
 
-    [Test(Description = "SDM vol. 2, JMP: a far JMP m16:32 from 64-bit code to a 32-bit code segment enters compatibility mode")]
+    [TestCase(TestName = "SDM vol. 2, JMP: a far JMP m16:32 from 64-bit code to a 32-bit code segment enters compatibility mode")]
     public void JumpToCompatibilityMode()
     {
         var h = new LongModeHarness();
@@ -244,7 +244,7 @@ public sealed class LongModeFarTransferTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, JMP: the offset of a far JMP to a 64-bit code segment is checked for canonical form, not against the segment limit")]
+    [TestCase(TestName = "SDM vol. 2, JMP: the offset of a far JMP to a 64-bit code segment is checked for canonical form, not against the segment limit")]
     public void JumpToSixtyFourBitIgnoresLimit()
     {
         var h = new LongModeHarness();
@@ -255,7 +255,7 @@ public sealed class LongModeFarTransferTests
         Assert.That(h.Cpu.Rip, Is.EqualTo(TargetCode + 1));
     }
 
-    [Test(Description = "SDM vol. 2, JMP: a far JMP to a compatibility-mode code segment checks the offset against its limit (#GP(0))")]
+    [TestCase(TestName = "SDM vol. 2, JMP: a far JMP to a compatibility-mode code segment checks the offset against its limit (#GP(0))")]
     public void JumpToCompatibilityModeChecksLimit()
     {
         var h = new LongModeHarness();
@@ -265,7 +265,7 @@ public sealed class LongModeFarTransferTests
         h.AssertFault(X86Vector.GP, 0);
     }
 
-    [Test(Description = "SDM vol. 2, JMP: JMP m16:64 (REX.W) takes a 64-bit offset, which must be canonical for a 64-bit target (#GP(0))")]
+    [TestCase(TestName = "SDM vol. 2, JMP: JMP m16:64 (REX.W) takes a 64-bit offset, which must be canonical for a 64-bit target (#GP(0))")]
     public void JumpSixtyFourBitOffset()
     {
         var h = new LongModeHarness();
@@ -278,7 +278,7 @@ public sealed class LongModeFarTransferTests
         h.AssertFault(X86Vector.GP, 0);
     }
 
-    [Test(Description = "SDM vol. 2, CALL: CALL m16:64 to 64-bit code pushes CS and RIP as 8-byte slots")]
+    [TestCase(TestName = "SDM vol. 2, CALL: CALL m16:64 to 64-bit code pushes CS and RIP as 8-byte slots")]
     public void CallSixtyFourBitOffset()
     {
         var h = new LongModeHarness();
@@ -298,7 +298,7 @@ public sealed class LongModeFarTransferTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, RET: RETFQ from 64-bit code to a 32-bit code segment at the same privilege enters compatibility mode")]
+    [TestCase(TestName = "SDM vol. 2, RET: RETFQ from 64-bit code to a 32-bit code segment at the same privilege enters compatibility mode")]
     public void FarReturnToCompatibilityMode()
     {
         var h = new LongModeHarness();
@@ -317,7 +317,7 @@ public sealed class LongModeFarTransferTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, RET: RETF without REX.W in 64-bit mode pops a 4-byte EIP and a 4-byte CS slot")]
+    [TestCase(TestName = "SDM vol. 2, RET: RETF without REX.W in 64-bit mode pops a 4-byte EIP and a 4-byte CS slot")]
     public void FarReturnDefaultOperandSize()
     {
         var h = new LongModeHarness();
@@ -336,7 +336,7 @@ public sealed class LongModeFarTransferTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, RET, IA-32E-MODE-RETURN-OUTER-PRIVILEGE-LEVEL: a null SS returning to CPL3 raises #GP(0)")]
+    [TestCase(TestName = "SDM vol. 2, RET, IA-32E-MODE-RETURN-OUTER-PRIVILEGE-LEVEL: a null SS returning to CPL3 raises #GP(0)")]
     public void FarReturnToUserWithNullStack()
     {
         var h = new LongModeHarness();
@@ -351,7 +351,7 @@ public sealed class LongModeFarTransferTests
         h.AssertFault(X86Vector.GP, 0);
     }
 
-    [Test(Description = "SDM vol. 2, RET: RETFQ to an outer level may load a null SS when the target is 64-bit code at CPL 1")]
+    [TestCase(TestName = "SDM vol. 2, RET: RETFQ to an outer level may load a null SS when the target is 64-bit code at CPL 1")]
     public void FarReturnToRingOneWithNullStack()
     {
         var h = new LongModeHarness();
@@ -373,7 +373,7 @@ public sealed class LongModeFarTransferTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, CALL, MORE-PRIVILEGE: if the 32 bytes below RSPn are not canonical, the call raises #SS(0) (taken here on an IST stack)")]
+    [TestCase(TestName = "SDM vol. 2, CALL, MORE-PRIVILEGE: if the 32 bytes below RSPn are not canonical, the call raises #SS(0) (taken here on an IST stack)")]
     public void CallGateNonCanonicalStack()
     {
         var h = new LongModeHarness { Rsp0 = 0x0000_8000_0000_0010 };
@@ -389,7 +389,7 @@ public sealed class LongModeFarTransferTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, CALL, MORE-PRIVILEGE: an RSPn slot beyond the 64-bit TSS limit raises #TS(TSS selector)")]
+    [TestCase(TestName = "SDM vol. 2, CALL, MORE-PRIVILEGE: an RSPn slot beyond the 64-bit TSS limit raises #TS(TSS selector)")]
     public void CallGateRspBeyondTssLimit()
     {
         // RSP1 lies at 0x0C..0x13: a limit of 0x12 cuts it, RSP0 (0x04..0x0B) stays usable for the #TS.

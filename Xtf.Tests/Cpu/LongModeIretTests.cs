@@ -25,7 +25,7 @@ public sealed class LongModeIretTests
         a.push(rax);
     }
 
-    [Test(Description = "SDM vol. 3, 6.14.3: IRETQ in 64-bit mode at the same privilege level pops SS:RSP")]
+    [TestCase(TestName = "SDM vol. 3, 6.14.3: IRETQ in 64-bit mode at the same privilege level pops SS:RSP")]
     public void SamePrivilegePopsStack()
     {
         var h = new LongModeHarness();
@@ -45,7 +45,7 @@ public sealed class LongModeIretTests
         });
     }
 
-    [Test(Description = "SDM vol. 3, 6.14.3: IRETQ may load a null SS (RPL = CPL = 0) when returning to 64-bit mode at CPL 0")]
+    [TestCase(TestName = "SDM vol. 3, 6.14.3: IRETQ may load a null SS (RPL = CPL = 0) when returning to 64-bit mode at CPL 0")]
     public void NullStackToCplZeroSixtyFourBit()
     {
         var h = new LongModeHarness();
@@ -80,7 +80,7 @@ public sealed class LongModeIretTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, IRET: with RFLAGS.NT set, IRET in IA-32e mode raises #GP(0) (no task return)")]
+    [TestCase(TestName = "SDM vol. 2, IRET: with RFLAGS.NT set, IRET in IA-32e mode raises #GP(0) (no task return)")]
     public void NestedTaskIsGp()
     {
         var h = new LongModeHarness();
@@ -88,7 +88,7 @@ public sealed class LongModeIretTests
         h.AssertFault(X86Vector.GP, 0);
     }
 
-    [Test(Description = "SDM vol. 2, IRET, IA-32e-MODE-RETURN: a non-canonical return RIP raises #GP(0)")]
+    [TestCase(TestName = "SDM vol. 2, IRET, IA-32e-MODE-RETURN: a non-canonical return RIP raises #GP(0)")]
     public void NonCanonicalRipIsGp()
     {
         var h = new LongModeHarness();
@@ -109,7 +109,7 @@ public sealed class LongModeIretTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, IRET: a return code segment with L and D both set raises #GP(selector) in IA-32e mode")]
+    [TestCase(TestName = "SDM vol. 2, IRET: a return code segment with L and D both set raises #GP(selector) in IA-32e mode")]
     public void LongAndBigCodeIsGp()
     {
         var h = new LongModeHarness();
@@ -125,7 +125,7 @@ public sealed class LongModeIretTests
         h.AssertFault(X86Vector.GP, 12 << 3);
     }
 
-    [Test(Description = "SDM vol. 2, IRET, RETURN-TO-OUTER-PRIVILEGE-LEVEL: data segment registers with DPL < new CPL (3) are loaded with null")]
+    [TestCase(TestName = "SDM vol. 2, IRET, RETURN-TO-OUTER-PRIVILEGE-LEVEL: data segment registers with DPL < new CPL (3) are loaded with null")]
     public void OuterReturnNullsKernelDataSegments()
     {
         var h = new LongModeHarness();
@@ -149,7 +149,7 @@ public sealed class LongModeIretTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, IRET: IRETD in 64-bit mode pops 4-byte EIP, CS, EFLAGS, ESP and SS")]
+    [TestCase(TestName = "SDM vol. 2, IRET: IRETD in 64-bit mode pops 4-byte EIP, CS, EFLAGS, ESP and SS")]
     public void IretdPopsFourByteSlots()
     {
         var h = new LongModeHarness();
@@ -176,7 +176,7 @@ public sealed class LongModeIretTests
         });
     }
 
-    [Test(Description = "SDM vol. 3, 6.14.3: IRETQ at the same privilege can return to compatibility mode (a 32-bit code segment, CS.L = 0)")]
+    [TestCase(TestName = "SDM vol. 3, 6.14.3: IRETQ at the same privilege can return to compatibility mode (a 32-bit code segment, CS.L = 0)")]
     public void SamePrivilegeToCompatibilityMode()
     {
         var h = new LongModeHarness();
@@ -200,7 +200,7 @@ public sealed class LongModeIretTests
         });
     }
 
-    [Test(Description = "SDM vol. 3, 6.14.3: IRETD in compatibility mode at the same privilege level pops EIP, CS, EFLAGS only, not SS:ESP")]
+    [TestCase(TestName = "SDM vol. 3, 6.14.3: IRETD in compatibility mode at the same privilege level pops EIP, CS, EFLAGS only, not SS:ESP")]
     public void CompatibilitySamePrivilegeDoesNotPopStack()
     {
         var h = new LongModeHarness();
@@ -222,7 +222,7 @@ public sealed class LongModeIretTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, IRET, RETURN-TO-SAME-PRIVILEGE-LEVEL: IRETD from compatibility mode to a 64-bit code segment checks RIP for canonical form, not against the segment limit")]
+    [TestCase(TestName = "SDM vol. 2, IRET, RETURN-TO-SAME-PRIVILEGE-LEVEL: IRETD from compatibility mode to a 64-bit code segment checks RIP for canonical form, not against the segment limit")]
     public void CompatibilityToSixtyFourBitIgnoresLimit()
     {
         // A 64-bit code segment with a byte-granular limit of 0: the target 0x12100 is far beyond it.
@@ -245,7 +245,7 @@ public sealed class LongModeIretTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, IRET: IRETD from compatibility mode at CPL0 to CPL3 compatibility code pops SS:ESP")]
+    [TestCase(TestName = "SDM vol. 2, IRET: IRETD from compatibility mode at CPL0 to CPL3 compatibility code pops SS:ESP")]
     public void CompatibilityToOuterLevel()
     {
         var h = new LongModeHarness();
@@ -269,7 +269,7 @@ public sealed class LongModeIretTests
         });
     }
 
-    [Test(Description = "SDM vol. 3, 6.14.3: IRETQ at CPL3 in 64-bit mode with no privilege change still loads RSP and SS from the frame")]
+    [TestCase(TestName = "SDM vol. 3, 6.14.3: IRETQ at CPL3 in 64-bit mode with no privilege change still loads RSP and SS from the frame")]
     public void UserSamePrivilegePopsStack()
     {
         var h = new LongModeHarness();

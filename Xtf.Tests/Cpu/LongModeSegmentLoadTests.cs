@@ -15,7 +15,7 @@ public sealed class LongModeSegmentLoadTests
 {
     private const ushort Test = 12 << 3, SecondTss = 14 << 3;
 
-    [Test(Description = "SDM vol. 2, MOV: in 64-bit mode at CPL0 a null selector with RPL = CPL may be loaded into SS; the stack still works")]
+    [TestCase(TestName = "SDM vol. 2, MOV: in 64-bit mode at CPL0 a null selector with RPL = CPL may be loaded into SS; the stack still works")]
     public void NullStackAtCplZero()
     {
         var h = new LongModeHarness();
@@ -34,7 +34,7 @@ public sealed class LongModeSegmentLoadTests
         });
     }
 
-    [Test(Description = "SDM vol. 3, 6.15 (#GP): a null selector in SS at CPL0 in 64-bit mode with RPL (1) not equal to CPL raises #GP(0)")]
+    [TestCase(TestName = "SDM vol. 3, 6.15 (#GP): a null selector in SS at CPL0 in 64-bit mode with RPL (1) not equal to CPL raises #GP(0)")]
     public void NullStackRplMismatch()
     {
         var h = new LongModeHarness();
@@ -46,7 +46,7 @@ public sealed class LongModeSegmentLoadTests
         h.AssertFault(X86Vector.GP, 0);
     }
 
-    [Test(Description = "SDM vol. 3, 6.15 (#GP): a null selector in SS at CPL3 in 64-bit mode raises #GP(0)")]
+    [TestCase(TestName = "SDM vol. 3, 6.15 (#GP): a null selector in SS at CPL3 in 64-bit mode raises #GP(0)")]
     public void NullStackAtCplThree()
     {
         var h = new LongModeHarness();
@@ -62,7 +62,7 @@ public sealed class LongModeSegmentLoadTests
         });
     }
 
-    [Test(Description = "SDM vol. 3, 6.15 (#GP): a null selector in SS in compatibility mode raises #GP(0), even at CPL0")]
+    [TestCase(TestName = "SDM vol. 3, 6.15 (#GP): a null selector in SS in compatibility mode raises #GP(0), even at CPL0")]
     public void NullStackInCompatibilityMode()
     {
         var h = new LongModeHarness();
@@ -79,7 +79,7 @@ public sealed class LongModeSegmentLoadTests
         });
     }
 
-    [Test(Description = "SDM vol. 3, 3.4.4: MOV FS in 64-bit mode loads FS.base from the descriptor (32 bits), replacing a base written to IA32_FS_BASE")]
+    [TestCase(TestName = "SDM vol. 3, 3.4.4: MOV FS in 64-bit mode loads FS.base from the descriptor (32 bits), replacing a base written to IA32_FS_BASE")]
     public void MovFsLoadsDescriptorBase()
     {
         var h = new LongModeHarness();
@@ -102,7 +102,7 @@ public sealed class LongModeSegmentLoadTests
         });
     }
 
-    [Test(Description = "SDM vol. 3, 3.4.4: in 64-bit mode DS's base and limit are ignored: a DS of base 0x30000 and limit 0xFFF reads linear 0x20008 at offset 0x20008")]
+    [TestCase(TestName = "SDM vol. 3, 3.4.4: in 64-bit mode DS's base and limit are ignored: a DS of base 0x30000 and limit 0xFFF reads linear 0x20008 at offset 0x20008")]
     public void DataSegmentBaseAndLimitIgnored()
     {
         var h = new LongModeHarness();
@@ -123,7 +123,7 @@ public sealed class LongModeSegmentLoadTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, LTR: in IA-32e mode the 16-byte TSS descriptor gives base[63:32]; the descriptor becomes busy (type 0xB)")]
+    [TestCase(TestName = "SDM vol. 2, LTR: in IA-32e mode the 16-byte TSS descriptor gives base[63:32]; the descriptor becomes busy (type 0xB)")]
     public void LtrReadsSixteenByteDescriptor()
     {
         var h = new LongModeHarness();
@@ -144,7 +144,7 @@ public sealed class LongModeSegmentLoadTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, LTR: in IA-32e mode a TSS descriptor whose base is not canonical raises #GP(selector)")]
+    [TestCase(TestName = "SDM vol. 2, LTR: in IA-32e mode a TSS descriptor whose base is not canonical raises #GP(selector)")]
     public void LtrNonCanonicalBase()
     {
         var h = new LongModeHarness();
@@ -158,7 +158,7 @@ public sealed class LongModeSegmentLoadTests
         h.AssertFault(X86Vector.GP, SecondTss);
     }
 
-    [Test(Description = "SDM vol. 3, table 3-2: a 16-bit TSS (type 1) is reserved in IA-32e mode: LTR raises #GP(selector)")]
+    [TestCase(TestName = "SDM vol. 3, table 3-2: a 16-bit TSS (type 1) is reserved in IA-32e mode: LTR raises #GP(selector)")]
     public void LtrSixteenBitTss()
     {
         var h = new LongModeHarness();
@@ -172,7 +172,7 @@ public sealed class LongModeSegmentLoadTests
         h.AssertFault(X86Vector.GP, SecondTss);
     }
 
-    [Test(Description = "SDM vol. 2, LLDT: in IA-32e mode the LDT descriptor is 16 bytes; a selector with TI = 1 then names the new LDT")]
+    [TestCase(TestName = "SDM vol. 2, LLDT: in IA-32e mode the LDT descriptor is 16 bytes; a selector with TI = 1 then names the new LDT")]
     public void LldtSixteenByteDescriptor()
     {
         var h = new LongModeHarness();

@@ -38,7 +38,7 @@ public sealed class LongModeSystemCallTests
         a.mov(cr4, rax);
     }
 
-    [Test(Description = "SDM vol. 2, SYSCALL: RCX = next RIP, R11 = RFLAGS, RIP = IA32_LSTAR, RFLAGS &= ~IA32_FMASK, CS = STAR[47:32], SS = STAR[47:32] + 8, CPL 0")]
+    [TestCase(TestName = "SDM vol. 2, SYSCALL: RCX = next RIP, R11 = RFLAGS, RIP = IA32_LSTAR, RFLAGS &= ~IA32_FMASK, CS = STAR[47:32], SS = STAR[47:32] + 8, CPL 0")]
     public void SyscallTransfer()
     {
         var h = new LongModeHarness();
@@ -67,7 +67,7 @@ public sealed class LongModeSystemCallTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, SYSCALL: CS.Selector = STAR[47:32] AND FFFCH, but SS.Selector = STAR[47:32] + 8 keeps the RPL bits")]
+    [TestCase(TestName = "SDM vol. 2, SYSCALL: CS.Selector = STAR[47:32] AND FFFCH, but SS.Selector = STAR[47:32] + 8 keeps the RPL bits")]
     public void SyscallSelectorRpl()
     {
         var h = new LongModeHarness();
@@ -84,7 +84,7 @@ public sealed class LongModeSystemCallTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, SYSCALL: #UD when EFER.SCE is clear")]
+    [TestCase(TestName = "SDM vol. 2, SYSCALL: #UD when EFER.SCE is clear")]
     public void SyscallNeedsSce()
     {
         var h = new LongModeHarness();
@@ -99,7 +99,7 @@ public sealed class LongModeSystemCallTests
         Assert.That(h.Vector, Is.EqualTo((int)X86Vector.UD));
     }
 
-    [Test(Description = "SDM vol. 2, SYSCALL: #UD in compatibility mode (Intel: only 64-bit mode)")]
+    [TestCase(TestName = "SDM vol. 2, SYSCALL: #UD in compatibility mode (Intel: only 64-bit mode)")]
     public void SyscallInCompatibilityModeIsUd()
     {
         var h = new LongModeHarness();
@@ -115,7 +115,7 @@ public sealed class LongModeSystemCallTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, SYSRET (REX.W): to 64-bit mode at CPL3, CS = STAR[63:48]+16 | 3, SS = STAR[63:48]+8 | 3, RIP = RCX, RFLAGS = R11 with RF, VM and reserved bits cleared, bit 1 set")]
+    [TestCase(TestName = "SDM vol. 2, SYSRET (REX.W): to 64-bit mode at CPL3, CS = STAR[63:48]+16 | 3, SS = STAR[63:48]+8 | 3, RIP = RCX, RFLAGS = R11 with RF, VM and reserved bits cleared, bit 1 set")]
     public void SysretToSixtyFourBitMode()
     {
         var h = new LongModeHarness();
@@ -138,7 +138,7 @@ public sealed class LongModeSystemCallTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, SYSRET (32-bit operand): to compatibility mode, CS = STAR[63:48] | 3, RIP = ECX")]
+    [TestCase(TestName = "SDM vol. 2, SYSRET (32-bit operand): to compatibility mode, CS = STAR[63:48] | 3, RIP = ECX")]
     public void SysretToCompatibilityMode()
     {
         var h = new LongModeHarness();
@@ -158,7 +158,7 @@ public sealed class LongModeSystemCallTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, SYSRET: SYSRET to a non-canonical RCX raises #GP(0) at CPL0 (Intel), on the kernel stack")]
+    [TestCase(TestName = "SDM vol. 2, SYSRET: SYSRET to a non-canonical RCX raises #GP(0) at CPL0 (Intel), on the kernel stack")]
     public void SysretNonCanonicalRcxFaultsAtCplZero()
     {
         var h = new LongModeHarness();
@@ -177,7 +177,7 @@ public sealed class LongModeSystemCallTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, SYSRET: #GP(0) at CPL3")]
+    [TestCase(TestName = "SDM vol. 2, SYSRET: #GP(0) at CPL3")]
     public void SysretAtCplThree()
     {
         var h = new LongModeHarness();
@@ -189,7 +189,7 @@ public sealed class LongModeSystemCallTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, SYSENTER in IA-32e mode: CS = IA32_SYSENTER_CS (64-bit), SS = CS + 8, RSP/RIP from the MSRs, IF cleared, CPL 0")]
+    [TestCase(TestName = "SDM vol. 2, SYSENTER in IA-32e mode: CS = IA32_SYSENTER_CS (64-bit), SS = CS + 8, RSP/RIP from the MSRs, IF cleared, CPL 0")]
     public void SysenterInSixtyFourBitMode()
     {
         var h = new LongModeHarness();
@@ -211,7 +211,7 @@ public sealed class LongModeSystemCallTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, SYSENTER: from compatibility mode, IA-32e mode still enters 64-bit code")]
+    [TestCase(TestName = "SDM vol. 2, SYSENTER: from compatibility mode, IA-32e mode still enters 64-bit code")]
     public void SysenterFromCompatibilityMode()
     {
         var h = new LongModeHarness();
@@ -228,7 +228,7 @@ public sealed class LongModeSystemCallTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, SYSENTER: #GP(0) when IA32_SYSENTER_CS[15:2] = 0")]
+    [TestCase(TestName = "SDM vol. 2, SYSENTER: #GP(0) when IA32_SYSENTER_CS[15:2] = 0")]
     public void SysenterNeedsCs()
     {
         var h = new LongModeHarness();
@@ -244,7 +244,7 @@ public sealed class LongModeSystemCallTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, SYSEXIT (REX.W): to 64-bit mode, CS = IA32_SYSENTER_CS + 32 | 3, SS = CS + 8, RSP = RCX, RIP = RDX")]
+    [TestCase(TestName = "SDM vol. 2, SYSEXIT (REX.W): to 64-bit mode, CS = IA32_SYSENTER_CS + 32 | 3, SS = CS + 8, RSP = RCX, RIP = RDX")]
     public void SysexitToSixtyFourBitMode()
     {
         var h = new LongModeHarness();
@@ -265,7 +265,7 @@ public sealed class LongModeSystemCallTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, SYSEXIT (32-bit operand): to compatibility mode, CS = IA32_SYSENTER_CS + 16 | 3, SS = CS + 8")]
+    [TestCase(TestName = "SDM vol. 2, SYSEXIT (32-bit operand): to compatibility mode, CS = IA32_SYSENTER_CS + 16 | 3, SS = CS + 8")]
     public void SysexitToCompatibilityMode()
     {
         var h = new LongModeHarness();
@@ -284,7 +284,7 @@ public sealed class LongModeSystemCallTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, SYSEXIT: #GP(0) at CPL3")]
+    [TestCase(TestName = "SDM vol. 2, SYSEXIT: #GP(0) at CPL3")]
     public void SysexitAtCplThree()
     {
         var h = new LongModeHarness();
@@ -296,7 +296,7 @@ public sealed class LongModeSystemCallTests
         h.AssertFault(X86Vector.GP, 0);
     }
 
-    [Test(Description = "SDM vol. 2, SYSEXIT: the REX.W form with a non-canonical RDX raises #GP(0) at CPL0")]
+    [TestCase(TestName = "SDM vol. 2, SYSEXIT: the REX.W form with a non-canonical RDX raises #GP(0) at CPL0")]
     public void SysexitNonCanonicalRip()
     {
         var h = new LongModeHarness();
@@ -314,7 +314,7 @@ public sealed class LongModeSystemCallTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, SWAPGS: exchanges GS.base with IA32_KERNEL_GS_BASE; GS-relative accesses use the new base")]
+    [TestCase(TestName = "SDM vol. 2, SWAPGS: exchanges GS.base with IA32_KERNEL_GS_BASE; GS-relative accesses use the new base")]
     public void SwapgsExchangesBases()
     {
         var h = new LongModeHarness();
@@ -337,7 +337,7 @@ public sealed class LongModeSystemCallTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, SWAPGS: #GP(0) at CPL3")]
+    [TestCase(TestName = "SDM vol. 2, SWAPGS: #GP(0) at CPL3")]
     public void SwapgsAtCplThree()
     {
         var h = new LongModeHarness();
@@ -345,7 +345,7 @@ public sealed class LongModeSystemCallTests
         h.AssertFault(X86Vector.GP, 0);
     }
 
-    [Test(Description = "SDM vol. 2, SWAPGS: #UD outside 64-bit mode (compatibility mode)")]
+    [TestCase(TestName = "SDM vol. 2, SWAPGS: #UD outside 64-bit mode (compatibility mode)")]
     public void SwapgsInCompatibilityMode()
     {
         var h = new LongModeHarness();
@@ -353,7 +353,7 @@ public sealed class LongModeSystemCallTests
         Assert.That(h.Vector, Is.EqualTo((int)X86Vector.UD));
     }
 
-    [Test(Description = "SDM vol. 2, RDFSBASE: #UD with CR4.FSGSBASE clear")]
+    [TestCase(TestName = "SDM vol. 2, RDFSBASE: #UD with CR4.FSGSBASE clear")]
     public void RdfsbaseNeedsCr4Bit()
     {
         var h = new LongModeHarness();
@@ -361,7 +361,7 @@ public sealed class LongModeSystemCallTests
         Assert.That(h.Vector, Is.EqualTo((int)X86Vector.UD));
     }
 
-    [Test(Description = "SDM vol. 2, WRFSBASE/RDFSBASE: with CR4.FSGSBASE set, WRFSBASE sets FS.base, which FS-relative accesses use, and RDFSBASE reads it")]
+    [TestCase(TestName = "SDM vol. 2, WRFSBASE/RDFSBASE: with CR4.FSGSBASE set, WRFSBASE sets FS.base, which FS-relative accesses use, and RDFSBASE reads it")]
     public void WrfsbaseRoundTrip()
     {
         var h = new LongModeHarness();
@@ -385,7 +385,7 @@ public sealed class LongModeSystemCallTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, WRGSBASE: a non-canonical base raises #GP(0)")]
+    [TestCase(TestName = "SDM vol. 2, WRGSBASE: a non-canonical base raises #GP(0)")]
     public void WrgsbaseNonCanonical()
     {
         var h = new LongModeHarness();
@@ -398,7 +398,7 @@ public sealed class LongModeSystemCallTests
         h.AssertFault(X86Vector.GP, 0);
     }
 
-    [Test(Description = "SDM vol. 2, WRFSBASE r32 zero-extends the base; RDGSBASE r32 returns the low 32 bits, zero-extended")]
+    [TestCase(TestName = "SDM vol. 2, WRFSBASE r32 zero-extends the base; RDGSBASE r32 returns the low 32 bits, zero-extended")]
     public void ThirtyTwoBitForms()
     {
         var h = new LongModeHarness();
@@ -419,7 +419,7 @@ public sealed class LongModeSystemCallTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, SYSENTER/SYSEXIT outside IA-32e mode: flat 32-bit CS = IA32_SYSENTER_CS, SS = CS + 8, ESP/EIP from the MSRs; SYSEXIT back to CS + 16 | 3, SS + 24 | 3 with ESP = ECX, EIP = EDX")]
+    [TestCase(TestName = "SDM vol. 2, SYSENTER/SYSEXIT outside IA-32e mode: flat 32-bit CS = IA32_SYSENTER_CS, SS = CS + 8, ESP/EIP from the MSRs; SYSEXIT back to CS + 16 | 3, SS + 24 | 3 with ESP = ECX, EIP = EDX")]
     public void LegacySysenterAndSysexit()
     {
         // In the 32-bit CpuHarness the user segments are 0x1B/0x23 = SYSENTER_CS 0x08 + 16/24, RPL 3.
@@ -453,7 +453,7 @@ public sealed class LongModeSystemCallTests
         });
     }
 
-    [Test(Description = "SDM vol. 2, RDFSBASE: #UD outside 64-bit mode (compatibility mode)")]
+    [TestCase(TestName = "SDM vol. 2, RDFSBASE: #UD outside 64-bit mode (compatibility mode)")]
     public void RdfsbaseInCompatibilityMode()
     {
         var h = new LongModeHarness();
