@@ -13,13 +13,14 @@ public sealed record BenchResult(string Name, long Instructions, TimeSpan Elapse
 }
 
 /// <summary>
-/// Guest workloads for <c>xtf-runner bench</c> (issue 3): an ALU loop, a memory loop, an INT/IRET
-/// loop and a far-call-gate loop, each run on a fresh machine for a fixed instruction count; and the
-/// raw Iced decode rate in the same process, the yardstick the CPU's figures are compared with.
+/// Guest workloads for <c>xtf-runner bench</c>: an ALU loop, a memory loop, an INT/IRET loop and a
+/// far-call-gate loop (issue 3), and the ALU and memory loops again in 64-bit mode under 4-level
+/// paging (issue 4), each run on a fresh machine for a fixed instruction count; and the raw Iced
+/// decode rate in the same process, the yardstick the CPU's figures are compared with.
 /// </summary>
 public static class CpuBenchmarks
 {
-    public static IReadOnlyList<string> Names { get; } = ["alu", "memory", "int-iret", "call-gate"];
+    public static IReadOnlyList<string> Names { get; } = ["alu", "memory", "int-iret", "call-gate", "alu-paged", "memory-paged"];
 
     public static BenchResult Run(string name, long instructions)
     {
@@ -91,6 +92,43 @@ public static class CpuBenchmarks
                     break;
                 }
 
+            case "alu-paged":
+                // The ALU loop in 64-bit mode under 4-level paging: only instruction fetch is
+                // translated, through the fetch window and the TLB.
+                machine.Load64(a =>
+                {
+                    var top = a.CreateLabel();
+                    a.Label(ref top);
+                    a.add(eax, ebx);
+                    a.xor(edx, eax);
+                    a.sub(ebx, 3);
+                    a.shl(esi, 1);
+                    a.or(edi, edx);
+                    a.dec(ecx);
+                    a.jnz(top);
+                    a.jmp(top);
+                });
+                break;
+            case "memory-paged":
+                // The memory loop in 64-bit mode over 16 MiB of 4 KiB pages: every access goes
+                // through the TLB, and the working set (4096 pages) is larger than it.
+                machine.Load64(a =>
+                {
+                    var outer = a.CreateLabel();
+                    var inner = a.CreateLabel();
+                    a.Label(ref outer);
+                    a.mov(rsi, BareMachine.DataBase);
+                    a.mov(ecx, 0x1000);
+                    a.Label(ref inner);
+                    a.mov(eax, __dword_ptr[rsi]);
+                    a.add(eax, ecx);
+                    a.mov(__dword_ptr[rsi + 0x800], eax);
+                    a.add(rsi, 0x1000);
+                    a.dec(ecx);
+                    a.jnz(inner);
+                    a.jmp(outer);
+                });
+                break;
             default:
                 throw new ArgumentException($"unknown workload '{name}'", nameof(name));
         }
