@@ -9,11 +9,11 @@ public static class CpuidLeaves
     /// </summary>
     public const uint Leaf1Edx = (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | (1u << 13) | (1u << 15);
 
-    /// <summary>CPUID.(7,0):EBX: SMEP (bit 7) and SMAP (bit 20).</summary>
-    public const uint Leaf7Ebx = (1u << 7) | (1u << 20);
+    /// <summary>CPUID.(7,0):EBX: FSGSBASE (bit 0), SMEP (bit 7) and SMAP (bit 20).</summary>
+    public const uint Leaf7Ebx = (1u << 0) | (1u << 7) | (1u << 20);
 
-    /// <summary>CPUID.80000001H:EDX: NX (bit 20) and 1-GByte pages (bit 26).</summary>
-    public const uint Extended1Edx = (1u << 20) | (1u << 26);
+    /// <summary>CPUID.80000001H:EDX: SYSCALL/SYSRET (bit 11), NX (bit 20), 1-GByte pages (bit 26), Intel 64 (LM, bit 29).</summary>
+    public const uint Extended1Edx = (1u << 11) | (1u << 20) | (1u << 26) | (1u << 29);
 
     /// <summary>MAXPHYADDR, reported in CPUID.80000008H:EAX[7:0]: paging-structure bits above it are reserved.</summary>
     public const int PhysicalAddressBits = 40;

@@ -193,7 +193,13 @@ public sealed partial class X86Cpu
                 else
                     msrs[index] = value;
                 return;
-            case MsrSysenterCs or MsrSysenterEsp or MsrSysenterEip or MsrStar or MsrFmask:
+            case MsrSysenterEsp or MsrSysenterEip:
+                // Intel 64: these hold linear addresses, so a non-canonical value is #GP(0) (SDM: WRMSR).
+                if (!IsCanonical(value))
+                    throw CpuFault.GP(0);
+                msrs[index] = value;
+                return;
+            case MsrSysenterCs or MsrStar or MsrFmask:
                 msrs[index] = value;
                 return;
         }

@@ -42,13 +42,13 @@ internal static class InputOutput
         var tr = cpu.Tr;
         if (!tr.Usable || (tr.Type & 8) == 0 || tr.Limit < 0x67)
             throw CpuFault.GP(0);
-        uint bitmapBase = (uint)cpu.ReadLinear(cpu.LongMode ? tr.Base + 0x66 : (tr.Base + 0x66) & 0xFFFFFFFF, 2, user: false);
+        uint bitmapBase = (uint)cpu.ReadImplicit(cpu.LongMode ? tr.Base + 0x66 : (tr.Base + 0x66) & 0xFFFFFFFF, 2);
         uint byteOffset = bitmapBase + (uint)(port >> 3);
         // Two bytes are always read, so a check that spans a byte boundary is covered.
         if (byteOffset + 1 > tr.Limit)
             throw CpuFault.GP(0);
         ulong la = cpu.LongMode ? tr.Base + byteOffset : (tr.Base + byteOffset) & 0xFFFFFFFF;
-        uint bits = (uint)cpu.ReadLinear(la, 2, user: false);
+        uint bits = (uint)cpu.ReadImplicit(la, 2);
         uint mask = ((1u << size) - 1) << (port & 7);
         if ((bits & mask) != 0)
             throw CpuFault.GP(0);
