@@ -95,10 +95,10 @@ public static partial class HvmImageBuilder
     }
 
     /// <summary>
-    /// The #DF task's stack: from the end of its TSS up to the IDT, unused otherwise. The #DF
-    /// entry stub hands over to do_exception (a host gate), so it needs only a few dozen bytes.
+    /// The #DF stack (the #DF task's in the 32-bit environments, IST1 in hvm64): from the end of
+    /// the TSSs up to the IDT, unused otherwise. The #DF entry stub hands over to do_exception (a host gate), so it needs only a few dozen bytes.
     /// </summary>
-    private const ulong DoubleFaultStackTop = HvmLayout.Idt;
+    public const ulong DoubleFaultStackTop = HvmLayout.Idt;
 
     /// <summary>
     /// 32-bit TSSs (SDM figure 7-2). The main one: ESP0/SS0 for entry from ring 3, I/O map base
