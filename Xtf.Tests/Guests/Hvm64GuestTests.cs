@@ -4,6 +4,7 @@ using Xtf.Core.Guest;
 using Xtf.Core.Guest.Image;
 using Xtf.Core.Guest.Runtime;
 using Xtf.Core.Testing;
+using Xtf.Core.Xen;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Xtf.Tests.Guests;
@@ -110,6 +111,32 @@ public sealed class Hvm64GuestTests
             return false;
         }
     }
+
+    /// <summary>
+    /// The 64-bit hypercall ABI: arguments in RDI, RSI (XTF's hypercall-x86_64.h), whole; the
+    /// result in RAX. XENVER_version returns (4 &lt;&lt; 16) | 19; XENVER_extraversion to the
+    /// scratch buffer's address plus 4 GiB is -EFAULT (-14) since nothing maps above 4 GiB,
+    /// where a pointer cut to 32 bits would have reached the (mapped) buffer and returned 0.
+    /// </summary>
+    public sealed class HypercallAbiGuest : TestCase
+    {
+        public override void Main()
+        {
+            long version = Hypercall(HypercallNumber.XenVersion, XenVersionCommand.Version);
+            if (version != 0x40013)
+                Failure($"Fail: XENVER_version returned {version:x}, expected 40013\n");
+            long above = Hypercall(HypercallNumber.XenVersion, XenVersionCommand.Extraversion, HvmLayout.Scratch + 0x1_0000_0000ul);
+            if (above != -14)
+                Failure($"Fail: XENVER_extraversion above 4 GiB returned {above}, expected -14 (-EFAULT)\n");
+            long below = Hypercall(HypercallNumber.XenVersion, XenVersionCommand.Extraversion, HvmLayout.Scratch);
+            if (below != 0)
+                Failure($"Fail: XENVER_extraversion to the scratch buffer returned {below}, expected 0\n");
+            Success();
+        }
+    }
+
+    [Test]
+    public void HypercallArgumentsAndResultAre64Bit() => AssertSucceeds(GuestHarness.Run<HypercallAbiGuest>(env: Environments.Hvm64));
 
     [Test]
     public void EferLmaAndLmeAreSetWithPaeAndPaging() => AssertSucceeds(GuestHarness.Run<ModeRegistersGuest>(env: Environments.Hvm64));
