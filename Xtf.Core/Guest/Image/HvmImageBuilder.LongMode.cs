@@ -56,7 +56,7 @@ public static partial class HvmImageBuilder
     }
 
     /// <summary>
-    /// The 64-bit TSS (SDM vol. 3, figure 8-11; XTF's tss in arch/x86/hvm/traps.c): RSP0 is the
+    /// The 64-bit TSS (SDM vol. 3, figure 7-11; XTF's tss in arch/x86/hvm/traps.c): RSP0 is the
     /// kernel stack for entry from ring 3, IST1 the #DF stack, the I/O map base beyond the limit.
     /// </summary>
     private static void WriteTss64(PhysicalMemory memory)
@@ -110,7 +110,7 @@ public static partial class HvmImageBuilder
 
     /// <summary>
     /// XTF's head.S for hvm64, in 32-bit protected mode: CR4.PAE, CR3, EFER.LME by RDMSR/WRMSR,
-    /// then CR0.PG (with WP), which activates IA-32e mode (SDM vol. 3, 10.8.5); the GDT; a far
+    /// then CR0.PG (with WP), which activates IA-32e mode (SDM vol. 3, 9.8.5); the GDT; a far
     /// jump to the 64-bit kernel code segment leaves compatibility mode for 64-bit mode.
     /// </summary>
     private static void EmitBootToLongMode(Assembler a, (ulong Cr3, ulong Cr4) paging)

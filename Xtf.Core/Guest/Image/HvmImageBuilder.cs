@@ -56,7 +56,7 @@ public static partial class HvmImageBuilder
     }
 
     /// <summary>
-    /// XTF's GDT (arch/x86/gdt.c). In hvm64 the TSS descriptor is 16 bytes (SDM vol. 3, 8.2.3):
+    /// XTF's GDT (arch/x86/gdt.c). In hvm64 the TSS descriptor is 16 bytes (SDM vol. 3, 7.2.3):
     /// slot 7 and, for the upper half of the base (zero here), slot 8, which 32-bit environments
     /// use for the #DF task's TSS.
     /// </summary>
