@@ -32,6 +32,9 @@ public abstract partial class TestCase
     /// <summary>The environment the test was booted in.</summary>
     protected Environments Environment { get; private set; }
 
+    /// <summary>The width of the environment's kernel code (32, or 64 in hvm64): what Exec snippets are assembled for.</summary>
+    protected int Bitness => Runtime.Bitness;
+
     /// <summary>The instance's variation, or null.</summary>
     protected string? Variation { get; private set; }
 

@@ -8,11 +8,11 @@ using static Iced.Intel.AssemblerRegisters;
 namespace Xtf.Core.Guest.Image;
 
 /// <summary>
-/// The domain builder for hvm32: writes the image (boot code, GDT, TSS, IDT, exception entry
+/// The domain builder for the HVM environments: writes the image (boot code, GDT, TSS, IDT, exception entry
 /// stubs, the hypercall page placeholder) into guest physical memory, as the toolstack loads
 /// an XTF ELF. Everything the image does at run time is x86 executed by the emulator.
 /// </summary>
-public static class HvmImageBuilder
+public static partial class HvmImageBuilder
 {
     /// <summary>XTF's HVM IDT (arch/x86/hvm/traps.c): these vectors get gates; BP and OF are DPL 3.</summary>
     private static readonly int[] HandledVectors = [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 16, 17, 18, 19, 20];
@@ -24,20 +24,15 @@ public static class HvmImageBuilder
     public static ulong Build(PhysicalMemory memory, Environments environment, ulong xtfMainGate, ulong doExceptionGate)
     {
         var paging = HvmPageTables.Write(memory, environment);
-        WriteGdt(memory);
+        bool longMode = environment == Environments.Hvm64;
+        WriteGdt(memory, longMode);
+        WriteHypercallPoisonAndGateFiller(memory);
+        if (longMode)
+            return BuildLongMode(memory, paging!.Value, xtfMainGate, doExceptionGate);
+
         var stubs = WriteEntryStubs(memory, doExceptionGate, out ulong doubleFaultTaskEntry);
         WriteTss(memory, doubleFaultTaskEntry, paging?.Cr3 ?? 0);
         WriteIdt(memory, stubs);
-
-        // XTF's hypercall page is poisoned with `ret` until Xen writes it.
-        var poison = new byte[0x1000];
-        Array.Fill(poison, (byte)0xC3);
-        memory.Write(HvmLayout.HypercallPage, poison);
-
-        // The gate pages hold int3 filler: a gate fetch never executes them.
-        var filler = new byte[0x2000];
-        Array.Fill(filler, (byte)0xCC);
-        memory.Write(HvmLayout.SupervisorGates, filler);
 
         // Two passes: the far jump's target is the address of the code after it.
         var first = X86Assembly.Assemble(32, HvmLayout.Text, a => EmitBoot(a, paging, xtfMainGate, 0));
@@ -47,7 +42,25 @@ public static class HvmImageBuilder
         return HvmLayout.Text;
     }
 
-    private static void WriteGdt(PhysicalMemory memory)
+    private static void WriteHypercallPoisonAndGateFiller(PhysicalMemory memory)
+    {
+        // XTF's hypercall page is poisoned with `ret` until Xen writes it.
+        var poison = new byte[0x1000];
+        Array.Fill(poison, (byte)0xC3);
+        memory.Write(HvmLayout.HypercallPage, poison);
+
+        // The gate pages hold int3 filler: a gate fetch never executes them.
+        var filler = new byte[0x2000];
+        Array.Fill(filler, (byte)0xCC);
+        memory.Write(HvmLayout.SupervisorGates, filler);
+    }
+
+    /// <summary>
+    /// XTF's GDT (arch/x86/gdt.c). In hvm64 the TSS descriptor is 16 bytes (SDM vol. 3, 7.2.3):
+    /// slot 7 and, for the upper half of the base (zero here), slot 8, which 32-bit environments
+    /// use for the #DF task's TSS.
+    /// </summary>
+    private static void WriteGdt(PhysicalMemory memory, bool longMode)
     {
         var gdt = new ulong[HvmLayout.GdtEntries];
         gdt[HvmLayout.GdteCs64Dpl0] = SegmentDescriptor.Flat(0xA, 0, big: false, longMode: true).Raw;
@@ -56,27 +69,36 @@ public static class HvmImageBuilder
         gdt[HvmLayout.GdteCs64Dpl3] = SegmentDescriptor.Flat(0xA, 3, big: false, longMode: true).Raw;
         gdt[HvmLayout.GdteCs32Dpl3] = SegmentDescriptor.Code32(3).Raw;
         gdt[HvmLayout.GdteDs32Dpl3] = SegmentDescriptor.Data32(3).Raw;
-        gdt[HvmLayout.GdteTss] = SegmentDescriptor.System(SystemDescriptorType.Tss32Available, HvmLayout.Tss, 0x67).Raw;
-        gdt[HvmLayout.GdteTssDf] = SegmentDescriptor.System(SystemDescriptorType.Tss32Available, HvmLayout.DoubleFaultTss, 0x67).Raw;
+        if (longMode)
+        {
+            gdt[HvmLayout.GdteTss] = SegmentDescriptor.System(SystemDescriptorType.Tss64Available, HvmLayout.Tss, 0x67).Raw;
+        }
+        else
+        {
+            gdt[HvmLayout.GdteTss] = SegmentDescriptor.System(SystemDescriptorType.Tss32Available, HvmLayout.Tss, 0x67).Raw;
+            gdt[HvmLayout.GdteTssDf] = SegmentDescriptor.System(SystemDescriptorType.Tss32Available, HvmLayout.DoubleFaultTss, 0x67).Raw;
+        }
+
         var bytes = new byte[gdt.Length * 8];
         for (int i = 0; i < gdt.Length; i++)
             BitConverter.TryWriteBytes(bytes.AsSpan(i * 8), gdt[i]);
         memory.Write(HvmLayout.Gdt, bytes);
 
-        // Pseudo-descriptors for LGDT and LIDT: limit (16 bits), base (32 bits).
-        var pseudo = new byte[16];
+        // Pseudo-descriptors for LGDT and LIDT: limit (16 bits), base (32 bits; the 64-bit LIDT
+        // of hvm64 reads 64 bits, the upper half zero).
+        var pseudo = new byte[18];
         BitConverter.TryWriteBytes(pseudo.AsSpan(0), (ushort)((gdt.Length * 8) - 1));
         BitConverter.TryWriteBytes(pseudo.AsSpan(2), (uint)HvmLayout.Gdt);
-        BitConverter.TryWriteBytes(pseudo.AsSpan(8), (ushort)((256 * 8) - 1));
-        BitConverter.TryWriteBytes(pseudo.AsSpan(10), (uint)HvmLayout.Idt);
+        BitConverter.TryWriteBytes(pseudo.AsSpan(8), (ushort)((256 * (longMode ? 16 : 8)) - 1));
+        BitConverter.TryWriteBytes(pseudo.AsSpan(10), (ulong)HvmLayout.Idt);
         memory.Write(GdtrDescriptor, pseudo);
     }
 
     /// <summary>
-    /// The #DF task's stack: from the end of its TSS up to the IDT, unused otherwise. The #DF
-    /// entry stub hands over to do_exception (a host gate), so it needs only a few dozen bytes.
+    /// The #DF stack (the #DF task's in the 32-bit environments, IST1 in hvm64): from the end of
+    /// the TSSs up to the IDT, unused otherwise. The #DF entry stub hands over to do_exception (a host gate), so it needs only a few dozen bytes.
     /// </summary>
-    private const ulong DoubleFaultStackTop = HvmLayout.Idt;
+    public const ulong DoubleFaultStackTop = HvmLayout.Idt;
 
     /// <summary>
     /// 32-bit TSSs (SDM figure 7-2). The main one: ESP0/SS0 for entry from ring 3, I/O map base
@@ -181,10 +203,6 @@ public static class HvmImageBuilder
         memory.Write(HvmLayout.Idt, idt);
     }
 
-    /// <summary>
-    /// Boot: load our GDT, reload CS with a far jump and the data segments, set the stack, load
-    /// the IDT and TR, then call xtf_main (a host gate), which never returns.
-    /// </summary>
     /// <summary>Index of the boot code's far JMP: after the paging switch, if any, and LGDT.</summary>
     private static int BootFarJumpIndex((ulong Cr3, ulong Cr4)? paging) => paging is null ? 1 : 9;
 

@@ -26,11 +26,13 @@ public static class HvmLayout
     public const ulong Gdt = ImageBase + 0x5000;
     public const ulong Tss = ImageBase + 0x5200;
     public const ulong DoubleFaultTss = ImageBase + 0x5300;
+
+    /// <summary>The IDT: 256 gates of 8 bytes (32-bit environments) or 16 bytes (hvm64).</summary>
     public const ulong Idt = ImageBase + 0x5800;
 
     /// <summary>Kernel code assembled at run time (custom IDT handlers and the like).</summary>
-    public const ulong KernelCode = ImageBase + 0x6000;
-    public const ulong KernelCodeSize = 0x4000;
+    public const ulong KernelCode = ImageBase + 0x7000;
+    public const ulong KernelCodeSize = 0x3000;
 
     /// <summary>Exec snippets, allocated as a stack as Exec calls nest.</summary>
     public const ulong Snippets = ImageBase + 0xA000;
@@ -65,6 +67,16 @@ public static class HvmLayout
     public const ushort UserCs = (GdteCs32Dpl3 << 3) | 3;
     public const ushort UserDs = (GdteDs32Dpl3 << 3) | 3;
     public const ushort TssSelector = GdteTss << 3;
+
+    /// <summary>hvm64's __KERN_CS and __USER_CS: the 64-bit code segments (data segments are shared).</summary>
+    public const ushort KernelCs64 = GdteCs64Dpl0 << 3;
+    public const ushort UserCs64 = (GdteCs64Dpl3 << 3) | 3;
+
+    /// <summary>The kernel code segment the environment runs on (XTF's __KERN_CS).</summary>
+    public static ushort KernelCsFor(Environments environment) => environment == Environments.Hvm64 ? KernelCs64 : KernelCs;
+
+    /// <summary>Size of one IDT gate: 16 bytes in IA-32e mode (SDM vol. 3, 6.14.1), 8 otherwise.</summary>
+    public static int IdtGateSize(Environments environment) => environment == Environments.Hvm64 ? 16 : 8;
 
     /// <summary>XTF's X86_VEC_RET2KERN (DPL 3, used by exec_user) and X86_VEC_AVAIL (free for tests).</summary>
     public const int VectorReturnToKernel = 0x20;

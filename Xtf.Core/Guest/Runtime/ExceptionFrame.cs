@@ -3,59 +3,123 @@ using Xtf.Core.Cpu;
 namespace Xtf.Core.Guest.Runtime;
 
 /// <summary>
-/// XTF's struct cpu_regs as the hvm32 entry path saves it on the kernel stack: ES, DS, the
-/// PUSHAD block, entry vector, error code, then the CPU's frame (EIP, CS, EFLAGS, and ESP, SS
-/// when the exception came from an outer ring). Reads and writes are kernel-mode guest
-/// accesses; changes take effect when the entry path restores the registers and IRETs.
+/// XTF's struct cpu_regs as the entry path saves it on the kernel stack. In the 32-bit
+/// environments: ES, DS, the PUSHAD block, entry vector, error code, then the CPU's frame (EIP,
+/// CS, EFLAGS, and ESP, SS when the exception came from an outer ring). In hvm64 (XTF's
+/// arch/x86/include/arch/regs.h for __x86_64__): R15 to R12, RBP, RBX, R11 to R8, RAX, RCX, RDX,
+/// RSI, RDI, the error code with the entry vector in its upper half, then the CPU's frame (RIP,
+/// CS, RFLAGS, RSP, SS, always pushed in IA-32e mode). Reads and writes are kernel-mode guest
+/// accesses; changes take effect when the entry path restores the registers and IRETs. The
+/// 32-bit views (<see cref="Eip"/>, <see cref="Eax"/>...) read and write the low half, as XTF's
+/// register unions do; the 64-bit views read and write the whole slot.
 /// </summary>
 public sealed class ExceptionFrame
 {
-    private const int OffEdi = 8, OffEsi = 12, OffEbp = 16, OffEbx = 24, OffEdx = 28, OffEcx = 32, OffEax = 36;
-    private const int OffVector = 40, OffError = 44, OffEip = 48, OffCs = 52, OffEflags = 56, OffEsp = 60, OffSs = 64;
-
     private readonly X86Cpu cpu;
     private readonly ulong address;
+    private readonly Layout layout;
 
-    internal ExceptionFrame(X86Cpu cpu, ulong address)
+    internal ExceptionFrame(X86Cpu cpu, ulong address, bool longMode = false)
     {
         this.cpu = cpu;
         this.address = address;
+        layout = longMode ? Layout.LongMode : Layout.Protected;
     }
 
-    private uint Get(int offset) => (uint)cpu.ReadLogical(X86Cpu.SS, address + (ulong)offset, 4);
+    /// <summary>Offsets of the fields; -1 where the layout has none.</summary>
+    private sealed record Layout(int SlotSize, int Rax, int Rbx, int Rcx, int Rdx, int Rsi, int Rdi, int Rbp, int R8,
+        int Vector, int Error, int Rip, int Cs, int Rflags, int Rsp, int Ss)
+    {
+        public static readonly Layout Protected = new(4, 36, 24, 32, 28, 12, 8, 16, -1, 40, 44, 48, 52, 56, 60, 64);
 
-    private void Set(int offset, uint value) => cpu.WriteLogical(X86Cpu.SS, address + (ulong)offset, 4, value);
+        /// <summary>R8 is at 72; R9, R10, R11 below it at 64, 56, 48; R12 to R15 at 24, 16, 8, 0.</summary>
+        public static readonly Layout LongMode = new(8, 80, 40, 88, 96, 104, 112, 32, 72, 124, 120, 128, 136, 144, 152, 160);
+    }
 
-    public int Vector => (int)Get(OffVector);
+    /// <summary>True for the hvm64 layout.</summary>
+    public bool Is64Bit => layout.SlotSize == 8;
 
-    public uint ErrorCode => Get(OffError);
+    private ulong Get(int offset, int size) => cpu.ReadLogical(X86Cpu.SS, address + (ulong)offset, size);
 
-    public uint Eip { get => Get(OffEip); set => Set(OffEip, value); }
+    private void Set(int offset, int size, ulong value) => cpu.WriteLogical(X86Cpu.SS, address + (ulong)offset, size, value);
 
-    public ushort Cs => (ushort)Get(OffCs);
+    private uint Get32(int offset) => (uint)Get(offset, 4);
 
-    public uint Eflags { get => Get(OffEflags); set => Set(OffEflags, value); }
+    private void Set32(int offset, uint value) => Set(offset, 4, value);
 
-    public uint Eax { get => Get(OffEax); set => Set(OffEax, value); }
+    private ulong GetSlot(int offset) => Get(offset, layout.SlotSize);
 
-    public uint Ebx { get => Get(OffEbx); set => Set(OffEbx, value); }
+    private void SetSlot(int offset, ulong value) => Set(offset, layout.SlotSize, value);
 
-    public uint Ecx { get => Get(OffEcx); set => Set(OffEcx, value); }
+    public int Vector => (int)Get32(layout.Vector);
 
-    public uint Edx { get => Get(OffEdx); set => Set(OffEdx, value); }
+    public uint ErrorCode => Get32(layout.Error);
 
-    public uint Esi { get => Get(OffEsi); set => Set(OffEsi, value); }
+    public uint Eip { get => Get32(layout.Rip); set => Set32(layout.Rip, value); }
 
-    public uint Edi { get => Get(OffEdi); set => Set(OffEdi, value); }
+    /// <summary>The saved instruction pointer, as wide as the environment's (EIP zero-extended in 32-bit frames).</summary>
+    public ulong Rip { get => GetSlot(layout.Rip); set => SetSlot(layout.Rip, value); }
 
-    public uint Ebp { get => Get(OffEbp); set => Set(OffEbp, value); }
+    public ushort Cs => (ushort)Get(layout.Cs, 2);
 
-    /// <summary>True if the exception came from an outer ring (the frame holds ESP and SS).</summary>
+    public uint Eflags { get => Get32(layout.Rflags); set => Set32(layout.Rflags, value); }
+
+    public ulong Rflags { get => GetSlot(layout.Rflags); set => SetSlot(layout.Rflags, value); }
+
+    public uint Eax { get => Get32(layout.Rax); set => Set32(layout.Rax, value); }
+
+    public uint Ebx { get => Get32(layout.Rbx); set => Set32(layout.Rbx, value); }
+
+    public uint Ecx { get => Get32(layout.Rcx); set => Set32(layout.Rcx, value); }
+
+    public uint Edx { get => Get32(layout.Rdx); set => Set32(layout.Rdx, value); }
+
+    public uint Esi { get => Get32(layout.Rsi); set => Set32(layout.Rsi, value); }
+
+    public uint Edi { get => Get32(layout.Rdi); set => Set32(layout.Rdi, value); }
+
+    public uint Ebp { get => Get32(layout.Rbp); set => Set32(layout.Rbp, value); }
+
+    public ulong Rax { get => GetSlot(layout.Rax); set => SetSlot(layout.Rax, value); }
+
+    public ulong Rbx { get => GetSlot(layout.Rbx); set => SetSlot(layout.Rbx, value); }
+
+    public ulong Rcx { get => GetSlot(layout.Rcx); set => SetSlot(layout.Rcx, value); }
+
+    public ulong Rdx { get => GetSlot(layout.Rdx); set => SetSlot(layout.Rdx, value); }
+
+    public ulong Rsi { get => GetSlot(layout.Rsi); set => SetSlot(layout.Rsi, value); }
+
+    public ulong Rdi { get => GetSlot(layout.Rdi); set => SetSlot(layout.Rdi, value); }
+
+    public ulong Rbp { get => GetSlot(layout.Rbp); set => SetSlot(layout.Rbp, value); }
+
+    /// <summary>R8 to R15 of an hvm64 frame (<paramref name="n"/> = 8..15).</summary>
+    public ulong R(int n)
+    {
+        if (!Is64Bit || n is < 8 or > 15)
+            throw new ArgumentOutOfRangeException(nameof(n), "R8-R15 exist in hvm64 frames only");
+        return Get(RSlot(n), 8);
+    }
+
+    public void SetR(int n, ulong value)
+    {
+        _ = R(n);
+        Set(RSlot(n), 8, value);
+    }
+
+    /// <summary>R8..R11 go down from R8's slot, R12..R15 down from R12's (24).</summary>
+    private int RSlot(int n) => n <= 11 ? layout.R8 - (8 * (n - 8)) : 24 - (8 * (n - 12));
+
+    /// <summary>True if the exception came from an outer ring (in 32-bit frames, the frame holds ESP and SS only then).</summary>
     public bool FromOuterRing => (Cs & 3) != cpu.Cpl;
 
-    public uint Esp => FromOuterRing ? Get(OffEsp) : (uint)(address + OffEsp);
+    public uint Esp => (uint)Rsp;
 
-    public ushort Ss => FromOuterRing ? (ushort)Get(OffSs) : cpu.Segments[X86Cpu.SS].Selector;
+    /// <summary>The interrupted stack pointer: from the frame when the CPU pushed it, else just above the frame.</summary>
+    public ulong Rsp => Is64Bit || FromOuterRing ? GetSlot(layout.Rsp) : address + (ulong)layout.Rsp;
+
+    public ushort Ss => Is64Bit || FromOuterRing ? (ushort)Get(layout.Ss, 2) : cpu.Segments[X86Cpu.SS].Selector;
 
     /// <summary>The exception as XTF's exinfo: vector and error code.</summary>
     public ExInfo ExInfo => ExInfo.Fault(Vector, ErrorCode);

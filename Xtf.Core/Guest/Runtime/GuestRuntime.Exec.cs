@@ -17,7 +17,11 @@ public enum ExecFaults
 }
 
 /// <summary>What an Exec snippet left behind: the exception it took (if any) and the registers at its end.</summary>
-public readonly record struct ExecResult(ExInfo Fault, uint Eax, uint Ebx, uint Ecx, uint Edx, uint Esi, uint Edi, uint Eflags);
+public readonly record struct ExecResult(ExInfo Fault, uint Eax, uint Ebx, uint Ecx, uint Edx, uint Esi, uint Edi, uint Eflags)
+{
+    /// <summary>The whole of RAX (equal to <see cref="Eax"/> in the 32-bit environments).</summary>
+    public ulong Rax { get; init; }
+}
 
 public sealed partial class GuestRuntime
 {
@@ -37,7 +41,8 @@ public sealed partial class GuestRuntime
     /// <summary>
     /// Runs an x86 snippet at the current CPL, the way an XTF inline-asm block runs. The snippet
     /// is wrapped in a prologue that saves the registers and the stack pointer and an epilogue
-    /// that restores them, so it may clobber anything. Every instruction boundary of the body
+    /// that restores them, so it may clobber anything (in 64-bit mode, where PUSHAD does not
+    /// exist, the prologue pushes the GPRs one by one). Every instruction boundary of the body
     /// gets an exception-table entry (unless <paramref name="faults"/> says otherwise) whose
     /// fixup is the end of the body; <paramref name="handler"/>, if given, decides instead.
     /// </summary>
@@ -45,17 +50,14 @@ public sealed partial class GuestRuntime
     {
         int depth = execFrames.Count;
         ulong start = snippetTop;
-        ulong saveSlot = HvmLayout.ExecSaveSlots + (ulong)(depth * 4);
+        ulong saveSlot = HvmLayout.ExecSaveSlots + (ulong)(depth * 8);
         var asm = new Assembler(Bitness);
-        asm.pushad();
-        asm.mov(__dword_ptr[(uint)saveSlot], esp);
-        int prologue = 2;
+        int prologue = EmitExecPrologue(asm, saveSlot);
         body(asm);
         var end = asm.CreateLabel("exec_end");
         asm.Label(ref end);
         asm.call(execCaptureGate);
-        asm.mov(esp, __dword_ptr[(uint)saveSlot]);
-        asm.popad();
+        EmitExecEpilogue(asm, saveSlot);
         asm.jmp(execReturnGate);
         var code = X86Assembly.Assemble(asm, start);
         if (start + (ulong)code.Bytes.Length > HvmLayout.Snippets + HvmLayout.SnippetsSize)
@@ -75,7 +77,7 @@ public sealed partial class GuestRuntime
             ExtableHandler record = handler ?? ((regs, entry) =>
             {
                 frame.Fault = regs.ExInfo;
-                regs.Eip = (uint)entry.Fixup;
+                regs.Rip = entry.Fixup;
                 return true;
             });
             var offsets = code.InstructionOffsets;
@@ -110,6 +112,39 @@ public sealed partial class GuestRuntime
         return frame.Registers with { Fault = frame.Fault };
     }
 
+    /// <summary>The GPRs other than RSP, in the order the 64-bit prologue pushes them.</summary>
+    private static readonly AssemblerRegister64[] ExecSaved64 = [rax, rbx, rcx, rdx, rsi, rdi, rbp, r8, r9, r10, r11, r12, r13, r14, r15];
+
+    /// <summary>Saves the GPRs on the stack and the stack pointer in the save slot; returns the instruction count.</summary>
+    private int EmitExecPrologue(Assembler asm, ulong saveSlot)
+    {
+        if (Bitness == 64)
+        {
+            foreach (var r in ExecSaved64)
+                asm.push(r);
+            asm.mov(__qword_ptr[(uint)saveSlot], rsp);
+            return ExecSaved64.Length + 1;
+        }
+
+        asm.pushad();
+        asm.mov(__dword_ptr[(uint)saveSlot], esp);
+        return 2;
+    }
+
+    private void EmitExecEpilogue(Assembler asm, ulong saveSlot)
+    {
+        if (Bitness == 64)
+        {
+            asm.mov(rsp, __qword_ptr[(uint)saveSlot]);
+            for (int i = ExecSaved64.Length - 1; i >= 0; i--)
+                asm.pop(ExecSaved64[i]);
+            return;
+        }
+
+        asm.mov(esp, __dword_ptr[(uint)saveSlot]);
+        asm.popad();
+    }
+
     /// <summary>
     /// An exception the exception table did not cover, taken while a recording Exec is the
     /// innermost one and in its code segment (for example in code the snippet called, such as a
@@ -120,7 +155,7 @@ public sealed partial class GuestRuntime
         if (!execFrames.TryPeek(out var frame) || !frame.RecordsFaults || regs.Cs != frame.CodeSegment)
             return false;
         frame.Fault = regs.ExInfo;
-        regs.Eip = (uint)frame.End;
+        regs.Rip = frame.End;
         return true;
     }
 
@@ -140,7 +175,10 @@ public sealed partial class GuestRuntime
     private void CaptureExecRegisters()
     {
         var frame = execFrames.Peek();
-        frame.Registers = new ExecResult(ExInfo.None, Cpu.Eax, Cpu.Ebx, Cpu.Ecx, Cpu.Edx, Cpu.Esi, Cpu.Edi, Cpu.Eflags);
+        frame.Registers = new ExecResult(ExInfo.None, Cpu.Eax, Cpu.Ebx, Cpu.Ecx, Cpu.Edx, Cpu.Esi, Cpu.Edi, Cpu.Eflags)
+        {
+            Rax = Bitness == 64 ? Cpu[X86Cpu.RAX] : Cpu.Eax,
+        };
         GateReturn();
     }
 

@@ -10,11 +10,28 @@ public sealed partial class GuestRuntime
     public bool HypercallsReady { get; private set; }
 
     /// <summary>
-    /// A hypercall through the hypercall page: arguments in EBX, ECX, EDX, ESI, EDI, then
-    /// <c>call hypercall_page + nr * 32</c>; the result is EAX, sign-extended.
+    /// A hypercall through the hypercall page, <c>call hypercall_page + nr * 32</c>, with XTF's
+    /// register ABI (arch/x86/include/arch/hypercall-x86_*.h): in 32-bit environments the
+    /// arguments in EBX, ECX, EDX, ESI, EDI and the result EAX, sign-extended; in hvm64 in RDI,
+    /// RSI, RDX, R10, R8 and the result RAX.
     /// </summary>
     public long Hypercall(int number, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0, ulong a5 = 0)
     {
+        ulong stub = HvmLayout.HypercallPage + (ulong)(number * HypercallPage.SlotSize);
+        if (Bitness == 64)
+        {
+            var r64 = Exec(a =>
+            {
+                a.mov(rdi, a1);
+                a.mov(rsi, a2);
+                a.mov(rdx, a3);
+                a.mov(r10, a4);
+                a.mov(r8, a5);
+                a.call(stub);
+            }, ExecFaults.Unhandled);
+            return (long)r64.Rax;
+        }
+
         var r = Exec(a =>
         {
             a.mov(ebx, (uint)a1);
@@ -22,7 +39,7 @@ public sealed partial class GuestRuntime
             a.mov(edx, (uint)a3);
             a.mov(esi, (uint)a4);
             a.mov(edi, (uint)a5);
-            a.call(HvmLayout.HypercallPage + (ulong)(number * HypercallPage.SlotSize));
+            a.call(stub);
         }, ExecFaults.Unhandled);
         return (int)r.Eax;
     }

@@ -6,13 +6,21 @@ namespace Xtf.Core.Guest.Runtime;
 public sealed partial class GuestRuntime
 {
     /// <summary>
-    /// XTF's xtf_set_idte (HVM): writes a 32-bit interrupt gate for <paramref name="vector"/>
-    /// with the kernel code segment into the IDT, as a kernel-mode store.
+    /// XTF's xtf_set_idte (HVM): writes an interrupt gate for <paramref name="vector"/> with the
+    /// kernel code segment into the IDT, as a kernel-mode store: 8 bytes (32-bit gate) in the
+    /// 32-bit environments, 16 bytes (64-bit gate, IST 0) in hvm64.
     /// </summary>
     public void SetIdtEntry(int vector, ulong handler, int dpl, bool present)
     {
         if (vector is < 0 or > 255)
             throw new ArgumentOutOfRangeException(nameof(vector));
+        if (Bitness == 64)
+        {
+            WriteKernelBytes(HvmLayout.Idt + (ulong)(vector * 16),
+                HvmImageBuilder.Gate64(SystemDescriptorType.InterruptGate64, HvmLayout.KernelCs64, handler, dpl, 0, present));
+            return;
+        }
+
         var gate = SegmentDescriptor.Gate(SystemDescriptorType.InterruptGate32, HvmLayout.KernelCs, (uint)handler, dpl, present);
         WriteKernelBytes(HvmLayout.Idt + (ulong)(vector * 8), BitConverter.GetBytes(gate.Raw));
     }

@@ -9,10 +9,13 @@ public sealed partial class GuestRuntime
     /// </summary>
     private void DoException()
     {
-        ulong regsPointer = Cpu.ReadLogical(Xtf.Core.Cpu.X86Cpu.SS, Cpu.StackPointer + 4, 4);
-        var regs = new ExceptionFrame(Cpu, regsPointer);
+        // The argument: on the stack above the return address (i386 cdecl), or in RDI (SysV x86-64).
+        ulong regsPointer = Bitness == 64
+            ? Cpu[Xtf.Core.Cpu.X86Cpu.RDI]
+            : Cpu.ReadLogical(Xtf.Core.Cpu.X86Cpu.SS, Cpu.StackPointer + 4, 4);
+        var regs = new ExceptionFrame(Cpu, regsPointer, longMode: Bitness == 64);
         bool safe = false;
-        if (Extable.Search(regs.Eip) is { } entry)
+        if (Extable.Search(regs.Rip) is { } entry)
         {
             if (entry.Handler is { } handler)
             {
@@ -20,7 +23,7 @@ public sealed partial class GuestRuntime
             }
             else
             {
-                regs.Eip = (uint)entry.Fixup;
+                regs.Rip = entry.Fixup;
                 safe = true;
             }
         }
@@ -33,9 +36,11 @@ public sealed partial class GuestRuntime
 
         if (!safe)
         {
-            string where = $"Unhandled exception at {regs.Cs:x4}:{regs.Eip:x8}\nVec {regs.Vector} {regs.ExInfo}";
+            // XTF prints pointers (%p) zero-padded to the pointer's width.
+            string pointer = Bitness == 64 ? "x16" : "x8";
+            string where = $"Unhandled exception at {regs.Cs:x4}:{regs.Rip.ToString(pointer, System.Globalization.CultureInfo.InvariantCulture)}\nVec {regs.Vector} {regs.ExInfo}";
             if (regs.Vector == (int)Xtf.Core.Cpu.X86Vector.PF)
-                where += $" %cr2 {Cpu.Cr2:x8}";
+                where += $" %cr2 {Cpu.Cr2.ToString(pointer, System.Globalization.CultureInfo.InvariantCulture)}";
             Panic(where + "\n");
         }
 

@@ -26,7 +26,7 @@ public sealed partial class GuestRuntime
 
     public GuestRuntime(TestCase test, GuestConfig config)
     {
-        if (config.Environment is not (Environments.Hvm32 or Environments.Hvm32Pse or Environments.Hvm32Pae))
+        if (config.Environment is not (Environments.Hvm32 or Environments.Hvm32Pse or Environments.Hvm32Pae or Environments.Hvm64))
             throw new NotSupportedException($"environment {GuestEnvironment.Name(config.Environment)} is not available yet");
         this.test = test;
         this.config = config;
@@ -54,13 +54,15 @@ public sealed partial class GuestRuntime
 
     public Extable Extable { get; } = new();
 
-    public int Bitness => 32;
+    /// <summary>The width of the environment's kernel code: 64 in hvm64 (after boot), 32 otherwise.</summary>
+    public int Bitness => config.Environment == Environments.Hvm64 ? 64 : 32;
 
     private ulong Entry { get; }
 
     /// <summary>
     /// Starts the vCPU as Xen's domain builder does for a PVH-style 32-bit entry: protected
-    /// mode, paging off, flat 4 GiB CS and data segments, EFLAGS = 2; then runs to the end.
+    /// mode, paging off, flat 4 GiB CS and data segments, EFLAGS = 2 (hvm64 too: its boot code
+    /// enters IA-32e mode itself); then runs to the end.
     /// Returns why the machine stopped.
     /// </summary>
     public string Run()
