@@ -15,16 +15,17 @@ namespace Xtf.TestCases.PagetableAccess;
 /// access (read, write, fetch; supervisor or user) the guest makes the access and the outcome
 /// (#PF error code and CR2, or the value and the A/D bits) is compared with what
 /// <see cref="AccessRules"/> derives from the SDM. All of it is guest code: the page tables are
-/// written, the controls switched and INVLPG issued by the guest.
+/// written, the controls switched and INVLPG issued by the guest. Runs with PAE paging (hvm32pae)
+/// and 4-level paging (hvm64), where the code is 64-bit and the frames 8-byte.
 /// </summary>
-[XtfTest("pagetable-access", Category.Functional, Environments.Hvm32Pae, Title = "Page-table access rights")]
+[XtfTest("pagetable-access", Category.Functional, Environments.Hvm32Pae | Environments.Hvm64, Title = "Page-table access rights")]
 public sealed class PagetableAccess : TestCase
 {
     private const uint TestPage = 0x40000000, TestData = TestPage + 0x10, UserPage = 0x40200000;
     private const uint UserStackTop = UserPage + 0x2000;
     private const uint TestTable = 0x500000, TestFrame = 0x501000, UserTable = 0x502000, UserCode = 0x503000, UserStack = 0x504000;
     private const uint Ring0StackTop = 0x506000, Slots = 0x507000;
-    private const uint SavedEsp = Slots, Faulted = Slots + 4, ErrorCode = Slots + 8, FaultAddress = Slots + 12, ReadValue = Slots + 16;
+    private const uint SavedEsp = Slots, Faulted = Slots + 8, ErrorCode = Slots + 16, FaultAddress = Slots + 24, ReadValue = Slots + 32;
     private const uint Marker = 0x12345678, Written = 0xA5A5A5A5;
     private const uint EntryP = 1, EntryW = 2, EntryU = 4, EntryA = 0x20, EntryD = 0x40;
     private const uint NxHigh = 0x80000000;
@@ -45,14 +46,18 @@ public sealed class PagetableAccess : TestCase
 
     private const uint UserImplicitRoutine = 0x300;
 
+    private bool longMode;
+    private ulong testPde;
+
     public override void Main()
     {
-        if (Environment != Environments.Hvm32Pae)
+        if (Environment is not (Environments.Hvm32Pae or Environments.Hvm64))
         {
             Skip($"Environment {GuestEnvironment.Name(Environment)} not supported by this test\n");
             return;
         }
 
+        longMode = Bitness == 64;
         SetUp();
         int checkedCount = 0, failures = 0;
         foreach (var p in Permutations())
@@ -99,7 +104,7 @@ public sealed class PagetableAccess : TestCase
     /// <summary>Runs one permutation in the guest and compares it with the rules.</summary>
     private bool Check(Permutation p)
     {
-        var r = ExecDetailed(a => EmitPermutation(a, p));
+        var r = ExecDetailed(a => EmitPermutation(a, p, longMode, testPde));
         uint? expected = AccessRules.ExpectedFault(p);
         bool faulted = r.Eax != 0;
         string? problem = null;
@@ -138,7 +143,7 @@ public sealed class PagetableAccess : TestCase
     /// restore the controls and report: EAX faulted, EBX error code, ECX CR2, EDX the PTE,
     /// ESI the value read, EDI the test data word.
     /// </summary>
-    private static void EmitPermutation(Assembler a, Permutation p)
+    private static void EmitPermutation(Assembler a, Permutation p, bool longMode, ulong testPde)
     {
         var access = a.CreateLabel();
         var done = a.CreateLabel();
@@ -146,13 +151,13 @@ public sealed class PagetableAccess : TestCase
         uint pde = TestTable | EntryP | (p.PdeWrite ? EntryW : 0) | (p.PdeUser ? EntryU : 0);
         a.mov(__dword_ptr[TestTable], pte);
         a.mov(__dword_ptr[TestTable + 4], p.PteNx ? NxHigh : 0u);
-        a.mov(__dword_ptr[(uint)TestPdeAddress], pde);
-        a.mov(__dword_ptr[(uint)TestPdeAddress + 4], p.PdeNx ? NxHigh : 0u);
+        a.mov(__dword_ptr[(uint)testPde], pde);
+        a.mov(__dword_ptr[(uint)testPde + 4], p.PdeNx ? NxHigh : 0u);
         a.mov(__dword_ptr[TestData - TestPage + TestFrame], Marker);
         a.mov(__dword_ptr[Faulted], 0u);
         a.mov(__dword_ptr[ReadValue], 0u);
 
-        SetControls(a, p.Wp, p.Smep, p.Smap, p.Nxe);
+        SetControls(a, longMode, p.Wp, p.Smep, p.Smap, p.Nxe);
         a.invlpg(__[TestPage]);
         if (p.Implicit)
         {
@@ -160,7 +165,10 @@ public sealed class PagetableAccess : TestCase
             a.lldt(ax);
         }
 
-        a.mov(__dword_ptr[SavedEsp], esp);
+        if (longMode)
+            a.mov(__qword_ptr[SavedEsp], rsp);
+        else
+            a.mov(__dword_ptr[SavedEsp], esp);
         a.call(access);
 
         // Back at CPL 0 (by RET, from the access routine or one of the test's handlers).
@@ -170,7 +178,7 @@ public sealed class PagetableAccess : TestCase
         a.mov(fs, ax);
         a.xor(eax, eax);
         a.lldt(ax);
-        SetControls(a, wp: true, smep: false, smap: false, nxe: false);
+        SetControls(a, longMode, wp: true, smep: false, smap: false, nxe: false);
         a.clac();
         a.mov(eax, __dword_ptr[Faulted]);
         a.mov(ebx, __dword_ptr[ErrorCode]);
@@ -187,12 +195,16 @@ public sealed class PagetableAccess : TestCase
             a.mov(eax, (uint)HvmLayout.UserDs);
             a.mov(ds, ax);
             a.mov(es, ax);
-            a.push((uint)HvmLayout.UserDs);
-            a.push(UserStackTop);
-            a.push(RFlags.Reserved1);
-            a.push((uint)HvmLayout.UserCs);
-            a.push(UserPage + (p.Implicit ? UserImplicitRoutine : UserRoutines[p.Kind]));
-            a.iretd();
+            // (In 64-bit mode each push of an immediate fills an 8-byte slot, as IRETQ pops them.)
+            a.push((int)HvmLayout.UserDs);
+            a.push((int)UserStackTop);
+            a.push((int)RFlags.Reserved1);
+            a.push(longMode ? HvmLayout.UserCs64 : HvmLayout.UserCs);
+            a.push((int)(UserPage + (p.Implicit ? UserImplicitRoutine : UserRoutines[p.Kind])));
+            if (longMode)
+                a.iretq();
+            else
+                a.iretd();
         }
         else
         {
@@ -203,7 +215,7 @@ public sealed class PagetableAccess : TestCase
             if (p.Implicit)
                 EmitSegmentLoad(a, KernelLdtData);
             else
-                EmitAccess(a, p.Kind);
+                EmitAccess(a, p.Kind, longMode);
             a.mov(__dword_ptr[ReadValue], ebx);
             a.ret();
         }
@@ -213,7 +225,7 @@ public sealed class PagetableAccess : TestCase
     }
 
     /// <summary>The access itself: a read into EBX, a write of <see cref="Written"/>, or a call to the RET at the page's start.</summary>
-    private static void EmitAccess(Assembler a, AccessKind kind)
+    private static void EmitAccess(Assembler a, AccessKind kind, bool longMode)
     {
         switch (kind)
         {
@@ -225,7 +237,10 @@ public sealed class PagetableAccess : TestCase
                 break;
             default:
                 a.mov(eax, TestPage);
-                a.call(eax);
+                if (longMode)
+                    a.call(rax);
+                else
+                    a.call(eax);
                 break;
         }
     }
@@ -243,17 +258,35 @@ public sealed class PagetableAccess : TestCase
         : p.Kind == AccessKind.Fetch ? TestPage : TestData;
 
     /// <summary>CR0.WP, CR4.SMEP/SMAP and EFER.NXE by read-modify-write (each write flushes the TLB).</summary>
-    private static void SetControls(Assembler a, bool wp, bool smep, bool smap, bool nxe)
+    private static void SetControls(Assembler a, bool longMode, bool wp, bool smep, bool smap, bool nxe)
     {
-        a.mov(eax, cr0);
-        a.and(eax, ~(uint)Cr0.WP);
-        if (wp)
-            a.or(eax, (uint)Cr0.WP);
-        a.mov(cr0, eax);
-        a.mov(eax, cr4);
-        a.and(eax, ~(uint)(Cr4.SMEP | Cr4.SMAP));
-        a.or(eax, (uint)((smep ? Cr4.SMEP : 0) | (smap ? Cr4.SMAP : 0)));
-        a.mov(cr4, eax);
+        int clear = ~(int)(Cr4.SMEP | Cr4.SMAP);
+        int set = (int)((smep ? Cr4.SMEP : 0) | (smap ? Cr4.SMAP : 0));
+        if (longMode)
+        {
+            a.mov(rax, cr0);
+            a.and(rax, ~(int)Cr0.WP);
+            if (wp)
+                a.or(rax, (int)Cr0.WP);
+            a.mov(cr0, rax);
+            a.mov(rax, cr4);
+            a.and(rax, clear);
+            a.or(rax, set);
+            a.mov(cr4, rax);
+        }
+        else
+        {
+            a.mov(eax, cr0);
+            a.and(eax, ~(uint)Cr0.WP);
+            if (wp)
+                a.or(eax, (uint)Cr0.WP);
+            a.mov(cr0, eax);
+            a.mov(eax, cr4);
+            a.and(eax, (uint)clear);
+            a.or(eax, (uint)set);
+            a.mov(cr4, eax);
+        }
+
         a.mov(ecx, X86Cpu.MsrEfer);
         a.rdmsr();
         a.and(eax, ~(uint)Efer.NXE);
@@ -262,8 +295,42 @@ public sealed class PagetableAccess : TestCase
         a.wrmsr();
     }
 
-    /// <summary>The PDE for <see cref="TestPage"/>: hvm32pae's directories follow the PDPT, 512 entries per GiB.</summary>
-    private static ulong TestPdeAddress => HvmLayout.PageTables + 0x1000 + (TestPage >> 21) * 8;
+    /// <summary>
+    /// Finds the page-directory entry for <paramref name="linear"/> by walking from CR3 in the
+    /// guest (PAE: PDPTE, then PDE; 4-level: PML4E, PDPTE, PDE); with 4-level paging the PML4E
+    /// and PDPTE on the way also get U/S and R/W set, so that the test's own entries decide.
+    /// </summary>
+    private ulong FindPde(uint linear)
+    {
+        ulong Read(ulong address)
+        {
+            var r = ExecDetailed(a =>
+            {
+                a.mov(eax, __dword_ptr[(uint)address]);
+                a.mov(edx, __dword_ptr[(uint)address + 4]);
+            });
+            return r.Eax | ((ulong)r.Edx << 32);
+        }
+
+        void Allow(ulong address) => Exec(a => a.or(__dword_ptr[(uint)address], EntryU | EntryW));
+
+        const ulong frame = 0x000FFFFFFFFFF000;
+        ulong root = longMode ? ExecDetailed(a => a.mov(rax, cr3)).Eax : ExecDetailed(a => a.mov(eax, cr3)).Eax;
+        ulong pdpteAddress;
+        if (longMode)
+        {
+            ulong pml4eAddress = (root & frame) + (8 * ((linear >> 39) & 0x1FF));
+            Allow(pml4eAddress);
+            pdpteAddress = (Read(pml4eAddress) & frame) + (8 * ((linear >> 30) & 0x1FF));
+            Allow(pdpteAddress);
+        }
+        else
+        {
+            pdpteAddress = (root & 0xFFFFFFE0) + (8 * ((linear >> 30) & 3));
+        }
+
+        return (Read(pdpteAddress) & frame) + (8 * ((linear >> 21) & 0x1FF));
+    }
 
     /// <summary>
     /// Maps the user page (code, then stack) through a table of its own; writes the test frame
@@ -273,11 +340,12 @@ public sealed class PagetableAccess : TestCase
     /// </summary>
     private void SetUp()
     {
-        ulong userPde = HvmLayout.PageTables + 0x1000 + (UserPage >> 21) * 8;
+        testPde = FindPde(TestPage);
+        ulong userPde = FindPde(UserPage);
         var routines = new byte[0x400];
         void Routine(uint offset, Action<Assembler> access)
         {
-            var code = Xtf.Core.Guest.Runtime.X86Assembly.Assemble(32, UserPage + offset, a =>
+            var code = Xtf.Core.Guest.Runtime.X86Assembly.Assemble(Bitness, UserPage + offset, a =>
             {
                 access(a);
                 a.@int(ReturnVector);
@@ -286,9 +354,13 @@ public sealed class PagetableAccess : TestCase
         }
 
         foreach (var (kind, offset) in UserRoutines)
-            Routine(offset, a => EmitAccess(a, kind));
+            Routine(offset, a => EmitAccess(a, kind, longMode));
         Routine(UserImplicitRoutine, a => EmitSegmentLoad(a, UserLdtData));
+
+        // In IA-32e mode an LDT descriptor is 16 bytes: the second slot holds base[63:32] (0).
         SetGdtEntry(LdtSlot, SegmentDescriptor.System(SystemDescriptorType.Ldt, TestPage + LdtOffset, 15));
+        if (longMode)
+            SetGdtEntry(LdtSlot + 1, new SegmentDescriptor(0));
 
         Exec(a =>
         {
@@ -307,31 +379,51 @@ public sealed class PagetableAccess : TestCase
 
             for (int i = 0; i < routines.Length; i += 4)
                 a.mov(__dword_ptr[UserCode + (uint)i], BitConverter.ToUInt32(routines, i));
-            a.mov(__dword_ptr[(uint)HvmLayout.Tss + 4], Ring0StackTop);
+            a.mov(__dword_ptr[(uint)HvmLayout.Tss + 4], Ring0StackTop); // ESP0, or RSP0's low half
+            if (longMode)
+                a.mov(__dword_ptr[(uint)HvmLayout.Tss + 8], 0u);
         });
 
         ulong pageFault = AssembleKernelCode(a =>
         {
-            a.pop(__dword_ptr[ErrorCode]);
-            a.mov(eax, cr2);
+            if (longMode)
+            {
+                a.pop(__qword_ptr[ErrorCode]);
+                a.mov(rax, cr2);
+            }
+            else
+            {
+                a.pop(__dword_ptr[ErrorCode]);
+                a.mov(eax, cr2);
+            }
+
             a.mov(__dword_ptr[FaultAddress], eax);
             a.mov(__dword_ptr[Faulted], 1u);
-            ReturnToPermutation(a);
+            ReturnToPermutation(a, longMode);
         });
         ulong back = AssembleKernelCode(a =>
         {
             a.mov(__dword_ptr[ReadValue], ebx);
-            ReturnToPermutation(a);
+            ReturnToPermutation(a, longMode);
         });
         SetIdtEntry((int)X86Vector.PF, pageFault);
         SetIdtEntry(ReturnVector, back, dpl: 3);
     }
 
     /// <summary>Drops whatever frame is on the stack and returns to the permutation's code after its CALL.</summary>
-    private static void ReturnToPermutation(Assembler a)
+    private static void ReturnToPermutation(Assembler a, bool longMode)
     {
-        a.mov(esp, __dword_ptr[SavedEsp]);
-        a.sub(esp, 4);
+        if (longMode)
+        {
+            a.mov(rsp, __qword_ptr[SavedEsp]);
+            a.sub(rsp, 8);
+        }
+        else
+        {
+            a.mov(esp, __dword_ptr[SavedEsp]);
+            a.sub(esp, 4);
+        }
+
         a.ret();
     }
 }
