@@ -28,19 +28,7 @@ public static class CpuBenchmarks
         switch (name)
         {
             case "alu":
-                machine.Load(a =>
-                {
-                    var top = a.CreateLabel();
-                    a.Label(ref top);
-                    a.add(eax, ebx);
-                    a.xor(edx, eax);
-                    a.sub(ebx, 3);
-                    a.shl(esi, 1);
-                    a.or(edi, edx);
-                    a.dec(ecx);
-                    a.jnz(top);
-                    a.jmp(top);
-                });
+                machine.Load(AluLoop);
                 break;
             case "memory":
                 machine.Load(a =>
@@ -95,19 +83,7 @@ public static class CpuBenchmarks
             case "alu-paged":
                 // The ALU loop in 64-bit mode under 4-level paging: only instruction fetch is
                 // translated, through the fetch window and the TLB.
-                machine.Load64(a =>
-                {
-                    var top = a.CreateLabel();
-                    a.Label(ref top);
-                    a.add(eax, ebx);
-                    a.xor(edx, eax);
-                    a.sub(ebx, 3);
-                    a.shl(esi, 1);
-                    a.or(edi, edx);
-                    a.dec(ecx);
-                    a.jnz(top);
-                    a.jmp(top);
-                });
+                machine.Load64(AluLoop);
                 break;
             case "memory-paged":
                 // The memory loop in 64-bit mode over 16 MiB of 4 KiB pages: every access goes
@@ -138,6 +114,21 @@ public static class CpuBenchmarks
         sw.Stop();
         string? problem = stop == StopReason.BudgetExhausted ? null : $"stopped early: {stop} at {machine.Cpu.Rip:x8}";
         return new BenchResult(name, machine.Cpu.Retired, sw.Elapsed, problem);
+    }
+
+    /// <summary>The ALU loop: register-only integer operations and a conditional branch (the same instructions in 32- and 64-bit code).</summary>
+    private static void AluLoop(Assembler a)
+    {
+        var top = a.CreateLabel();
+        a.Label(ref top);
+        a.add(eax, ebx);
+        a.xor(edx, eax);
+        a.sub(ebx, 3);
+        a.shl(esi, 1);
+        a.or(edi, edx);
+        a.dec(ecx);
+        a.jnz(top);
+        a.jmp(top);
     }
 
     /// <summary>
