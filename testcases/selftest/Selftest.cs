@@ -1,6 +1,7 @@
 using Iced.Intel;
 using Xtf.Core.Cpu;
 using Xtf.Core.Guest;
+using Xtf.Core.Guest.Image;
 using Xtf.Core.Guest.Runtime;
 using Xtf.Core.Testing;
 using static Iced.Intel.AssemblerRegisters;
@@ -8,8 +9,8 @@ using static Iced.Intel.AssemblerRegisters;
 namespace Xtf.TestCases.Selftest;
 
 /// <summary>
-/// XTF's selftest (tests/selftest/main.c): the framework checks itself. This is the part that
-/// makes sense without user mode (exec_user comes with the runtime's user mode); "NULL unmapped"
+/// XTF's selftest (tests/selftest/main.c): the framework checks itself, including exec_user
+/// (the body at CPL 3, its faults recorded, supervisor pages out of its reach); "NULL unmapped"
 /// runs in the paged environments. Also checks exinfo for #UD, #GP, #DE, #BP and
 /// the %pe rendering of exinfo values.
 /// </summary>
@@ -29,6 +30,7 @@ public sealed class Selftest : TestCase
         TestUnhandledExceptionHook();
         TestExtableHandler();
         TestCustomIdte();
+        TestExecUser();
         Success();
     }
 
@@ -223,5 +225,30 @@ public sealed class Selftest : TestCase
         });
         if (r.Eax != 0x1E51C0DE)
             Failure($"Fail: Unexpected result 0x{r.Eax:x}\n");
+    }
+
+    /// <summary>
+    /// XTF's test_exec_user: the body runs at CPL 3, which is CS bits 1:0 (SDM vol. 3, 5.5); a
+    /// fault there is recorded with its vector; in the paged environments a user-mode read of a
+    /// supervisor page (the kernel's data) is #PF with error code P | U (0x05: a protection
+    /// violation by a user-mode read; SDM vol. 3, 4.6 and 4.7).
+    /// </summary>
+    private void TestExecUser()
+    {
+        Printk("Test: Userspace execution\n");
+        var r = ExecUserDetailed(a => a.mov(eax, cs));
+        if (!r.Fault.IsNone || (r.Eax & 3) != 3)
+            Failure($"Fail: Not at CPL3: {r.Fault}, CS {r.Eax & 0xFFFF:x4}\n");
+
+        var ud = ExecUser(a => a.ud2());
+        if (ud != ExInfo.Fault(X86Vector.UD))
+            Failure($"Fail: ud2 at CPL3: expected #UD, got {ud}\n");
+
+        if (Environment is not (Environments.Hvm32Pse or Environments.Hvm32Pae or Environments.Hvm64))
+            return;
+        var pf = ExecUser(a => a.mov(eax, __dword_ptr[(uint)HvmLayout.Data]));
+        var expected = ExInfo.Fault(X86Vector.PF, 0x05);
+        if (pf != expected)
+            Failure($"Fail: user read of a supervisor page: expected {expected}, got {pf}\n");
     }
 }

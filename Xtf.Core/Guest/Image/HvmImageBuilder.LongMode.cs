@@ -27,7 +27,7 @@ public static partial class HvmImageBuilder
         var idt = new byte[256 * 16];
         foreach (var (vector, address) in stubs)
         {
-            int dpl = vector is 3 or 4 ? 3 : 0;
+            int dpl = vector is 3 or 4 or HvmLayout.VectorReturnToKernel ? 3 : 0;
             int ist = vector == (int)X86Vector.DF ? DoubleFaultIst : 0;
             Gate64(SystemDescriptorType.InterruptGate64, HvmLayout.KernelCs64, address, dpl, ist).CopyTo(idt.AsSpan(vector * 16));
         }
@@ -62,7 +62,7 @@ public static partial class HvmImageBuilder
     private static void WriteTss64(PhysicalMemory memory)
     {
         var tss = new byte[0x68];
-        BitConverter.TryWriteBytes(tss.AsSpan(0x04), HvmLayout.KernelStackTop);
+        BitConverter.TryWriteBytes(tss.AsSpan(0x04), HvmLayout.Ring0StackTop);
         BitConverter.TryWriteBytes(tss.AsSpan(0x24 + (8 * (DoubleFaultIst - 1))), DoubleFaultStackTop);
         BitConverter.TryWriteBytes(tss.AsSpan(0x66), (ushort)0x68);
         memory.Write(HvmLayout.Tss, tss);
@@ -72,7 +72,8 @@ public static partial class HvmImageBuilder
     /// XTF's entry_64.S: each stub pushes a zero error code where the CPU pushes none and stores
     /// the vector in the upper half of the error-code slot; the common path pushes the GPRs in
     /// struct cpu_regs order (RDI first, R15 last, so R15 is at the lowest address), calls
-    /// do_exception with RDI = the frame, pops them and IRETQs. In IA-32e mode the CPU always
+    /// do_exception with RDI = the frame, pops them and IRETQs; entry_ret_to_kernel as in the
+    /// 32-bit environments. In IA-32e mode the CPU always
     /// pushes SS:RSP (SDM vol. 3, 6.14.2), so the frame is the same from any CPL.
     /// </summary>
     private static Dictionary<int, ulong> WriteEntryStubs64(PhysicalMemory memory, ulong doExceptionGate)
@@ -103,9 +104,16 @@ public static partial class HvmImageBuilder
         a.add(rsp, 8);
         a.iretq();
 
+        var ret2kern = a.CreateLabel("entry_ret_to_kernel");
+        a.Label(ref ret2kern);
+        a.mov(rsp, __qword_ptr[(uint)HvmLayout.ExecUserReturnSlot]);
+        a.ret();
+
         var code = X86Assembly.Assemble(a, HvmLayout.EntryStubs);
         memory.Write(HvmLayout.EntryStubs, code.Bytes);
-        return labels.ToDictionary(kv => kv.Key, kv => code.LabelAddress(kv.Value));
+        var entries = labels.ToDictionary(kv => kv.Key, kv => code.LabelAddress(kv.Value));
+        entries[HvmLayout.VectorReturnToKernel] = code.LabelAddress(ret2kern);
+        return entries;
     }
 
     /// <summary>
@@ -134,12 +142,7 @@ public static partial class HvmImageBuilder
     /// <summary>In 64-bit mode: data segments, stack, the 64-bit LIDT, LTR, then xtf_main (a host gate).</summary>
     private static void EmitBoot64(Assembler a, ulong xtfMainGate)
     {
-        a.mov(eax, (uint)HvmLayout.KernelDs);
-        a.mov(ds, ax);
-        a.mov(es, ax);
-        a.mov(fs, ax);
-        a.mov(gs, ax);
-        a.mov(ss, ax);
+        EmitLoadDataSegments(a);
         a.mov(esp, (uint)HvmLayout.KernelStackTop);
         a.lidt(__[(uint)IdtrDescriptor]);
         a.mov(eax, (uint)HvmLayout.TssSelector);

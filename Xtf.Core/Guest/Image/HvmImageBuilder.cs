@@ -112,7 +112,7 @@ public static partial class HvmImageBuilder
         // both TSSs carry the page tables, for the switch to the #DF task and the IRET back.
         var tss = new byte[0x68];
         BitConverter.TryWriteBytes(tss.AsSpan(0x1C), (uint)cr3);
-        BitConverter.TryWriteBytes(tss.AsSpan(4), (uint)HvmLayout.KernelStackTop);
+        BitConverter.TryWriteBytes(tss.AsSpan(4), (uint)HvmLayout.Ring0StackTop);
         BitConverter.TryWriteBytes(tss.AsSpan(8), (uint)HvmLayout.KernelDs);
         BitConverter.TryWriteBytes(tss.AsSpan(0x66), (ushort)0x68);
         memory.Write(HvmLayout.Tss, tss);
@@ -132,7 +132,9 @@ public static partial class HvmImageBuilder
     /// <summary>
     /// One stub per handled vector: push a zero error code where the CPU pushes none, push the
     /// vector, and join the common path, which saves the registers as XTF's cpu_regs, calls
-    /// do_exception (a host gate) with a pointer to them, restores them and IRETs. The #DF task
+    /// do_exception (a host gate) with a pointer to them, restores them and IRETs. XTF's
+    /// entry_ret_to_kernel (X86_VEC_RET2KERN, from ExecUser's CPL 3 code) drops the IRET frame
+    /// and returns on the kernel stack ExecUser left in its slot. The #DF task
     /// starts at <paramref name="doubleFaultTaskEntry"/>: a task switch pushes only the error
     /// code, so it rebuilds the EIP, CS, EFLAGS of the interrupted task from the main TSS (where
     /// the switch saved them) below it; its IRET, with NT set, returns to that task.
@@ -180,10 +182,17 @@ public static partial class HvmImageBuilder
         a.add(esp, 8);
         a.iretd();
 
+        var ret2kern = a.CreateLabel("entry_ret_to_kernel");
+        a.Label(ref ret2kern);
+        a.mov(esp, __dword_ptr[(uint)HvmLayout.ExecUserReturnSlot]);
+        a.ret();
+
         var code = X86Assembly.Assemble(a, HvmLayout.EntryStubs);
         memory.Write(HvmLayout.EntryStubs, code.Bytes);
         doubleFaultTaskEntry = code.LabelAddress(dfTask);
-        return labels.ToDictionary(kv => kv.Key, kv => code.LabelAddress(kv.Value));
+        var entries = labels.ToDictionary(kv => kv.Key, kv => code.LabelAddress(kv.Value));
+        entries[HvmLayout.VectorReturnToKernel] = code.LabelAddress(ret2kern);
+        return entries;
     }
 
     private static void WriteIdt(PhysicalMemory memory, Dictionary<int, ulong> stubs)
@@ -191,7 +200,7 @@ public static partial class HvmImageBuilder
         var idt = new byte[256 * 8];
         foreach (var (vector, address) in stubs)
         {
-            int dpl = vector is 3 or 4 ? 3 : 0;
+            int dpl = vector is 3 or 4 or HvmLayout.VectorReturnToKernel ? 3 : 0;
             var gate = SegmentDescriptor.Gate(SystemDescriptorType.InterruptGate32, HvmLayout.KernelCs, (uint)address, dpl);
 
             // As XTF on 32-bit: #DF is a task gate to the #DF TSS (GDT slot 8).
@@ -201,6 +210,22 @@ public static partial class HvmImageBuilder
         }
 
         memory.Write(HvmLayout.Idt, idt);
+    }
+
+    /// <summary>
+    /// XTF's head.S: __USER_DS in DS, ES, FS and GS (usable at CPL 0, and left usable by an IRET
+    /// to CPL 3, which nulls data segment registers whose DPL is below the new CPL: SDM vol. 2,
+    /// IRET), __KERN_DS in SS.
+    /// </summary>
+    private static void EmitLoadDataSegments(Assembler a)
+    {
+        a.mov(eax, (uint)HvmLayout.UserDs);
+        a.mov(ds, ax);
+        a.mov(es, ax);
+        a.mov(fs, ax);
+        a.mov(gs, ax);
+        a.mov(eax, (uint)HvmLayout.KernelDs);
+        a.mov(ss, ax);
     }
 
     /// <summary>Index of the boot code's far JMP: after the paging switch, if any, and LGDT.</summary>
@@ -226,12 +251,7 @@ public static partial class HvmImageBuilder
 
         a.lgdt(__[(uint)GdtrDescriptor]);
         a.AddInstruction(Instruction.CreateBranch(Code.Jmp_ptr1632, HvmLayout.KernelCs, (uint)reload));
-        a.mov(eax, (uint)HvmLayout.KernelDs);
-        a.mov(ds, ax);
-        a.mov(es, ax);
-        a.mov(fs, ax);
-        a.mov(gs, ax);
-        a.mov(ss, ax);
+        EmitLoadDataSegments(a);
         a.mov(esp, (uint)HvmLayout.KernelStackTop);
         a.lidt(__[(uint)IdtrDescriptor]);
         a.mov(eax, (uint)HvmLayout.TssSelector);

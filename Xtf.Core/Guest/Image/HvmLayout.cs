@@ -43,11 +43,33 @@ public static class HvmLayout
     public const ulong PrintkBuffer = Data;
     public const int PrintkBufferSize = 2048;
     public const ulong ExecSaveSlots = Data + 0x800;
+
+    /// <summary>ExecUser's kernel stack pointer, which the X86_VEC_RET2KERN handler returns on.</summary>
+    public const ulong ExecUserReturnSlot = Data + 0xF00;
     public const ulong Scratch = Data + 0x1000;
     public const int ScratchSize = 0x1000;
 
     /// <summary>The kernel stack (grows down from its top).</summary>
     public const ulong KernelStackTop = ImageBase + 0x18000;
+
+    /// <summary>
+    /// The ring-0 stack the CPU switches to on entry from ring 3 (TSS ESP0/RSP0; XTF's tss.esp0 is
+    /// a page of its own above the boot stack), so entries from user code never overwrite the
+    /// live frames of the kernel stack.
+    /// </summary>
+    public const ulong Ring0StackTop = ImageBase + 0x19000;
+
+    /// <summary>User text (XTF's .text.user): ExecUser snippets, allocated as a stack as Exec snippets are.</summary>
+    public const ulong UserText = ImageBase + 0x19000;
+    public const ulong UserTextSize = 0x4000;
+
+    /// <summary>User data (XTF's .data.user): free for tests' user-mode variables.</summary>
+    public const ulong UserData = ImageBase + 0x1D000;
+    public const ulong UserDataSize = 0x2000;
+
+    /// <summary>XTF's user_stack: one page, on which ExecUser enters CPL 3.</summary>
+    public const ulong UserStack = ImageBase + 0x1F000;
+    public const ulong UserStackTop = UserStack + 0x1000;
 
     /// <summary>Page tables of the paged environments (see HvmPageTables), up to 8 pages.</summary>
     public const ulong PageTables = ImageBase + 0x20000;

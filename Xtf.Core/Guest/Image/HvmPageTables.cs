@@ -15,8 +15,14 @@ internal static class HvmPageTables
 {
     private const ulong Present = PageWalker.P | PageWalker.RW | PageWalker.A | PageWalker.D;
 
-    /// <summary>Pages of the image user code may touch: the user host-gate page.</summary>
-    public static readonly ulong[] UserPages = [HvmLayout.UserGates];
+    /// <summary>Pages of the image user code may touch: the user host-gate page, user text, user data, the user stack.</summary>
+    public static readonly ulong[] UserPages = [HvmLayout.UserGates, .. PagesOf(HvmLayout.UserText, HvmLayout.UserStackTop)];
+
+    private static IEnumerable<ulong> PagesOf(ulong start, ulong end)
+    {
+        for (ulong page = start; page < end; page += 0x1000)
+            yield return page;
+    }
 
     /// <summary>Writes the tables for <paramref name="environment"/>; returns CR3 and the CR4 paging bits, or null without paging.</summary>
     public static (ulong Cr3, ulong Cr4)? Write(PhysicalMemory memory, Environments environment) => environment switch

@@ -36,6 +36,9 @@ public sealed partial class GuestRuntime
         public bool RecordsFaults;
         public ulong End;
         public ushort CodeSegment;
+
+        /// <summary>An ExecUser frame: the body ran at CPL 3 and returned through X86_VEC_RET2KERN.</summary>
+        public bool User;
     }
 
     /// <summary>
@@ -175,7 +178,8 @@ public sealed partial class GuestRuntime
     private void CaptureExecRegisters()
     {
         var frame = execFrames.Peek();
-        frame.Registers = new ExecResult(ExInfo.None, Cpu.Eax, Cpu.Ebx, Cpu.Ecx, Cpu.Edx, Cpu.Esi, Cpu.Edi, Cpu.Eflags)
+        uint eflags = frame.User ? UserEflagsAtReturn() : Cpu.Eflags;
+        frame.Registers = new ExecResult(ExInfo.None, Cpu.Eax, Cpu.Ebx, Cpu.Ecx, Cpu.Edx, Cpu.Esi, Cpu.Edi, eflags)
         {
             Rax = Bitness == 64 ? Cpu[X86Cpu.RAX] : Cpu.Eax,
         };

@@ -1,0 +1,189 @@
+using Iced.Intel;
+using Xtf.Core.Cpu;
+using Xtf.Core.Guest.Image;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Xtf.Core.Guest.Runtime;
+
+public sealed partial class GuestRuntime
+{
+    private ulong userTextTop = HvmLayout.UserText;
+
+    /// <summary>XTF's exec_user_cs: the code segment ExecUser's IRET loads (__USER_CS; in hvm64 the 64-bit one).</summary>
+    public ushort ExecUserCs { get; set; }
+
+    /// <summary>XTF's exec_user_ss: the stack segment ExecUser's IRET loads (__USER_DS).</summary>
+    public ushort ExecUserSs { get; set; } = HvmLayout.UserDs;
+
+    /// <summary>XTF's exec_user_efl_and_mask: ANDed into the kernel's EFLAGS for the IRET frame (HVM: all ones).</summary>
+    public ulong ExecUserEflagsAndMask { get; set; } = ~0ul;
+
+    /// <summary>XTF's exec_user_efl_or_mask: ORed in after the AND (for example IOPL 3).</summary>
+    public ulong ExecUserEflagsOrMask { get; set; }
+
+    /// <summary>
+    /// XTF's exec_user: runs <paramref name="body"/> at CPL 3. A kernel snippet saves the registers
+    /// and EFLAGS, leaves its stack pointer where entry_ret_to_kernel finds it, and IRETs (IRETQ
+    /// in hvm64) with SS = <see cref="ExecUserSs"/>, ESP = the top of the user stack, EFLAGS =
+    /// the kernel's ANDed with <see cref="ExecUserEflagsAndMask"/> and ORed with
+    /// <see cref="ExecUserEflagsOrMask"/>, CS = <see cref="ExecUserCs"/>, EIP = the body on a
+    /// user text page. The body ends with <c>int $X86_VEC_RET2KERN</c>, whose DPL 3 gate returns
+    /// to the kernel snippet. Exceptions in the body are recorded as in <see cref="Exec"/>; the
+    /// fixup is the end of the body, still at CPL 3. A fault on the IRET itself (a bad tunable)
+    /// is recorded too and the body does not run. The registers returned are those at the end of
+    /// the body; EFLAGS is the user EFLAGS the <c>int</c> saved.
+    /// </summary>
+    public ExecResult ExecUser(Action<Assembler> body, ExecFaults faults = ExecFaults.Record, ExtableHandler? handler = null)
+    {
+        ushort userCs = ExecUserCs != 0 ? ExecUserCs : Bitness == 64 ? HvmLayout.UserCs64 : HvmLayout.UserCs;
+        ulong userStart = userTextTop;
+        var user = new Assembler(CodeBitness(userCs));
+        body(user);
+        var end = user.CreateLabel("exec_user_end");
+        user.Label(ref end);
+        user.@int(HvmLayout.VectorReturnToKernel);
+        var userCode = X86Assembly.Assemble(user, userStart);
+        if (userStart + (ulong)userCode.Bytes.Length > HvmLayout.UserText + HvmLayout.UserTextSize)
+            throw new InvalidOperationException("user text full");
+        WriteKernelBytes(userStart, userCode.Bytes);
+        ulong endAddress = userCode.LabelAddress(end);
+
+        int depth = execFrames.Count;
+        ulong start = snippetTop;
+        ulong saveSlot = HvmLayout.ExecSaveSlots + (ulong)(depth * 8);
+        var kernel = new Assembler(Bitness);
+        var enter = kernel.CreateLabel("enter");
+        var iret = kernel.CreateLabel("iret");
+        var back = kernel.CreateLabel("back");
+        if (Bitness == 64)
+            kernel.pushfq();
+        else
+            kernel.pushfd();
+        EmitExecPrologue(kernel, saveSlot);
+        kernel.call(enter);
+        kernel.Label(ref back);
+        kernel.call(execCaptureGate);
+        EmitExecEpilogue(kernel, saveSlot);
+        if (Bitness == 64)
+            kernel.popfq();
+        else
+            kernel.popfd();
+        kernel.jmp(execReturnGate);
+        kernel.Label(ref enter);
+        EmitIretToUser(kernel, userCs, userStart, ref iret);
+        var kernelCode = X86Assembly.Assemble(kernel, start);
+        if (start + (ulong)kernelCode.Bytes.Length > HvmLayout.Snippets + HvmLayout.SnippetsSize)
+            throw new InvalidOperationException("Exec snippets nested too deeply");
+        WriteKernelBytes(start, kernelCode.Bytes);
+
+        var frame = new ExecFrame
+        {
+            RecordsFaults = faults == ExecFaults.Record && handler is null,
+            End = endAddress,
+            CodeSegment = userCs,
+            User = true,
+        };
+        ExtableHandler record = (regs, entry) =>
+        {
+            frame.Fault = regs.ExInfo;
+            regs.Rip = entry.Fixup;
+            return true;
+        };
+        var entries = new List<ExtableEntry> { new(kernelCode.LabelAddress(iret), kernelCode.LabelAddress(back), record) };
+        if (faults == ExecFaults.Record || handler is not null)
+        {
+            foreach (int offset in userCode.InstructionOffsets)
+            {
+                ulong at = userStart + (ulong)offset;
+                entries.Add(new ExtableEntry(at, endAddress, handler ?? record));
+                if (at == endAddress)
+                    break;
+            }
+        }
+
+        foreach (var e in entries)
+            Extable.Add(e);
+        execFrames.Push(frame);
+        snippetTop = start + (((ulong)kernelCode.Bytes.Length + 15) & ~15ul);
+        userTextTop = userStart + (((ulong)userCode.Bytes.Length + 15) & ~15ul);
+        ulong outerReturnSlot = ReadKernel(HvmLayout.ExecUserReturnSlot);
+        ulong resume = Cpu.Rip;
+        try
+        {
+            Cpu.Rip = start;
+            RunUntil(execReturnGate);
+            Cpu.Rip = resume;
+        }
+        finally
+        {
+            WriteKernelBytes(HvmLayout.ExecUserReturnSlot, BitConverter.GetBytes(outerReturnSlot).AsSpan(0, Bitness / 8));
+            execFrames.Pop();
+            snippetTop = start;
+            userTextTop = userStart;
+            foreach (var e in entries)
+                Extable.Remove(e);
+        }
+
+        return frame.Registers with { Fault = frame.Fault };
+    }
+
+    /// <summary>
+    /// XTF's exec_user_param after the call: the return address (the kernel snippet's continuation)
+    /// is on the stack, whose pointer goes to the slot entry_ret_to_kernel loads; then the IRET
+    /// frame (SDM vol. 3, 6.12.1: SS, ESP, EFLAGS, CS, EIP; in 64-bit mode five 8-byte slots).
+    /// </summary>
+    private void EmitIretToUser(Assembler a, ushort userCs, ulong userEntry, ref Label iret)
+    {
+        if (Bitness == 64)
+        {
+            a.mov(__qword_ptr[(uint)HvmLayout.ExecUserReturnSlot], rsp);
+            a.push(ExecUserSs);
+            a.push((int)HvmLayout.UserStackTop);
+            a.pushfq();
+            a.mov(rax, ExecUserEflagsAndMask);
+            a.and(__qword_ptr[rsp], rax);
+            a.mov(rax, ExecUserEflagsOrMask);
+            a.or(__qword_ptr[rsp], rax);
+            a.push(userCs);
+            a.push((int)userEntry);
+            a.Label(ref iret);
+            a.iretq();
+            return;
+        }
+
+        a.mov(__dword_ptr[(uint)HvmLayout.ExecUserReturnSlot], esp);
+        a.push(ExecUserSs);
+        a.push((int)HvmLayout.UserStackTop);
+        a.pushfd();
+        a.and(__dword_ptr[esp], (int)(uint)ExecUserEflagsAndMask);
+        a.or(__dword_ptr[esp], (int)(uint)ExecUserEflagsOrMask);
+        a.push(userCs);
+        a.push((int)userEntry);
+        a.Label(ref iret);
+        a.iretd();
+    }
+
+    /// <summary>
+    /// The width of code run on <paramref name="selector"/>: in hvm64, 64 if its GDT descriptor has
+    /// L set (SDM vol. 3, 5.2.1), else 32 (compatibility mode); 32 in the other environments.
+    /// </summary>
+    private int CodeBitness(ushort selector)
+    {
+        if (Bitness != 64 || (selector & 4) != 0)
+            return Bitness;
+        ulong descriptor = ReadKernel(HvmLayout.Gdt + (ulong)(selector & ~7));
+        return (descriptor & (1ul << 53)) != 0 ? 64 : 32;
+    }
+
+    /// <summary>The user EFLAGS of ExecUser's <c>int $X86_VEC_RET2KERN</c>: the IRET frame at the top of the ring-0 stack.</summary>
+    private uint UserEflagsAtReturn()
+    {
+        // SDM vol. 3, 6.14.2: in IA-32e mode the new RSP is aligned to 16 and five 8-byte slots
+        // are pushed (RFLAGS is the third from the top); otherwise 4-byte SS, ESP, EFLAGS, CS, EIP.
+        ulong top = HvmLayout.Ring0StackTop & ~15ul;
+        return (uint)(Bitness == 64 ? ReadKernel(top - 24) : ReadKernel(HvmLayout.Ring0StackTop - 12));
+    }
+
+    private ulong ReadKernel(ulong address) =>
+        Cpu.ReadLogical(X86Cpu.DS, address, Bitness / 8);
+}
