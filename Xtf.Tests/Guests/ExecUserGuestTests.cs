@@ -51,7 +51,8 @@ public sealed class ExecUserGuestTests
     /// A fault in the body is recorded and the body ends there: UD2 is #UD, no error code (SDM
     /// vol. 2, UD), so the MOV after it does not run; the exception was taken from CPL 3 (the
     /// saved CS has RPL 3). MOV from CR0 at CPL 3 is #GP(0) (SDM vol. 2, MOV—Move to/from Control
-    /// Registers). A second ExecUser after the faults still returns normally.
+    /// Registers). INT3 through the DPL 3 #BP gate is recorded as #BP. A second ExecUser after the
+    /// faults still returns normally.
     /// </summary>
     public sealed class FaultGuest : TestCase
     {
@@ -75,6 +76,11 @@ public sealed class ExecUserGuestTests
             });
             if (savedRpl != 3)
                 Failure($"Fail: the #UD frame's CS has RPL {savedRpl}, expected 3\n");
+
+            // INT3 through XTF's DPL 3 #BP gate: a trap, recorded with the saved EIP after it (the end of the body).
+            var bp = ExecUser(a => a.int3());
+            if (bp != ExInfo.Fault(X86Vector.BP))
+                Failure($"Fail: int3 at CPL 3: expected #BP, got {bp}\n");
 
             var gp = ExecUser(a =>
             {
@@ -221,6 +227,30 @@ public sealed class ExecUserGuestTests
         }
     }
 
+    /// <summary>
+    /// Every page of the image, read from CPL 3: the user gate page, user text, user data and the
+    /// user stack are readable (U/S set at every level of the walk: SDM vol. 3, 4.6.1); every
+    /// other page is #PF P | U (0x05), as is the first 2 MiB page above the split one.
+    /// </summary>
+    public sealed class ImageScanGuest : TestCase
+    {
+        public override void Main()
+        {
+            for (ulong page = HvmLayout.ImageBase; page <= 0x200000; page += 0x1000)
+            {
+                if (page >= HvmLayout.ImageEnd && page != 0x200000)
+                    continue;
+                bool user = page == HvmLayout.UserGates || (page >= HvmLayout.UserText && page < HvmLayout.UserStackTop);
+                var expected = user ? ExInfo.None : ExInfo.Fault(X86Vector.PF, 0x05);
+                var got = ExecUser(a => a.mov(eax, __dword_ptr[(uint)page]));
+                if (got != expected)
+                    Failure($"Fail: CPL 3 read of {page:x8}: expected {expected}, got {got}\n");
+            }
+
+            Success();
+        }
+    }
+
     private static void AssertSuccess<T>(Environments env)
         where T : TestCase, new()
     {
@@ -236,6 +266,11 @@ public sealed class ExecUserGuestTests
 
     [TestCaseSource(nameof(Hvm))]
     public void OnlyUserPagesAreReachableFromCplThree(Environments env) => AssertSuccess<UserPagesGuest>(env);
+
+    [TestCase(Environments.Hvm32Pse)]
+    [TestCase(Environments.Hvm32Pae)]
+    [TestCase(Environments.Hvm64)]
+    public void ExactlyTheUserPagesOfTheImageAreUserAccessible(Environments env) => AssertSuccess<ImageScanGuest>(env);
 
     [TestCaseSource(nameof(Hvm))]
     public void IoplThreeOrMaskLetsCliRunAtCplThree(Environments env) => AssertSuccess<IoplGuest>(env);

@@ -236,9 +236,21 @@ public sealed class Selftest : TestCase
     private void TestExecUser()
     {
         Printk("Test: Userspace execution\n");
-        var r = ExecUserDetailed(a => a.mov(eax, cs));
-        if (!r.Fault.IsNone || (r.Eax & 3) != 3)
-            Failure($"Fail: Not at CPL3: {r.Fault}, CS {r.Eax & 0xFFFF:x4}\n");
+
+        // The body reports USER_seen (1) or USER_bad_cs (2), as XTF's test_exec_user_cpl3 does.
+        var r = ExecUserDetailed(a =>
+        {
+            a.mov(ecx, cs);
+            a.and(ecx, 3);
+            a.xor(eax, eax);
+            a.cmp(ecx, 3);
+            a.setne(al);
+            a.inc(eax);
+        });
+        if (r.Eax == 2)
+            Failure("Fail: Not at cpl3\n");
+        else if (r.Eax != 1 || !r.Fault.IsNone)
+            Failure($"Fail: Did not execute function ({r.Fault})\n");
 
         var ud = ExecUser(a => a.ud2());
         if (ud != ExInfo.Fault(X86Vector.UD))
