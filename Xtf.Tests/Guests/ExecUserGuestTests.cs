@@ -251,6 +251,28 @@ public sealed class ExecUserGuestTests
         }
     }
 
+    /// <summary>A body may end with a label of its own (a forward jump to the end of the body), in ExecUser and Exec alike.</summary>
+    public sealed class TrailingLabelGuest : TestCase
+    {
+        public override void Main()
+        {
+            static void Body(Iced.Intel.Assembler a)
+            {
+                var done = a.CreateLabel();
+                a.mov(ebx, 1);
+                a.jmp(done);
+                a.mov(ebx, 2);
+                a.Label(ref done);
+            }
+
+            var user = ExecUserDetailed(Body);
+            var kernel = ExecDetailed(Body);
+            if (!user.Fault.IsNone || user.Ebx != 1 || !kernel.Fault.IsNone || kernel.Ebx != 1)
+                Failure($"Fail: trailing label: user {user.Fault} EBX {user.Ebx}, kernel {kernel.Fault} EBX {kernel.Ebx}\n");
+            Success();
+        }
+    }
+
     private static void AssertSuccess<T>(Environments env)
         where T : TestCase, new()
     {
@@ -271,6 +293,9 @@ public sealed class ExecUserGuestTests
     [TestCase(Environments.Hvm32Pae)]
     [TestCase(Environments.Hvm64)]
     public void ExactlyTheUserPagesOfTheImageAreUserAccessible(Environments env) => AssertSuccess<ImageScanGuest>(env);
+
+    [TestCaseSource(nameof(Hvm))]
+    public void BodyMayEndWithALabel(Environments env) => AssertSuccess<TrailingLabelGuest>(env);
 
     [TestCaseSource(nameof(Hvm))]
     public void IoplThreeOrMaskLetsCliRunAtCplThree(Environments env) => AssertSuccess<IoplGuest>(env);

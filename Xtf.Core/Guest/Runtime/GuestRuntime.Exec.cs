@@ -57,8 +57,10 @@ public sealed partial class GuestRuntime
         var asm = new Assembler(Bitness);
         int prologue = EmitExecPrologue(asm, saveSlot);
         body(asm);
-        var end = asm.CreateLabel("exec_end");
-        asm.Label(ref end);
+
+        // The end is found by instruction index, not by a label: the body may end with a label of
+        // its own, which then names the capture call.
+        int endIndex = asm.Instructions.Count;
         asm.call(execCaptureGate);
         EmitExecEpilogue(asm, saveSlot);
         asm.jmp(execReturnGate);
@@ -67,7 +69,7 @@ public sealed partial class GuestRuntime
             throw new InvalidOperationException("Exec snippets nested too deeply");
 
         WriteKernelBytes(start, code.Bytes);
-        ulong endAddress = code.LabelAddress(end);
+        ulong endAddress = start + code.InstructionOffsets[endIndex];
         var frame = new ExecFrame
         {
             RecordsFaults = faults == ExecFaults.Record && handler is null,

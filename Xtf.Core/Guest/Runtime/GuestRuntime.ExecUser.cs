@@ -39,14 +39,16 @@ public sealed partial class GuestRuntime
         ulong userStart = userTextTop;
         var user = new Assembler(CodeBitness(userCs));
         body(user);
-        var end = user.CreateLabel("exec_user_end");
-        user.Label(ref end);
+
+        // The end is found by instruction index, not by a label: the body may end with a label of
+        // its own, which then names the int.
+        int endIndex = user.Instructions.Count;
         user.@int(HvmLayout.VectorReturnToKernel);
         var userCode = X86Assembly.Assemble(user, userStart);
         if (userStart + (ulong)userCode.Bytes.Length > HvmLayout.UserText + HvmLayout.UserTextSize)
             throw new InvalidOperationException("user text full");
         WriteKernelBytes(userStart, userCode.Bytes);
-        ulong endAddress = userCode.LabelAddress(end);
+        ulong endAddress = userStart + userCode.InstructionOffsets[endIndex];
 
         int depth = execFrames.Count;
         ulong start = snippetTop;
