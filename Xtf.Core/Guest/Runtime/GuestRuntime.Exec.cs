@@ -85,34 +85,11 @@ public sealed partial class GuestRuntime
                 regs.Rip = entry.Fixup;
                 return true;
             });
-            var offsets = code.InstructionOffsets;
-            for (int i = prologue; i < offsets.Count; i++)
-            {
-                ulong at = start + offsets[i];
-                entries.Add(new ExtableEntry(at, endAddress, record));
-                if (at == endAddress)
-                    break;
-            }
+            entries.AddRange(BoundaryEntries(start, code.InstructionOffsets.Skip(prologue), endAddress, record));
         }
 
-        foreach (var e in entries)
-            Extable.Add(e);
-        execFrames.Push(frame);
         snippetTop = start + (((ulong)code.Bytes.Length + 15) & ~15ul);
-        ulong resume = Cpu.Rip;
-        try
-        {
-            Cpu.Rip = start;
-            RunUntil(execReturnGate);
-            Cpu.Rip = resume;
-        }
-        finally
-        {
-            execFrames.Pop();
-            snippetTop = start;
-            foreach (var e in entries)
-                Extable.Remove(e);
-        }
+        RunSnippet(start, frame, entries, () => snippetTop = start);
 
         return frame.Registers with { Fault = frame.Fault };
     }
@@ -148,6 +125,47 @@ public sealed partial class GuestRuntime
 
         asm.mov(esp, __dword_ptr[(uint)saveSlot]);
         asm.popad();
+    }
+
+    /// <summary>
+    /// Exception-table entries for every instruction boundary of a body, from its first
+    /// instruction up to and including its end, each with <paramref name="end"/> as fixup.
+    /// </summary>
+    private static IEnumerable<ExtableEntry> BoundaryEntries(ulong start, IEnumerable<uint> offsets, ulong end, ExtableHandler handler)
+    {
+        foreach (uint offset in offsets)
+        {
+            ulong at = start + offset;
+            yield return new ExtableEntry(at, end, handler);
+            if (at == end)
+                yield break;
+        }
+    }
+
+    /// <summary>
+    /// Runs a snippet written at <paramref name="start"/> until it returns through the exec_return
+    /// gate, with its exception-table entries and frame in place; <paramref name="release"/> then
+    /// gives back what the snippet allocated, whether it returned or not.
+    /// </summary>
+    private void RunSnippet(ulong start, ExecFrame frame, List<ExtableEntry> entries, Action release)
+    {
+        foreach (var e in entries)
+            Extable.Add(e);
+        execFrames.Push(frame);
+        ulong resume = Cpu.Rip;
+        try
+        {
+            Cpu.Rip = start;
+            RunUntil(execReturnGate);
+            Cpu.Rip = resume;
+        }
+        finally
+        {
+            release();
+            execFrames.Pop();
+            foreach (var e in entries)
+                Extable.Remove(e);
+        }
     }
 
     /// <summary>

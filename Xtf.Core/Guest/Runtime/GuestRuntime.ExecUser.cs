@@ -93,38 +93,17 @@ public sealed partial class GuestRuntime
         };
         var entries = new List<ExtableEntry> { new(kernelCode.LabelAddress(iret), kernelCode.LabelAddress(back), record) };
         if (faults == ExecFaults.Record || handler is not null)
-        {
-            foreach (int offset in userCode.InstructionOffsets)
-            {
-                ulong at = userStart + (ulong)offset;
-                entries.Add(new ExtableEntry(at, endAddress, handler ?? record));
-                if (at == endAddress)
-                    break;
-            }
-        }
+            entries.AddRange(BoundaryEntries(userStart, userCode.InstructionOffsets, endAddress, handler ?? record));
 
-        foreach (var e in entries)
-            Extable.Add(e);
-        execFrames.Push(frame);
         snippetTop = start + (((ulong)kernelCode.Bytes.Length + 15) & ~15ul);
         userTextTop = userStart + (((ulong)userCode.Bytes.Length + 15) & ~15ul);
         ulong outerReturnSlot = ReadKernel(HvmLayout.ExecUserReturnSlot);
-        ulong resume = Cpu.Rip;
-        try
-        {
-            Cpu.Rip = start;
-            RunUntil(execReturnGate);
-            Cpu.Rip = resume;
-        }
-        finally
+        RunSnippet(start, frame, entries, () =>
         {
             WriteKernelBytes(HvmLayout.ExecUserReturnSlot, BitConverter.GetBytes(outerReturnSlot).AsSpan(0, Bitness / 8));
-            execFrames.Pop();
             snippetTop = start;
             userTextTop = userStart;
-            foreach (var e in entries)
-                Extable.Remove(e);
-        }
+        });
 
         return frame.Registers with { Fault = frame.Fault };
     }
