@@ -86,6 +86,11 @@ public abstract partial class TestCase
     /// <summary>CPUID executed in the guest.</summary>
     protected Cpu.CpuidResult Cpuid(uint leaf, uint subleaf = 0) => Runtime.Cpuid(leaf, subleaf);
 
+    private CpuFeatures? features;
+
+    /// <summary>XTF's cpu_has(): the feature words are collected by CPUID in the guest on first use.</summary>
+    protected bool CpuHas(CpuFeature feature) => (features ??= new CpuFeatures(Runtime.Cpuid)).Has(feature);
+
     /// <summary>XTF's xtf_exit: report the status, then SHUTDOWN_poweroff; panic if that returns.</summary>
     private void Exit()
     {
