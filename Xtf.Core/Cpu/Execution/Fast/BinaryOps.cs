@@ -81,6 +81,7 @@ internal readonly struct SbbOp : IBinaryOp
     }
 }
 
+/// <summary>CMP: SUB without the store.</summary>
 internal readonly struct CmpOp : IBinaryOp
 {
     public static bool Writes => false;
@@ -88,12 +89,7 @@ internal readonly struct CmpOp : IBinaryOp
     public static bool ReadsDestination => true;
 
     public static ulong Apply<TSize>(X86Cpu c, ulong a, ulong b)
-        where TSize : struct, IOperandSize
-    {
-        ulong r = a - b;
-        c.SetArithmeticFlags(subtract: true, a, b, 0, r, TSize.Bytes);
-        return r;
-    }
+        where TSize : struct, IOperandSize => SubOp.Apply<TSize>(c, a, b);
 }
 
 internal readonly struct AndOp : IBinaryOp
@@ -141,6 +137,7 @@ internal readonly struct XorOp : IBinaryOp
     }
 }
 
+/// <summary>TEST: AND without the store.</summary>
 internal readonly struct TestOp : IBinaryOp
 {
     public static bool Writes => false;
@@ -148,12 +145,7 @@ internal readonly struct TestOp : IBinaryOp
     public static bool ReadsDestination => true;
 
     public static ulong Apply<TSize>(X86Cpu c, ulong a, ulong b)
-        where TSize : struct, IOperandSize
-    {
-        ulong r = a & b;
-        c.SetLogicFlags(r, TSize.Bytes);
-        return r;
-    }
+        where TSize : struct, IOperandSize => AndOp.Apply<TSize>(c, a, b);
 }
 
 /// <summary>MOV: the source, no flags.</summary>

@@ -177,22 +177,8 @@ internal static unsafe class FastForms
 
     /// <summary>One-operand forms on a register or memory.</summary>
     private static delegate*<X86Cpu, ref readonly MicroOp, ulong> Unary<TOp>(in Instruction i, int bitness, ref MicroOp op)
-        where TOp : struct, IUnaryOp
-    {
-        if (i.OpCount != 1)
-            return null;
-        if (i.Op0Kind == OpKind.Register)
-        {
-            if (!GeneralRegister(i.Op0Register, out op.Dst, out op.Size))
-                return null;
-            return BySize(op.Size, &UnaryForms<Size8, TOp>.R, &UnaryForms<Size16, TOp>.R, &UnaryForms<Size32, TOp>.R, &UnaryForms<Size64, TOp>.R);
-        }
-
-        if (i.Op0Kind != OpKind.Memory || !Memory(in i, bitness, ref op))
-            return null;
-        op.Size = (byte)i.MemorySize.GetSize();
-        return BySize(op.Size, &UnaryForms<Size8, TOp>.M, &UnaryForms<Size16, TOp>.M, &UnaryForms<Size32, TOp>.M, &UnaryForms<Size64, TOp>.M);
-    }
+        where TOp : struct, IUnaryOp =>
+        i.OpCount == 1 ? RegisterOrMemory<TOp>(in i, bitness, ref op) : null;
 
     /// <summary>
     /// SHL/SHR/SAR by an immediate (or the implicit 1): the count is masked here, to 5 bits or 6
@@ -205,8 +191,13 @@ internal static unsafe class FastForms
             return null;
         int size = i.Op0Kind == OpKind.Register ? i.Op0Register.GetSize() : i.MemorySize.GetSize();
         op.Immediate = i.Immediate8 & (size == 8 ? 0x3Fu : 0x1Fu);
-        if (op.Immediate == 0)
-            return null;
+        return op.Immediate == 0 ? null : RegisterOrMemory<TOp>(in i, bitness, ref op);
+    }
+
+    /// <summary>The register (R) or memory (M) form of a one-operand operation on operand 0.</summary>
+    private static delegate*<X86Cpu, ref readonly MicroOp, ulong> RegisterOrMemory<TOp>(in Instruction i, int bitness, ref MicroOp op)
+        where TOp : struct, IUnaryOp
+    {
         if (i.Op0Kind == OpKind.Register)
         {
             if (!GeneralRegister(i.Op0Register, out op.Dst, out op.Size))
@@ -216,7 +207,7 @@ internal static unsafe class FastForms
 
         if (i.Op0Kind != OpKind.Memory || !Memory(in i, bitness, ref op))
             return null;
-        op.Size = (byte)size;
+        op.Size = (byte)i.MemorySize.GetSize();
         return BySize(op.Size, &UnaryForms<Size8, TOp>.M, &UnaryForms<Size16, TOp>.M, &UnaryForms<Size32, TOp>.M, &UnaryForms<Size64, TOp>.M);
     }
 

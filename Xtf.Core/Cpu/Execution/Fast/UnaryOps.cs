@@ -58,32 +58,31 @@ internal readonly struct NegOp : IUnaryOp
 internal readonly struct ShlOp : IUnaryOp
 {
     public static ulong Apply<TSize>(X86Cpu c, ulong a, ulong count)
-        where TSize : struct, IOperandSize
-    {
-        ulong r = Shifts.ShiftLeft(a, (int)count, TSize.Bytes, out uint carryOverflow);
-        c.SetResultFlags(r, TSize.Bytes, carryOverflow | c.AuxiliaryFlag);
-        return r;
-    }
+        where TSize : struct, IOperandSize =>
+        ShiftFlags.Record<TSize>(c, Shifts.ShiftLeft(a, (int)count, TSize.Bytes, out uint carryOverflow), carryOverflow);
 }
 
 internal readonly struct ShrOp : IUnaryOp
 {
     public static ulong Apply<TSize>(X86Cpu c, ulong a, ulong count)
-        where TSize : struct, IOperandSize
-    {
-        ulong r = Shifts.ShiftRight(a, (int)count, TSize.Bytes, out uint carryOverflow);
-        c.SetResultFlags(r, TSize.Bytes, carryOverflow | c.AuxiliaryFlag);
-        return r;
-    }
+        where TSize : struct, IOperandSize =>
+        ShiftFlags.Record<TSize>(c, Shifts.ShiftRight(a, (int)count, TSize.Bytes, out uint carryOverflow), carryOverflow);
 }
 
 internal readonly struct SarOp : IUnaryOp
 {
     public static ulong Apply<TSize>(X86Cpu c, ulong a, ulong count)
+        where TSize : struct, IOperandSize =>
+        ShiftFlags.Record<TSize>(c, Shifts.ShiftArithmeticRight(a, (int)count, TSize.Bytes, out uint carryOverflow), carryOverflow);
+}
+
+/// <summary>The flags of a shift: SF, ZF, PF from the result, CF and OF as the shift gives them, AF unchanged.</summary>
+internal static class ShiftFlags
+{
+    public static ulong Record<TSize>(X86Cpu c, ulong result, uint carryOverflow)
         where TSize : struct, IOperandSize
     {
-        ulong r = Shifts.ShiftArithmeticRight(a, (int)count, TSize.Bytes, out uint carryOverflow);
-        c.SetResultFlags(r, TSize.Bytes, carryOverflow | c.AuxiliaryFlag);
-        return r;
+        c.SetResultFlags(result, TSize.Bytes, carryOverflow | c.AuxiliaryFlag);
+        return result;
     }
 }
