@@ -89,6 +89,14 @@ internal sealed class PageTableKit
     public void AssertNoFault() =>
         Assert.That(h.Vector, Is.Null, () => $"no exception (halted in handler {h.Vector}, error code {h.Frame(0):X}, CR2 {h.Cpu.Cr2:X})");
 
+    /// <summary>#GP(0) was delivered for the instruction at <paramref name="at"/> (a fault: saved EIP = that instruction).</summary>
+    public void AssertGeneralProtectionAt(Label at, string instruction)
+    {
+        Assert.That(h.Vector, Is.EqualTo((int)X86Vector.GP), "#GP");
+        Assert.That(h.Frame(0), Is.EqualTo(0u), "error code 0");
+        Assert.That(h.Frame(1), Is.EqualTo(h.AddressOf(at)), $"saved EIP = the {instruction}");
+    }
+
     /// <summary>User code reached its INT <see cref="CpuHarness.ExitVector"/>: no fault at CPL 3.</summary>
     public void AssertUserExit() =>
         Assert.That(h.Vector, Is.EqualTo(CpuHarness.ExitVector), () => $"user code ran to INT 0x81 (vector {h.Vector}, error code {h.Frame(0):X}, CR2 {h.Cpu.Cr2:X})");

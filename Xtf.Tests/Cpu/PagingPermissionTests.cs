@@ -52,6 +52,24 @@ public sealed class PagingPermissionTests
 
     private static void EmitWrite(Assembler a) => a.mov(__dword_ptr[TestLinear], Mark);
 
+    /// <summary>A read of the test page into EBX, then a write of <see cref="Mark"/> at offset 4.</summary>
+    private static void EmitReadThenWrite(Assembler a)
+    {
+        EmitRead(a);
+        a.mov(__dword_ptr[TestLinear + 4], Mark);
+    }
+
+    /// <summary>Both accesses of <see cref="EmitReadThenWrite"/> went through to FrameB.</summary>
+    private static void AssertReadThenWrite(PageTableKit kit)
+    {
+        kit.AssertNoFault();
+        Assert.Multiple(() =>
+        {
+            Assert.That(kit.H.Cpu.Ebx, Is.EqualTo(MagicB), "read");
+            Assert.That(kit.H.ReadU32(FrameB + 4), Is.EqualTo(Mark), "written");
+        });
+    }
+
     /// <summary>Kernel code: jump to <paramref name="target"/> (where a fetch fault is expected).</summary>
     private static void EmitJump(Assembler a, uint target)
     {
@@ -240,16 +258,10 @@ public sealed class PagingPermissionTests
         kit.Run(a =>
         {
             kit.EmitEnable(a, eferBits: Efer.NXE);
-            EmitRead(a);
-            a.mov(__dword_ptr[TestLinear + 4], Mark);
+            EmitReadThenWrite(a);
             a.hlt();
         });
-        kit.AssertNoFault();
-        Assert.Multiple(() =>
-        {
-            Assert.That(kit.H.Cpu.Ebx, Is.EqualTo(MagicB), "read");
-            Assert.That(kit.H.ReadU32(FrameB + 4), Is.EqualTo(Mark), "written");
-        });
+        AssertReadThenWrite(kit);
     }
 
     [TestCase(TestName = "NX: a user fetch from a user page with XD faults P|U|I (0x15)")]
@@ -375,16 +387,10 @@ public sealed class PagingPermissionTests
         {
             kit.EmitEnable(a, Cr4.SMAP);
             EmitSetAc(a);
-            EmitRead(a);
-            a.mov(__dword_ptr[TestLinear + 4], Mark);
+            EmitReadThenWrite(a);
             a.hlt();
         });
-        kit.AssertNoFault();
-        Assert.Multiple(() =>
-        {
-            Assert.That(kit.H.Cpu.Ebx, Is.EqualTo(MagicB), "read");
-            Assert.That(kit.H.ReadU32(FrameB + 4), Is.EqualTo(Mark), "written");
-        });
+        AssertReadThenWrite(kit);
     }
 
     [TestCase(TestName = "SMAP: STAC lets a supervisor read a user page, CLAC forbids it again (#PF 1 at the second read)")]

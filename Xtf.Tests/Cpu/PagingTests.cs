@@ -268,9 +268,7 @@ public sealed class PagingTests
         });
         Assert.Multiple(() =>
         {
-            Assert.That(kit.H.Vector, Is.EqualTo((int)X86Vector.GP), "#GP");
-            Assert.That(kit.H.Frame(0), Is.EqualTo(0u), "error code 0");
-            Assert.That(kit.H.Frame(1), Is.EqualTo(kit.H.AddressOf(fault)), "saved EIP = the MOV CR3");
+            kit.AssertGeneralProtectionAt(fault, "MOV CR3");
             Assert.That(kit.H.Cpu.Cr3, Is.EqualTo(kit.Root), "CR3 unchanged");
         });
     }
@@ -313,9 +311,7 @@ public sealed class PagingTests
         });
         Assert.Multiple(() =>
         {
-            Assert.That(kit.H.Vector, Is.EqualTo((int)X86Vector.GP), "#GP");
-            Assert.That(kit.H.Frame(0), Is.EqualTo(0u), "error code 0");
-            Assert.That(kit.H.Frame(1), Is.EqualTo(kit.H.AddressOf(fault)), "saved EIP = the MOV CR0");
+            kit.AssertGeneralProtectionAt(fault, "MOV CR0");
             Assert.That(kit.H.Cpu.Cr0Value & Cr0.PG, Is.EqualTo(0ul), "paging not enabled");
         });
     }
@@ -340,9 +336,7 @@ public sealed class PagingTests
         });
         Assert.Multiple(() =>
         {
-            Assert.That(kit.H.Vector, Is.EqualTo((int)X86Vector.GP), "#GP");
-            Assert.That(kit.H.Frame(0), Is.EqualTo(0u), "error code 0");
-            Assert.That(kit.H.Frame(1), Is.EqualTo(kit.H.AddressOf(fault)), "saved EIP = the MOV CR4");
+            kit.AssertGeneralProtectionAt(fault, "MOV CR4");
             Assert.That(kit.H.Cpu.Cr4Value & Cr4.PGE, Is.EqualTo(0ul), "CR4.PGE unchanged");
         });
     }
@@ -567,9 +561,7 @@ public sealed class PagingTests
         });
         Assert.Multiple(() =>
         {
-            Assert.That(kit.H.Vector, Is.EqualTo((int)X86Vector.GP), "#GP");
-            Assert.That(kit.H.Frame(0), Is.EqualTo(0u), "error code 0");
-            Assert.That(kit.H.Frame(1), Is.EqualTo(kit.H.AddressOf(fault)), "saved EIP = the MOV CR0");
+            kit.AssertGeneralProtectionAt(fault, "MOV CR0");
             Assert.That(kit.H.Cpu.Cr0Value & Cr0.PG, Is.EqualTo(0ul), "PG clear");
             Assert.That(kit.H.Cpu.EferValue & Efer.LMA, Is.EqualTo(0ul), "LMA clear");
         });
@@ -615,9 +607,7 @@ public sealed class PagingTests
         });
         Assert.Multiple(() =>
         {
-            Assert.That(kit.H.Vector, Is.EqualTo((int)X86Vector.GP), "#GP");
-            Assert.That(kit.H.Frame(0), Is.EqualTo(0u), "error code 0");
-            Assert.That(kit.H.Frame(1), Is.EqualTo(kit.H.AddressOf(fault)), "saved EIP = the WRMSR");
+            kit.AssertGeneralProtectionAt(fault, "WRMSR");
             Assert.That(kit.H.Cpu.EferValue & Efer.LME, Is.EqualTo(0ul), "LME clear");
         });
     }

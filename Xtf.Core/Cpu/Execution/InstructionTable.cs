@@ -26,9 +26,6 @@ internal static class InstructionTable
         handler(cpu, in insn);
     }
 
-    /// <summary>True if the CPU implements <paramref name="mnemonic"/>.</summary>
-    public static bool Implements(Mnemonic mnemonic) => Handlers[(int)mnemonic] is not null;
-
     private static InstructionHandler?[] Build()
     {
         var table = new InstructionHandler?[Enum.GetValues<Mnemonic>().Length];

@@ -90,16 +90,26 @@ public sealed partial class X86Cpu
         NextRip = Rip;
     }
 
+    /// <summary>
+    /// The first 8 bytes of IDT gate <paramref name="vector"/> (gates of <paramref name="gateSize"/>
+    /// bytes), which must lie wholly within the IDT limit, else #GP with the IDT error code.
+    /// </summary>
+    private SegmentDescriptor ReadIdtGate(int vector, int gateSize, uint idtError)
+    {
+        uint offset = (uint)(vector * gateSize);
+        if (offset + (uint)gateSize - 1 > Idtr.Limit)
+            throw CpuFault.GP(idtError);
+        ulong linear = Idtr.Base + offset;
+        return new SegmentDescriptor(ReadImplicit(LongMode ? linear : linear & 0xFFFFFFFF, 8));
+    }
+
     private void DeliverProtectedMode(int vector, uint? errorCode, EventKind kind, ulong returnRip)
     {
         bool ext = kind != EventKind.SoftwareInterrupt;
         uint idtError = CpuFault.IdtError(vector, ext);
 
         // SDM 6.10/6.11: the gate must lie within the IDT limit and be an interrupt, trap or task gate.
-        uint offset = (uint)vector * 8;
-        if (offset + 7 > Idtr.Limit)
-            throw CpuFault.GP(idtError);
-        var gate = new SegmentDescriptor(ReadImplicit((Idtr.Base + offset) & 0xFFFFFFFF, 8));
+        var gate = ReadIdtGate(vector, 8, idtError);
         int type = gate.Type;
         bool validType = gate.IsSystem && type is SystemDescriptorType.TaskGate
             or SystemDescriptorType.InterruptGate16 or SystemDescriptorType.TrapGate16

@@ -28,11 +28,8 @@ public sealed partial class X86Cpu
 
         // SDM 6.14.1: gates are 16 bytes; in IA-32e mode only types 0xE and 0xF exist (task gates
         // and 16-bit gates are reserved types there).
-        uint offset = (uint)vector * 16;
-        if (offset + 15 > Idtr.Limit)
-            throw CpuFault.GP(idtError);
-        var gate = new SegmentDescriptor(ReadImplicit(Idtr.Base + offset, 8));
-        ulong gateHigh = ReadImplicit(Idtr.Base + offset + 8, 8);
+        var gate = ReadIdtGate(vector, 16, idtError);
+        ulong gateHigh = ReadImplicit(Idtr.Base + ((uint)vector * 16) + 8, 8);
         if (!gate.IsSystem || gate.Type is not (SystemDescriptorType.InterruptGate64 or SystemDescriptorType.TrapGate64))
             throw CpuFault.GP(idtError);
         if (kind == EventKind.SoftwareInterrupt && gate.Dpl < Cpl)

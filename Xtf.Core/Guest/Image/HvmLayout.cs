@@ -97,9 +97,6 @@ public static class HvmLayout
     /// <summary>The kernel code segment the environment runs on (XTF's __KERN_CS).</summary>
     public static ushort KernelCsFor(Environments environment) => environment == Environments.Hvm64 ? KernelCs64 : KernelCs;
 
-    /// <summary>Size of one IDT gate: 16 bytes in IA-32e mode (SDM vol. 3, 6.14.1), 8 otherwise.</summary>
-    public static int IdtGateSize(Environments environment) => environment == Environments.Hvm64 ? 16 : 8;
-
     /// <summary>XTF's X86_VEC_RET2KERN (DPL 3, used by exec_user) and X86_VEC_AVAIL (free for tests).</summary>
     public const int VectorReturnToKernel = 0x20;
     public const int VectorAvailable = 0x21;
