@@ -35,8 +35,9 @@ public static partial class HvmImageBuilder
         WriteIdt(memory, stubs);
 
         // Two passes: the far jump's target is the address of the code after it.
-        var first = X86Assembly.Assemble(32, HvmLayout.Text, a => EmitBoot(a, paging, xtfMainGate, 0));
-        ulong reload = HvmLayout.Text + first.InstructionOffsets[BootFarJumpIndex(paging) + 1];
+        int afterJump = 0;
+        var first = X86Assembly.Assemble(32, HvmLayout.Text, a => afterJump = EmitBoot(a, paging, xtfMainGate, 0));
+        ulong reload = HvmLayout.Text + first.InstructionOffsets[afterJump];
         var boot = X86Assembly.Assemble(32, HvmLayout.Text, a => EmitBoot(a, paging, xtfMainGate, reload));
         memory.Write(HvmLayout.Text, boot.Bytes);
         return HvmLayout.Text;
@@ -228,14 +229,12 @@ public static partial class HvmImageBuilder
         a.mov(ss, ax);
     }
 
-    /// <summary>Index of the boot code's far JMP: after the paging switch, if any, and LGDT.</summary>
-    private static int BootFarJumpIndex((ulong Cr3, ulong Cr4)? paging) => paging is null ? 1 : 9;
-
     /// <summary>
     /// XTF's head: with paging, CR4 (PSE or PAE), CR3, then CR0 with PG and WP, as real
     /// instructions; then the GDT, a far jump to reload CS, data segments, stack, IDT and TR.
+    /// Returns the index of the instruction after the far jump (its target).
     /// </summary>
-    private static void EmitBoot(Assembler a, (ulong Cr3, ulong Cr4)? paging, ulong xtfMainGate, ulong reload)
+    private static int EmitBoot(Assembler a, (ulong Cr3, ulong Cr4)? paging, ulong xtfMainGate, ulong reload)
     {
         if (paging is { } p)
         {
@@ -251,6 +250,7 @@ public static partial class HvmImageBuilder
 
         a.lgdt(__[(uint)GdtrDescriptor]);
         a.AddInstruction(Instruction.CreateBranch(Code.Jmp_ptr1632, HvmLayout.KernelCs, (uint)reload));
+        int target = a.Instructions.Count;
         EmitLoadDataSegments(a);
         a.mov(esp, (uint)HvmLayout.KernelStackTop);
         a.lidt(__[(uint)IdtrDescriptor]);
@@ -259,5 +259,6 @@ public static partial class HvmImageBuilder
         a.push(0);
         a.call(xtfMainGate);
         a.ud2();
+        return target;
     }
 }
