@@ -67,7 +67,7 @@ public sealed partial class GuestRuntime
         int depth = execFrames.Count;
         ulong start = user ? userTextTop : snippetTop;
         ulong saveSlot = (user ? HvmLayout.UserExecSaveSlots : HvmLayout.ExecSaveSlots) + (ulong)(depth * 8);
-        var asm = new Assembler(user ? CodeBitness(Cpu.Segments[X86Cpu.CS].Selector) : Bitness);
+        var asm = new Assembler(user ? Cpu.Bitness : Bitness);
         var extable = new AsmExtable();
         int prologue = EmitExecPrologue(asm, saveSlot);
         body(asm, extable);
