@@ -22,7 +22,9 @@ public interface ICpuIntercepts
 
     /// <summary>
     /// Called before #UD is delivered for the instruction at CS:RIP. True means the intercept
-    /// handled it (and moved RIP on); false delivers #UD.
+    /// completed it (a VM exit handled by the hypervisor): the architectural state is what the
+    /// hypervisor left, with at most one event injected (<see cref="X86Cpu.InjectEvent"/>), and the
+    /// instruction retires without the processor's debug traps. False delivers #UD.
     /// </summary>
     bool InvalidOpcode(X86Cpu cpu);
 }

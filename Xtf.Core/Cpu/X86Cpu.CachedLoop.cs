@@ -111,6 +111,10 @@ public sealed partial class X86Cpu
         {
             return Halt();
         }
+        catch (InterceptCompleted)
+        {
+            return CompleteIntercept();
+        }
     }
 }
 

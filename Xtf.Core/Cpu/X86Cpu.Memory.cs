@@ -161,7 +161,7 @@ public sealed partial class X86Cpu
     public ulong ReadLinear(ulong linear, int size, bool user) => ReadLinear(linear, size, user, implicitAccess: false);
 
     /// <summary>Reads as an implicit supervisor access (see <see cref="TranslateImplicit"/>).</summary>
-    internal ulong ReadImplicit(ulong linear, int size) => ReadLinear(linear, size, user: false, implicitAccess: true);
+    public ulong ReadImplicit(ulong linear, int size) => ReadLinear(linear, size, user: false, implicitAccess: true);
 
     /// <summary>Writes as an implicit supervisor access (see <see cref="TranslateImplicit"/>).</summary>
     internal void WriteImplicit(ulong linear, int size, ulong value) => WriteLinear(linear, size, value, user: false, implicitAccess: true);

@@ -274,6 +274,10 @@ public sealed partial class X86Cpu
         {
             return Halt();
         }
+        catch (InterceptCompleted)
+        {
+            return CompleteIntercept();
+        }
     }
 
     /// <summary>An instruction faulted: it does not retire, and the fault is delivered.</summary>
@@ -314,7 +318,7 @@ public sealed partial class X86Cpu
     internal void RaiseInvalidOpcode()
     {
         if (Intercepts.InvalidOpcode(this))
-            return;
+            throw new InterceptCompleted();
         throw CpuFault.UD();
     }
 

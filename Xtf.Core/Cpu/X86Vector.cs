@@ -34,4 +34,7 @@ public static class X86VectorInfo
 
     /// <summary>SDM table 6-5: contributory exceptions (#DE, #TS, #NP, #SS, #GP).</summary>
     public static bool IsContributory(int vector) => vector is 0 or 10 or 11 or 12 or 13;
+
+    /// <summary>Fault-class exceptions (SDM vol. 3, table 6-1): the saved RIP is the faulting instruction's.</summary>
+    public static bool IsFaultClass(int vector) => vector is 0 or 5 or 6 or 7 or (>= 10 and <= 14) or 16 or 17 or 19 or 20 or 21;
 }

@@ -1,3 +1,5 @@
+using Xtf.Core.Xen;
+
 namespace Xtf.Core.Guest;
 
 /// <summary>How to boot one guest: environment, title, variation, and the limits of the run.</summary>
@@ -14,6 +16,9 @@ public sealed record GuestConfig
     public ulong MemoryBytes { get; init; } = 128ul << 20;
 
     public TimeSpan? Timeout { get; init; }
+
+    /// <summary>The hypervisor's options for the domain: FEP and quirks.</summary>
+    public HypervisorOptions Hypervisor { get; init; } = new();
 }
 
 /// <summary>How a guest ended: what its consoles received, and why the machine stopped.</summary>

@@ -49,7 +49,9 @@ public abstract partial class TestCase
         Printk("--- Xen Test Framework ---\n");
         Printk($"Environment: {GuestEnvironment.Description(config.Environment)}\n");
         Printk(config.Title + "\n");
-        Setup();
+        ProbeFep();
+        if (!StatusReported)
+            Setup();
         if (!StatusReported)
             Main();
         Exit();

@@ -1,3 +1,5 @@
+using Xtf.Core.Xen;
+
 namespace Xtf.Core.Testing;
 
 /// <summary>How instances are run: limits and hypervisor options shared by every instance of a run.</summary>
@@ -11,6 +13,12 @@ public sealed record RunSettings
 
     /// <summary>Wall-clock limit per instance; null for none.</summary>
     public TimeSpan? Timeout { get; init; }
+
+    /// <summary>Xen's <c>hvm_fep</c>: whether the forced emulation prefix reaches the emulator (on by default).</summary>
+    public bool Fep { get; init; } = true;
+
+    /// <summary>Historical emulator bugs to re-create in every instance of the run.</summary>
+    public IReadOnlySet<Quirk> Quirks { get; init; } = Xen.Quirks.None;
 }
 
 /// <summary>What running one instance produced. The result comes from the console log alone.</summary>

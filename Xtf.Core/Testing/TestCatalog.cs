@@ -1,5 +1,6 @@
 using System.Reflection;
 using Xtf.Core.Guest;
+using Xtf.Core.Xen;
 
 namespace Xtf.Core.Testing;
 
@@ -23,7 +24,15 @@ public sealed class TestCatalog
                 continue;
             if (!typeof(TestCase).IsAssignableFrom(type) || type.IsAbstract || type.GetConstructor(Type.EmptyTypes) is null)
                 throw new InvalidOperationException($"{type.FullName}: [XtfTest] needs a non-abstract TestCase with a public parameterless constructor");
-            tests.Add(new TestDescriptor(attr.Name, attr.Category, attr.Environments, attr.Title, attr.Variations, type));
+            var guards = new List<Quirk>();
+            foreach (string name in attr.Guards)
+            {
+                if (!Xen.Quirks.TryParse(name, out var quirk))
+                    throw new InvalidOperationException($"{type.FullName}: guards unknown quirk '{name}'");
+                guards.Add(quirk);
+            }
+
+            tests.Add(new TestDescriptor(attr.Name, attr.Category, attr.Environments, attr.Title, attr.Variations, type) { Guards = guards });
         }
 
         Tests = [.. tests.OrderBy(t => t.Name, StringComparer.Ordinal)];

@@ -1,4 +1,5 @@
 using Xtf.Core.Guest;
+using Xtf.Core.Xen;
 
 namespace Xtf.Core.Testing;
 
@@ -11,6 +12,9 @@ public sealed record TestDescriptor(
     IReadOnlyList<string> Variations,
     Type Type)
 {
+    /// <summary>The quirks this test guards against (<see cref="XtfTestAttribute.Guards"/>).</summary>
+    public IReadOnlyList<Quirk> Guards { get; init; } = [];
+
     /// <summary>All instances of this test: every environment times every variation (or none).</summary>
     public IEnumerable<TestInstance> Instances()
     {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Xtf.Core.Guest;
+using Xtf.Core.Xen;
 
 namespace Xtf.Core.Testing;
 
@@ -22,6 +23,7 @@ public sealed class TestEngine : ITestEngine
             InstructionBudget = settings.InstructionBudget,
             MemoryBytes = settings.MemoryBytes,
             Timeout = settings.Timeout,
+            Hypervisor = new HypervisorOptions { Fep = settings.Fep, Quirks = settings.Quirks },
         };
         var exit = GuestLauncher.Run(test, config);
         var lines = exit.Lines;

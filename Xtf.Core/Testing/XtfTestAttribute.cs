@@ -27,4 +27,10 @@ public sealed class XtfTestAttribute : Attribute
 
     /// <summary>Variations (instance suffix <c>~name</c>); none means one instance per environment.</summary>
     public string[] Variations { get; init; } = [];
+
+    /// <summary>
+    /// The quirks (hypervisor bugs, <c>xsa-106</c>, ...) this security test guards against: with any
+    /// of them on it must report FAILURE, with none SUCCESS (the quirk table checks this).
+    /// </summary>
+    public string[] Guards { get; init; } = [];
 }

@@ -1,23 +1,33 @@
 using Xtf.Core.Cpu;
 using Xtf.Core.Machine;
+using Xtf.Core.Xen.Emulation;
 using Xtf.Core.Xen.Hypercalls;
 
 namespace Xtf.Core.Xen;
 
 /// <summary>
 /// An HVM domain: the hypervisor's side of the guest's CPU exits. It answers CPUID with Xen's
-/// leaves, installs the hypercall page on the MSR write, and runs hypercalls on VMCALL.
+/// leaves, installs the hypercall page on the MSR write, runs hypercalls on VMCALL, and sends
+/// instructions behind the forced emulation prefix through its instruction emulator.
 /// </summary>
 public sealed class HvmDomain : ICpuIntercepts, IHypercallContext
 {
     private readonly VirtualMachine machine;
+    private readonly HvmEmulator emulator;
 
-    public HvmDomain(VirtualMachine machine)
+    public HvmDomain(VirtualMachine machine, HypervisorOptions? options = null)
     {
         this.machine = machine;
+        Options = options ?? new HypervisorOptions();
         Guest = new GuestMemory(machine.Cpu);
+        emulator = new HvmEmulator(machine.Cpu, Options);
         machine.Cpu.Intercepts = this;
     }
+
+    public HypervisorOptions Options { get; }
+
+    /// <summary>Instructions the emulator has run for this domain.</summary>
+    public long EmulatedInstructions => emulator.Emulated;
 
     public GuestMemory Guest { get; }
 
@@ -91,5 +101,18 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext
         return true;
     }
 
-    public bool InvalidOpcode(X86Cpu cpu) => false;
+    /// <summary>
+    /// The #UD intercept (hvm_ud_intercept): with <see cref="HypervisorOptions.Fep"/> on, an
+    /// instruction behind the forced emulation prefix is emulated; any other #UD, and every #UD
+    /// with the option off, is delivered to the guest. A #UD raised by the emulated instruction
+    /// itself is not another prefix.
+    /// </summary>
+    public bool InvalidOpcode(X86Cpu cpu)
+    {
+        if (!Options.Fep || emulator.Busy || !ForcedEmulation.AtPrefix(cpu))
+            return false;
+        ForcedEmulation.Skip(cpu);
+        emulator.EmulateOne();
+        return true;
+    }
 }

@@ -14,4 +14,11 @@ public enum EventKind
 
     /// <summary>An external (hardware) interrupt.</summary>
     External,
+
+    /// <summary>
+    /// A software interrupt injected by a hypervisor at VM entry (AMD SVM EVENTINJ type 4, APM
+    /// vol. 2, 15.20): delivered as INT n is (EXT clear in error codes, saved RIP after the
+    /// instruction) but the processor makes no gate-DPL check; the hypervisor's emulator must.
+    /// </summary>
+    InjectedSoftwareInterrupt,
 }

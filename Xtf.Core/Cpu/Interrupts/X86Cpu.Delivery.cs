@@ -105,7 +105,7 @@ public sealed partial class X86Cpu
 
     private void DeliverProtectedMode(int vector, uint? errorCode, EventKind kind, ulong returnRip)
     {
-        bool ext = kind != EventKind.SoftwareInterrupt;
+        bool ext = kind is not (EventKind.SoftwareInterrupt or EventKind.InjectedSoftwareInterrupt);
         uint idtError = CpuFault.IdtError(vector, ext);
 
         // SDM 6.10/6.11: the gate must lie within the IDT limit and be an interrupt, trap or task gate.

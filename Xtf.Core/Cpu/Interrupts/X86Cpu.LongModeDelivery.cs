@@ -23,7 +23,7 @@ public sealed partial class X86Cpu
     /// </summary>
     private void DeliverLongMode(int vector, uint? errorCode, EventKind kind, ulong returnRip)
     {
-        bool ext = kind != EventKind.SoftwareInterrupt;
+        bool ext = kind is not (EventKind.SoftwareInterrupt or EventKind.InjectedSoftwareInterrupt);
         uint idtError = CpuFault.IdtError(vector, ext);
 
         // SDM 6.14.1: gates are 16 bytes; in IA-32e mode only types 0xE and 0xF exist (task gates

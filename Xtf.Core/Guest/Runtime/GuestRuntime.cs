@@ -31,7 +31,7 @@ public sealed partial class GuestRuntime
         this.test = test;
         this.config = config;
         Machine = new VirtualMachine(new MachineOptions { MemoryBytes = config.MemoryBytes, InstructionBudget = 0 });
-        Domain = new HvmDomain(Machine);
+        Domain = new HvmDomain(Machine, config.Hypervisor);
         Cpu = Machine.Cpu;
         Gates = new HostGates(HvmLayout.SupervisorGates, HvmLayout.UserGates);
         Cpu.GateBase = HvmLayout.SupervisorGates;

@@ -1,0 +1,130 @@
+using Iced.Intel;
+using Xtf.Core.Cpu;
+using Xtf.Core.Cpu.Interrupts;
+
+namespace Xtf.Core.Xen.Emulation;
+
+/// <summary>What the emulator does with one instruction form: its semantics, delivered the hypervisor's way.</summary>
+internal delegate void EmulationHandler(HvmEmulator emulator, in Instruction insn);
+
+/// <summary>
+/// The hypervisor's instruction emulator (Xen's x86_emulate with its HVM glue, DESIGN.md section
+/// 6). It fetches and decodes the instruction at CS:IP itself, through the guest's page tables,
+/// and shares the processor's semantics for every instruction it does not own. It owns the ones
+/// whose effects a hypervisor delivers differently from hardware (software interrupts are
+/// injected, after the checks hardware injection does not make) and those where Xen's historical
+/// bugs lived, each of which a <see cref="Quirk"/> can re-create. Exceptions are never raised in
+/// the guest directly: they are injected, with the instruction's address as the saved RIP.
+/// </summary>
+internal sealed partial class HvmEmulator
+{
+    private static readonly EmulationHandler?[] Owned = BuildTable();
+
+    private readonly InstructionFetch fetch;
+    private readonly Decoder decoder16, decoder32, decoder64;
+    private bool eventInjected;
+
+    public HvmEmulator(X86Cpu cpu, HypervisorOptions options)
+    {
+        Cpu = cpu;
+        Options = options;
+        fetch = new InstructionFetch(cpu);
+        decoder16 = Decoder.Create(16, fetch);
+        decoder32 = Decoder.Create(32, fetch);
+        decoder64 = Decoder.Create(64, fetch);
+    }
+
+    public X86Cpu Cpu { get; }
+
+    public HypervisorOptions Options { get; }
+
+    /// <summary>True while an instruction is being emulated (a #UD inside it is not another FEP).</summary>
+    public bool Busy { get; private set; }
+
+    /// <summary>Instructions emulated so far.</summary>
+    public long Emulated { get; private set; }
+
+    /// <summary>
+    /// Emulates the instruction at CS:RIP (x86_emulate, then hvm_emulate_writeback): on success the
+    /// state moves past it; a fault is injected with RIP at the instruction; an instruction the
+    /// emulator cannot decode is #UD, as Xen injects for X86EMUL_UNHANDLEABLE under FEP.
+    /// </summary>
+    public void EmulateOne()
+    {
+        ulong start = Cpu.Rip;
+        uint flagsAtStart = Cpu.Eflags;
+        Busy = true;
+        eventInjected = false;
+        try
+        {
+            var insn = Decode(start);
+            if (Owned[(int)insn.Mnemonic] is { } handler)
+                handler(this, in insn);
+            else
+                Cpu.ExecuteInstruction(in insn);
+            Emulated++;
+            RetireSingleStep(in insn, flagsAtStart);
+        }
+        catch (CpuFault fault)
+        {
+            Cpu.Rip = start;
+            Cpu.InjectEvent((int)fault.Vector, fault.ErrorCode, EventKind.Exception, start, fault.FaultAddress);
+        }
+        finally
+        {
+            Busy = false;
+        }
+    }
+
+    /// <summary>Injects an event for the instruction being emulated (at most one per instruction).</summary>
+    public void Inject(int vector, uint? errorCode, EventKind kind, ulong returnRip)
+    {
+        eventInjected = true;
+        Cpu.InjectEvent(vector, errorCode, kind, returnRip);
+    }
+
+    /// <summary>The IP after <paramref name="i"/>, wrapped to the code size outside 64-bit mode.</summary>
+    public ulong NextIp(in Instruction i)
+    {
+        ulong next = Cpu.Rip + (ulong)i.Length;
+        return Cpu.Bitness switch { 16 => next & 0xFFFF, 32 => next & 0xFFFFFFFF, _ => next };
+    }
+
+    private Instruction Decode(ulong ip)
+    {
+        int bitness = Cpu.Bitness;
+        fetch.Reset(ip);
+        var decoder = bitness switch { 16 => decoder16, 32 => decoder32, _ => decoder64 };
+        decoder.IP = ip;
+        decoder.Decode(out var insn);
+        if (fetch.Fault is { } fault && (insn.IsInvalid || decoder.LastError == DecoderError.NoMoreBytes))
+            throw fault;
+        if (insn.IsInvalid)
+            throw CpuFault.UD();
+        return insn;
+    }
+
+    /// <summary>
+    /// x86_emulate's single-step: an instruction that started with TF set and completed without
+    /// injecting an event retires with a #DB trap (DR6.BS), as hardware would take it (SDM vol. 3,
+    /// 18.3.1.4). MOV SS and POP SS would hold it over the next instruction; the emulator has no
+    /// interrupt shadow to hold it in, so it is not taken for them.
+    /// </summary>
+    private void RetireSingleStep(in Instruction insn, uint flagsAtStart)
+    {
+        if (eventInjected || (flagsAtStart & RFlags.TF) == 0)
+            return;
+        if (insn.Mnemonic is Mnemonic.Mov or Mnemonic.Pop && insn.Op0Kind == OpKind.Register && insn.Op0Register == Register.SS)
+            return;
+        Cpu.Dr[6] |= DebugRegisters.BS;
+        Cpu.InjectEvent((int)X86Vector.DB, null, EventKind.Exception, Cpu.Rip);
+    }
+
+    private static EmulationHandler?[] BuildTable()
+    {
+        var table = new EmulationHandler?[Enum.GetValues<Mnemonic>().Length];
+        void Own(Mnemonic m, EmulationHandler h) => table[(int)m] = h;
+        SoftwareInterrupts.Install(Own);
+        return table;
+    }
+}

@@ -1,0 +1,66 @@
+namespace Xtf.Core.Xen;
+
+/// <summary>
+/// A historical hypervisor bug, re-created on request in the instruction emulator path only
+/// (DESIGN.md section 6). Each security test names the quirk it guards: with the quirk on it must
+/// report FAILURE, with it off SUCCESS.
+/// </summary>
+public enum Quirk
+{
+    /// <summary>XSA-105: HLT, LGDT, LIDT and LMSW emulated without the CPL 0 check.</summary>
+    Xsa105,
+
+    /// <summary>XSA-106: software interrupts injected without the gate DPL check.</summary>
+    Xsa106,
+
+    /// <summary>XSA-110: far CALL/JMP/RET emulated without the code-segment privilege checks.</summary>
+    Xsa110,
+
+    /// <summary>XSA-123: a segment override on an instruction with a register operand makes it a memory operand.</summary>
+    Xsa123,
+
+    /// <summary>XSA-186: the instruction pointer is not truncated to the code size on fetch and retire.</summary>
+    Xsa186,
+
+    /// <summary>XSA-191: null segment registers are used as if they were usable.</summary>
+    Xsa191,
+
+    /// <summary>XSA-195: BT/BTS/BTR/BTC with a 64-bit negative bit offset truncate the memory displacement.</summary>
+    Xsa195,
+
+    /// <summary>XSA-196: IDT entries are sized by the width of the code, not by IA-32e mode (8 bytes for compatibility-mode code).</summary>
+    Xsa196,
+
+    /// <summary>XSA-200: CMPXCHG8B honours an operand-size prefix (0x66) and compares 4 bytes only.</summary>
+    Xsa200,
+
+    /// <summary>XSA-204: the single-step trap after SYSCALL uses TF from before IA32_FMASK was applied.</summary>
+    Xsa204,
+
+    /// <summary>CVE-2017-2583: MOV SS with a null selector is accepted at CPL 3 in 64-bit mode.</summary>
+    Cve2017_2583,
+}
+
+/// <summary>The names users select quirks by (<c>xsa-106</c>, <c>cve-2017-2583</c>, ...).</summary>
+public static class Quirks
+{
+    private static readonly Dictionary<string, Quirk> ByName = Enum.GetValues<Quirk>().ToDictionary(Name, q => q, StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>No quirk: the fixed hypervisor (one shared instance, so settings records compare equal).</summary>
+    public static IReadOnlySet<Quirk> None { get; } = System.Collections.Frozen.FrozenSet<Quirk>.Empty;
+
+    /// <summary>Every quirk, by name, in number order.</summary>
+    public static IReadOnlyList<string> Names { get; } = [.. Enum.GetValues<Quirk>().Select(Name)];
+
+    /// <summary>The user-facing name: <c>Xsa106</c> is <c>xsa-106</c>, <c>Cve2017_2583</c> is <c>cve-2017-2583</c>.</summary>
+    public static string Name(Quirk quirk)
+    {
+        string s = quirk.ToString();
+        return s.StartsWith("Xsa", StringComparison.Ordinal)
+            ? "xsa-" + s[3..]
+            : "cve-" + s[3..].Replace('_', '-');
+    }
+
+    /// <summary>Parses a quirk name; false for a name that is not one.</summary>
+    public static bool TryParse(string name, out Quirk quirk) => ByName.TryGetValue(name.Trim(), out quirk);
+}
