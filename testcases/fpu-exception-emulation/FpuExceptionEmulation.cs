@@ -1,6 +1,7 @@
 using Iced.Intel;
 using Xtf.Core.Cpu;
 using Xtf.Core.Guest;
+using Xtf.Core.Guest.Runtime;
 using Xtf.Core.Testing;
 using static Iced.Intel.AssemblerRegisters;
 
@@ -90,7 +91,7 @@ public sealed class FpuExceptionEmulation : TestCase
 
         RunTests(force: false);
 
-        if (!HasFep())
+        if (!XtfHasFep)
             Skip("FEP support not detected - some tests will be skipped\n");
         else
             RunTests(force: true);
@@ -168,7 +169,7 @@ public sealed class FpuExceptionEmulation : TestCase
             var got = Exec(a =>
             {
                 if (force)
-                    EmitFep(a);
+                    a.Fep();
                 probe(a);
             });
 
@@ -179,19 +180,6 @@ public sealed class FpuExceptionEmulation : TestCase
             }
         }
     }
-
-    /// <summary>XTF's _ASM_XEN_FEP: <c>ud2a; .ascii "xen"</c> before the instruction to force through the emulator.</summary>
-    private static void EmitFep(Assembler a) => a.db(0x0F, 0x0B, 0x78, 0x65, 0x6E);
-
-    /// <summary>
-    /// XTF's xtf_has_fep probe: an instruction behind the FEP prefix either runs (the hypervisor
-    /// emulates it) or the prefix's UD2 raises #UD.
-    /// </summary>
-    private bool HasFep() => Exec(a =>
-    {
-        EmitFep(a);
-        a.nop();
-    }) == ExInfo.None;
 
     private ulong ReadCr(int n)
     {
