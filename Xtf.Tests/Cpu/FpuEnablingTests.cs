@@ -280,7 +280,7 @@ public sealed class FpuEnablingTests
         Assert.That(h.Vector, Is.EqualTo(CpuHarness.ExitVector), "FNCLEX cleared the pending exception");
     }
 
-    [Test(Description = "FXSAVE/FXRSTOR (vol. 1, 10.5.1, table 10-2): FCW, FSW, abridged FTW, MXCSR, MXCSR_MASK, ST/MM and XMM slots round-trip")]
+    [Test(Description = "FXSAVE/FXRSTOR (vol. 2, FXSAVE, non-64-bit layout): FCW, FSW, abridged FTW, MXCSR, MXCSR_MASK, ST/MM and XMM slots round-trip")]
     public void FxsaveImageRoundTrips()
     {
         var h = new CpuHarness();

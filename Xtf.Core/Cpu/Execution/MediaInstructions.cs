@@ -137,7 +137,8 @@ internal static class MediaInstructions
 
     /// <summary>
     /// FXSAVE/FXSAVE64 m512byte (SDM vol. 2, FXSAVE): #NM if CR0.EM or CR0.TS, #GP(0) unless
-    /// 16-byte aligned, then the image of table 10-2 (table 10-3 for REX.W: 64-bit FPU IP and DP).
+    /// 16-byte aligned, then the image of FXSAVE's non-64-bit layout table (its 64-bit layout
+    /// for REX.W: 64-bit FPU IP and DP, no selectors).
     /// XMM0-7 are saved outside 64-bit mode, XMM0-15 in it; this CPU saves XMM state and MXCSR
     /// whatever CR4.OSFXSR (the SDM leaves that implementation-dependent).
     /// </summary>
