@@ -4,10 +4,14 @@ namespace Xtf.Core.Cpu;
 public static class CpuidLeaves
 {
     /// <summary>
-    /// CPUID.1:EDX features the CPU implements: an FPU-less integer core with PSE (4 MiB pages),
-    /// TSC, MSR, PAE, CX8, SEP (SYSENTER/SYSEXIT), PGE (global pages) and CMOV.
+    /// CPUID.1:EDX features the CPU implements: FPU (bit 0), PSE (4 MiB pages), TSC, MSR, PAE, CX8,
+    /// SEP (SYSENTER/SYSEXIT), PGE (global pages), CMOV, MMX (bit 23), FXSR (bit 24) and SSE
+    /// (bit 25). The x87, MMX and SSE units model their state and enabling rules (CR0.EM/MP/TS,
+    /// CR4.OSFXSR) with the control, data-movement and state instructions only (see
+    /// Execution/FloatingPoint.cs and MediaInstructions.cs). No SSE2 (bit 26), XSAVE or AVX.
     /// </summary>
-    public const uint Leaf1Edx = (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | (1u << 13) | (1u << 15);
+    public const uint Leaf1Edx = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | (1u << 13)
+        | (1u << 15) | (1u << 23) | (1u << 24) | (1u << 25);
 
     /// <summary>CPUID.(7,0):EBX: FSGSBASE (bit 0), SMEP (bit 7) and SMAP (bit 20).</summary>
     public const uint Leaf7Ebx = (1u << 0) | (1u << 7) | (1u << 20);
