@@ -16,6 +16,9 @@ public static class CpuidLeaves
     /// <summary>CPUID.(7,0):EBX: FSGSBASE (bit 0), SMEP (bit 7) and SMAP (bit 20).</summary>
     public const uint Leaf7Ebx = (1u << 0) | (1u << 7) | (1u << 20);
 
+    /// <summary>CPUID.(7,0):ECX: UMIP (bit 2), user-mode instruction prevention (SDM vol. 3, 2.5, CR4.UMIP).</summary>
+    public const uint Leaf7Ecx = 1u << 2;
+
     /// <summary>CPUID.80000001H:EDX: SYSCALL/SYSRET (bit 11), NX (bit 20), 1-GByte pages (bit 26), Intel 64 (LM, bit 29).</summary>
     public const uint Extended1Edx = (1u << 11) | (1u << 20) | (1u << 26) | (1u << 29);
 
@@ -34,7 +37,7 @@ public static class CpuidLeaves
         0 => new CpuidResult(7, 0x756E6547, 0x6C65746E, 0x49656E69),
         // Family 6, model 0x3A-like signature; no hypervisor bit on bare hardware.
         1 => new CpuidResult(0x000306A9, 0, 0, Leaf1Edx),
-        7 => subleaf == 0 ? new CpuidResult(0, Leaf7Ebx, 0, 0) : default,
+        7 => subleaf == 0 ? new CpuidResult(0, Leaf7Ebx, Leaf7Ecx, 0) : default,
         0x80000000 => new CpuidResult(0x80000008, 0, 0, 0),
         0x80000001 => new CpuidResult(0, 0, 0, Extended1Edx),
         0x80000008 => new CpuidResult(PhysicalAddressBits | (LinearAddressBits << 8), 0, 0, 0),
