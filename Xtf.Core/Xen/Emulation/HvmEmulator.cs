@@ -125,6 +125,8 @@ internal sealed partial class HvmEmulator
         var table = new EmulationHandler?[Enum.GetValues<Mnemonic>().Length];
         void Own(Mnemonic m, EmulationHandler h) => table[(int)m] = h;
         SoftwareInterrupts.Install(Own);
+        BitTest.Install(Own);
+        CompareExchange.Install(Own);
         return table;
     }
 }
