@@ -125,6 +125,7 @@ internal sealed partial class HvmEmulator
         var table = new EmulationHandler?[Enum.GetValues<Mnemonic>().Length];
         void Own(Mnemonic m, EmulationHandler h) => table[(int)m] = h;
         SoftwareInterrupts.Install(Own);
+        DataMovement.Install(Own);
         return table;
     }
 }
