@@ -131,6 +131,7 @@ internal sealed partial class HvmEmulator
         SoftwareInterrupts.Install(Own);
         BitTest.Install(Own);
         CompareExchange.Install(Own);
+        DataMovement.Install(Own);
         return table;
     }
 }
