@@ -13,8 +13,8 @@ namespace Xtf.Core.Xen.Emulation;
 /// (offset MOD width). x86_emulate folds the offset into the address the same way; before
 /// XSA-195 it masked the byte displacement with a 32-bit mask, so a 64-bit offset whose
 /// displacement does not fit in 32 bits reached the wrong address (<see cref="Quirk.Xsa195"/>).
-/// Register bit bases and immediate offsets stay within the operand and run with the processor's
-/// semantics.
+/// The fixed emulator shares the processor's semantics; only the quirk's memory form with a
+/// register offset is the emulator's own.
 /// </summary>
 internal static class BitTest
 {
@@ -36,7 +36,7 @@ internal static class BitTest
 
     private static void Execute(HvmEmulator e, in Instruction i, Modify modify)
     {
-        if (i.Op0Kind != OpKind.Memory || i.Op1Kind != OpKind.Register)
+        if (!e.Options.Has(Quirk.Xsa195) || i.Op0Kind != OpKind.Memory || i.Op1Kind != OpKind.Register)
         {
             e.Cpu.ExecuteInstruction(in i);
             return;
@@ -46,9 +46,7 @@ internal static class BitTest
         int size = i.MemorySize.GetSize();
         int width = size * 8;
         long offset = (long)(cpu.ReadRegister(i.Op1Register) << (64 - width)) >> (64 - width);
-        long displacement = e.Options.Has(Quirk.Xsa195)
-            ? TruncatedDisplacement(offset, size)
-            : (offset >> System.Numerics.BitOperations.Log2((uint)width)) * size;
+        long displacement = TruncatedDisplacement(offset, size);
         int bit = (int)(offset & (width - 1));
 
         // The access is checked as the processor checks it: segment and limit for the whole unit,

@@ -25,33 +25,13 @@ internal static class CompareExchange
 
     public static void Install(Action<Mnemonic, EmulationHandler> own) => own(Mnemonic.Cmpxchg8b, Cmpxchg8b);
 
+    /// <summary>The fixed emulator shares the processor's semantics; the quirk's prefixed form is its own.</summary>
     private static void Cmpxchg8b(HvmEmulator e, in Instruction i)
     {
-        if (i.Op0Kind != OpKind.Memory || i.Code != Code.Cmpxchg8b_m64)
-            throw CpuFault.UD();
-        if (e.Options.Has(Quirk.Xsa200) && HasOperandSizePrefix(e.Cpu, in i))
-        {
+        if (e.Options.Has(Quirk.Xsa200) && i.Op0Kind == OpKind.Memory && i.Code == Code.Cmpxchg8b_m64 && HasOperandSizePrefix(e.Cpu, in i))
             Xsa200Cmpxchg(e, in i);
-            return;
-        }
-
-        var cpu = e.Cpu;
-        bool user = cpu.Cpl == 3;
-        ulong linear = cpu.LinearAddress(X86Cpu.MemorySegment(i), cpu.EffectiveAddress(i), 8, AccessKind.Write);
-        if ((cpu.Cr0Value & Cr0.PG) != 0)
-            _ = cpu.Translate(linear, AccessKind.Write, user);
-        ulong m = cpu.ReadLinear(linear, 8, user);
-        ulong expected = ((ulong)cpu.Edx << 32) | cpu.Eax;
-        bool equal = m == expected;
-        cpu.WriteLinear(linear, 8, equal ? ((ulong)cpu.Ecx << 32) | cpu.Ebx : m, user);
-        if (!equal)
-        {
-            cpu.WriteRegister(Register.EAX, (uint)m);
-            cpu.WriteRegister(Register.EDX, m >> 32);
-        }
-
-        FlagLogic.Set(cpu, equal ? RFlags.ZF : 0, RFlags.ZF);
-        cpu.Rip = e.NextIp(in i);
+        else
+            e.Cpu.ExecuteInstruction(in i);
     }
 
     /// <summary>
