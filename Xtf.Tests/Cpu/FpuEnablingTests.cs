@@ -49,6 +49,13 @@ public sealed class FpuEnablingTests
 
             // FXSAVE (vol. 2, FXSAVE): #NM if EM or TS, as x87; OSFXSR does not matter.
             yield return Cell("fxsave", cr0, x87);
+
+            // Instructions of the advertised classes that the model does not implement: the
+            // enabling rules above still decide first; only then #UD (not implemented).
+            int ud = (int)X86Vector.UD;
+            yield return Cell("fadd st0,st1 (not implemented)", cr0, x87 ?? ud);
+            yield return Cell("paddb mm0,mm1 (not implemented)", cr0, media ?? ud);
+            yield return Cell("addps xmm0,xmm1 (not implemented)", cr0, media ?? ud);
         }
     }
 
@@ -67,6 +74,9 @@ public sealed class FpuEnablingTests
             case "emms": a.emms(); break;
             case "movaps xmm1,[aligned]": a.movaps(xmm1, __xmmword_ptr[Data]); break;
             case "fxsave": a.fxsave(__[Data + 0x200]); break;
+            case "fadd st0,st1 (not implemented)": a.fadd(st0, st1); break;
+            case "paddb mm0,mm1 (not implemented)": a.paddb(mm0, mm1); break;
+            case "addps xmm0,xmm1 (not implemented)": a.addps(xmm0, xmm1); break;
             default: a.movups(xmm0, xmm0); break;
         }
     }

@@ -18,6 +18,7 @@ internal static class InstructionTable
         var handler = Handlers[(int)insn.Mnemonic];
         if (handler is null)
         {
+            UnimplementedMedia.CheckEnabled(cpu, in insn);
             cpu.RaiseInvalidOpcode();
             cpu.NextRip = cpu.Rip;
             return;
