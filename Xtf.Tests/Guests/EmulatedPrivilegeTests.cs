@@ -6,6 +6,7 @@ using Xtf.Core.Guest;
 using Xtf.Core.Guest.Image;
 using Xtf.Core.Guest.Runtime;
 using Xtf.Core.Testing;
+using Xtf.Core.Xen;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Xtf.Tests.Guests;
@@ -186,6 +187,62 @@ public sealed class EmulatedPrivilegeTests
             a.@int(HvmLayout.VectorReturnToKernel);
             a.Label(ref done);
         }
+    }
+
+    /// <summary>
+    /// SDM vol. 2, HLT: at CPL 0 the processor stops until an interrupt, NMI or reset, with EIP
+    /// after the HLT. Nothing in this machine can wake it, so the emulated HLT ends the run as a
+    /// native one does: no result line (CRASH), the halt named in the diagnostic.
+    /// </summary>
+    public sealed class HaltGuest : TestCase
+    {
+        public override void Main()
+        {
+            Exec(a =>
+            {
+                a.Fep();
+                a.hlt();
+            });
+            Success();
+        }
+    }
+
+    /// <summary>HLT at CPL 3 behind the prefix, for the quirk: the emulator lets it halt the vCPU.</summary>
+    public sealed class UserHaltGuest : TestCase
+    {
+        public override void Main()
+        {
+            ExecUser(a =>
+            {
+                a.Fep();
+                a.hlt();
+            });
+            Success();
+        }
+    }
+
+    [Test]
+    public void EmulatedHaltAtCplZeroHaltsTheVcpuLikeNative()
+    {
+        var o = GuestHarness.Run<HaltGuest>();
+        Assert.Multiple(() =>
+        {
+            Assert.That(o.Result, Is.EqualTo(TestResult.Crash), o.ConsoleLog);
+            Assert.That(o.Diagnostic, Does.Contain("HLT at"), "the run ended in the halt");
+        });
+    }
+
+    [Test]
+    public void UnderQuirkXsa105EmulatedHaltAtCplThreeHaltsTheVcpu()
+    {
+        var fixedRun = GuestHarness.Run<UserHaltGuest>();
+        var quirkRun = GuestHarness.Run<UserHaltGuest>(settings: new RunSettings { Quirks = new HashSet<Quirk> { Quirk.Xsa105 } });
+        Assert.Multiple(() =>
+        {
+            Assert.That(fixedRun.Result, Is.EqualTo(TestResult.Success), fixedRun.ConsoleLog + fixedRun.Diagnostic);
+            Assert.That(quirkRun.Result, Is.EqualTo(TestResult.Crash), quirkRun.ConsoleLog);
+            Assert.That(quirkRun.Diagnostic, Does.Contain("HLT at"), "the run ended in the halt");
+        });
     }
 
     [TestCaseSource(nameof(Hvm))]
