@@ -245,6 +245,69 @@ public sealed class EmulatedPrivilegeTests
         });
     }
 
+    /// <summary>
+    /// SYSCALL with TF set at CPL 3 and IA32_FMASK leaving TF set: the single-step #DB is a trap
+    /// taken at IA32_LSTAR on the SYSCALL CS (CPL 0), once, natively and through the emulator.
+    /// With FMASK masking TF (xsa-204's case) there is none.
+    /// </summary>
+    public sealed class SyscallSingleStepGuest : TestCase
+    {
+        private const int SyscallCs = HvmLayout.GdteAvail0;
+        private readonly List<(ulong Rip, ushort Cs)> traps = [];
+
+        public override bool UnhandledException(ExceptionFrame regs)
+        {
+            if (regs.Vector != (int)X86Vector.DB)
+                return false;
+            traps.Add((regs.Rip, regs.Cs));
+            regs.Rflags &= ~(ulong)RFlags.TF;
+            return true;
+        }
+
+        public override void Main()
+        {
+            SetGdtEntry(SyscallCs, SegmentDescriptor.Code64(0));
+            SetGdtEntry(SyscallCs + 1, SegmentDescriptor.Data32(0));
+            SetGdtEntry(SyscallCs + 2, SegmentDescriptor.Code32(3));
+            SetGdtEntry(SyscallCs + 3, SegmentDescriptor.Data32(3));
+            SetGdtEntry(SyscallCs + 4, SegmentDescriptor.Code64(3));
+            ulong entry = AssembleKernelCode(a =>
+            {
+                a.and(r11, ~(int)RFlags.TF);
+                a.sysretq();
+            });
+            TryRdmsr(X86Cpu.MsrEfer, out ulong efer);
+            TryWrmsr(X86Cpu.MsrEfer, efer | Efer.SCE);
+            TryWrmsr(X86Cpu.MsrStar, ((ulong)(SyscallCs * 8) << 32) | ((ulong)(((SyscallCs + 2) * 8) + 3) << 48));
+            TryWrmsr(X86Cpu.MsrLstar, entry);
+            foreach (uint fmask in new[] { 0u, RFlags.TF })
+            {
+                foreach (bool fep in new[] { false, true })
+                {
+                    TryWrmsr(X86Cpu.MsrFmask, fmask);
+                    traps.Clear();
+                    var fault = ExecUser(a =>
+                    {
+                        a.pushfq();
+                        a.or(__qword_ptr[rsp], (int)RFlags.TF);
+                        a.popfq();
+                        if (fep)
+                            a.Fep();
+                        a.syscall();
+                    });
+                    var expected = fmask == 0 ? [(entry, (ushort)(SyscallCs * 8))] : new List<(ulong, ushort)>();
+                    if (fault != ExInfo.None || !traps.SequenceEqual(expected))
+                        Failure($"Fail: {(fep ? "emulated" : "native")} syscall, FMASK {fmask:x}: {fault}, #DB at [{string.Join(", ", traps.Select(t => $"{t.Cs:x4}:{t.Rip:x}"))}]\n");
+                }
+            }
+
+            Success();
+        }
+    }
+
+    [Test]
+    public void SyscallSingleStepFollowsTheTfItLeavesLikeNative() => AssertSuccess<SyscallSingleStepGuest>(Environments.Hvm64);
+
     [TestCaseSource(nameof(Hvm))]
     public void PrivilegedInstructionsAtCplThreeRaiseGpZeroLikeNative(Environments env) => AssertSuccess<PrivilegedAtCplThreeGuest>(env);
 
