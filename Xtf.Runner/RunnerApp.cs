@@ -4,6 +4,7 @@ using Xtf.Core.Guest;
 using Xtf.Core.Testing;
 using Xtf.Core.Testing.Benchmarks;
 using Xtf.Core.Testing.Conformance;
+using Xtf.Core.Xen;
 
 namespace Xtf.Runner;
 
@@ -50,6 +51,20 @@ internal sealed class RunnerApp
     {
         Description = "Wall-clock limit per instance, in seconds; an instance that exceeds it is a CRASH",
         HelpName = "SECONDS",
+    };
+
+    private readonly Option<string> fepOption = new("--fep")
+    {
+        Description = "Xen's hvm_fep: whether the forced emulation prefix reaches the hypervisor's emulator (default on)",
+        HelpName = "on|off",
+    };
+
+    private readonly Option<string[]> quirkOption = new("--quirk")
+    {
+        Description = "Re-create a historical emulator bug in every instance (repeatable): " + string.Join(", ", Quirks.Names),
+        HelpName = "NAME",
+        Arity = ArgumentArity.OneOrMore,
+        AllowMultipleArgumentsPerToken = false,
     };
 
     private readonly Argument<string[]> conformancePaths = new("PATH")
@@ -118,6 +133,8 @@ internal sealed class RunnerApp
             quietOption,
             budgetOption,
             timeoutOption,
+            fepOption,
+            quirkOption,
         };
         return root;
     }
@@ -151,7 +168,12 @@ internal sealed class RunnerApp
         int quiet = parse.GetResult(quietOption)?.IdentifierTokenCount ?? 0;
         var settings = Settings(
             parse.GetResult(budgetOption) is null ? null : parse.GetValue(budgetOption),
-            parse.GetResult(timeoutOption) is null ? null : parse.GetValue(timeoutOption));
+            parse.GetResult(timeoutOption) is null ? null : parse.GetValue(timeoutOption))
+            with
+        {
+            Fep = Fep(parse.GetValue(fepOption)),
+            Quirks = ParseQuirks(parse.GetValue(quirkOption) ?? []),
+        };
 
         bool all = parse.GetValue(allOption), nonDefault = parse.GetValue(nonDefaultOption);
         bool listing = parse.GetValue(listOption);
@@ -253,6 +275,27 @@ internal sealed class RunnerApp
         }
 
         return settings;
+    }
+
+    /// <summary>--fep on|off (absent: on, Xen's debug builds as XTF's CI runs them).</summary>
+    private static bool Fep(string? value) => value switch
+    {
+        null or "on" => true,
+        "off" => false,
+        _ => throw new RunnerException($"--fep must be 'on' or 'off', not '{value}'"),
+    };
+
+    private static IReadOnlySet<Quirk> ParseQuirks(IEnumerable<string> names)
+    {
+        var quirks = new HashSet<Quirk>();
+        foreach (string name in names)
+        {
+            if (!Quirks.TryParse(name, out var quirk))
+                throw new RunnerException($"Unknown quirk '{name}' (known: {string.Join(", ", Quirks.Names)})");
+            quirks.Add(quirk);
+        }
+
+        return quirks.Count == 0 ? Quirks.None : quirks;
     }
 
     private int RunAll(IReadOnlyList<TestInstance> selection, RunSettings settings, int quiet)

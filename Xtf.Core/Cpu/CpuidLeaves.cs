@@ -4,13 +4,20 @@ namespace Xtf.Core.Cpu;
 public static class CpuidLeaves
 {
     /// <summary>
-    /// CPUID.1:EDX features the CPU implements: an FPU-less integer core with PSE (4 MiB pages),
-    /// TSC, MSR, PAE, CX8, SEP (SYSENTER/SYSEXIT), PGE (global pages) and CMOV.
+    /// CPUID.1:EDX features the CPU implements: FPU (bit 0), PSE (4 MiB pages), TSC, MSR, PAE, CX8,
+    /// SEP (SYSENTER/SYSEXIT), PGE (global pages), CMOV, MMX (bit 23), FXSR (bit 24) and SSE
+    /// (bit 25). The x87, MMX and SSE units model their state and enabling rules (CR0.EM/MP/TS,
+    /// CR4.OSFXSR) with the control, data-movement and state instructions only (see
+    /// Execution/FloatingPoint.cs and MediaInstructions.cs). No SSE2 (bit 26), XSAVE or AVX.
     /// </summary>
-    public const uint Leaf1Edx = (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | (1u << 13) | (1u << 15);
+    public const uint Leaf1Edx = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | (1u << 13)
+        | (1u << 15) | (1u << 23) | (1u << 24) | (1u << 25);
 
     /// <summary>CPUID.(7,0):EBX: FSGSBASE (bit 0), SMEP (bit 7) and SMAP (bit 20).</summary>
     public const uint Leaf7Ebx = (1u << 0) | (1u << 7) | (1u << 20);
+
+    /// <summary>CPUID.(7,0):ECX: UMIP (bit 2), user-mode instruction prevention (SDM vol. 3, 2.5, CR4.UMIP).</summary>
+    public const uint Leaf7Ecx = 1u << 2;
 
     /// <summary>CPUID.80000001H:EDX: SYSCALL/SYSRET (bit 11), NX (bit 20), 1-GByte pages (bit 26), Intel 64 (LM, bit 29).</summary>
     public const uint Extended1Edx = (1u << 11) | (1u << 20) | (1u << 26) | (1u << 29);
@@ -30,7 +37,7 @@ public static class CpuidLeaves
         0 => new CpuidResult(7, 0x756E6547, 0x6C65746E, 0x49656E69),
         // Family 6, model 0x3A-like signature; no hypervisor bit on bare hardware.
         1 => new CpuidResult(0x000306A9, 0, 0, Leaf1Edx),
-        7 => subleaf == 0 ? new CpuidResult(0, Leaf7Ebx, 0, 0) : default,
+        7 => subleaf == 0 ? new CpuidResult(0, Leaf7Ebx, Leaf7Ecx, 0) : default,
         0x80000000 => new CpuidResult(0x80000008, 0, 0, 0),
         0x80000001 => new CpuidResult(0, 0, 0, Extended1Edx),
         0x80000008 => new CpuidResult(PhysicalAddressBits | (LinearAddressBits << 8), 0, 0, 0),

@@ -20,11 +20,20 @@ public sealed partial class X86Cpu
     public ulong LinearAddress(int seg, ulong offset, int size, AccessKind kind)
     {
         ulong la = SegmentLinear(seg, offset, size, kind);
+        CheckLinearAccess(la, size, kind);
+        return la;
+    }
+
+    /// <summary>
+    /// The checks of an access after segmentation: alignment (#AC) and data breakpoints. For a
+    /// hypervisor's emulator that makes the segment checks itself.
+    /// </summary>
+    internal void CheckLinearAccess(ulong la, int size, AccessKind kind)
+    {
         if (AlignmentChecking)
             CheckAlignment(la, size);
         if (BreakpointsEnabled)
             MatchDataBreakpoints(la, size, kind);
-        return la;
     }
 
     /// <summary>

@@ -68,8 +68,18 @@ public sealed partial class X86Cpu
         };
     }
 
-    /// <summary>Segment register index of a memory operand (ES=0 ... GS=5).</summary>
-    internal static int MemorySegment(in Instruction i) => i.MemorySegment - Register.ES;
+    /// <summary>
+    /// Segment register index of a memory operand (ES=0 ... GS=5). In 64-bit mode ES, CS, SS and
+    /// DS overrides are ignored (SDM vol. 1, 3.3.7.1): the default segment applies, SS for a base
+    /// of RSP or RBP (ESP or EBP with an address-size prefix), DS otherwise (SDM vol. 1, 3.7.4).
+    /// </summary>
+    internal static int MemorySegment(in Instruction i)
+    {
+        var seg = i.MemorySegment;
+        if (i.CodeSize == CodeSize.Code64 && seg is not (Register.FS or Register.GS))
+            seg = i.MemoryBase is Register.RSP or Register.RBP or Register.ESP or Register.EBP ? Register.SS : Register.DS;
+        return seg - Register.ES;
+    }
 
     /// <summary>Linear address of the memory operand, checked for <paramref name="kind"/>.</summary>
     internal ulong MemoryLinear(in Instruction i, int size, AccessKind kind) =>

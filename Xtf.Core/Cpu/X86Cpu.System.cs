@@ -9,8 +9,19 @@ public sealed partial class X86Cpu
     public const uint MsrStar = 0xC0000081, MsrLstar = 0xC0000082, MsrCstar = 0xC0000083, MsrFmask = 0xC0000084;
     public const uint MsrFsBase = 0xC0000100, MsrGsBase = 0xC0000101, MsrKernelGsBase = 0xC0000102;
 
-    private const ulong Cr4Supported = Cr4.VME | Cr4.PVI | Cr4.TSD | Cr4.DE | Cr4.PSE | Cr4.PAE | Cr4.MCE | Cr4.PGE
-        | Cr4.PCE | Cr4.OSFXSR | Cr4.OSXMMEXCPT | Cr4.UMIP | Cr4.FSGSBASE | Cr4.SMEP | Cr4.SMAP;
+    private const ulong Cr4WithoutUmip = Cr4.VME | Cr4.PVI | Cr4.TSD | Cr4.DE | Cr4.PSE | Cr4.PAE | Cr4.MCE | Cr4.PGE
+        | Cr4.PCE | Cr4.OSFXSR | Cr4.OSXMMEXCPT | Cr4.FSGSBASE | Cr4.SMEP | Cr4.SMAP;
+
+    private static readonly ulong Cr4Supported = Cr4ValidBits(CpuidLeaves.Leaf7Ecx);
+
+    /// <summary>
+    /// The CR4 bits MOV to CR4 accepts for a processor reporting <paramref name="leaf7Ecx"/> in
+    /// CPUID.(EAX=7,ECX=0):ECX. CR4.UMIP (bit 11) exists only where CPUID enumerates UMIP (ECX bit 2);
+    /// elsewhere it is reserved, and a 1 in a reserved CR4 bit makes MOV to CR4 #GP(0) (SDM vol. 3, 2.5;
+    /// vol. 2, MOV: Move to/from Control Registers).
+    /// </summary>
+    internal static ulong Cr4ValidBits(uint leaf7Ecx) =>
+        Cr4WithoutUmip | ((leaf7Ecx & (1u << 2)) != 0 ? Cr4.UMIP : 0);
 
     private readonly Dictionary<uint, ulong> msrs = [];
 

@@ -144,6 +144,7 @@ public sealed partial class X86Cpu
         Tr.Usable = true;
         Cpl = 0;
         ResetDebugRegisters();
+        ResetFpuState();
         UpdateMode();
     }
 

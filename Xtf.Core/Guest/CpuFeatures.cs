@@ -5,7 +5,7 @@ namespace Xtf.Core.Guest;
 /// <summary>
 /// CPUID feature flags, numbered as XTF numbers them (arch/x86/include/arch/cpuid.h and Xen's
 /// cpufeatureset.h): word * 32 + bit, where word 0 is CPUID.1:EDX, 1 is CPUID.1:ECX, 2 is
-/// CPUID.80000001H:EDX, 3 is CPUID.80000001H:ECX, 5 is CPUID.(7,0):EBX.
+/// CPUID.80000001H:EDX, 3 is CPUID.80000001H:ECX, 5 is CPUID.(7,0):EBX, 6 is CPUID.(7,0):ECX.
 /// </summary>
 public enum CpuFeature
 {
@@ -15,12 +15,13 @@ public enum CpuFeature
     Syscall = 64 + 11, Nx = 64 + 20, Page1Gb = 64 + 26, Rdtscp = 64 + 27, Lm = 64 + 29,
     LahfLm = 96 + 0, Svm = 96 + 2,
     Fsgsbase = 160 + 0, Smep = 160 + 7, Smap = 160 + 20,
+    Umip = 192 + 2,
 }
 
 /// <summary>XTF's collect_cpuid and cpu_has(): the feature words, read once by CPUID in the guest.</summary>
 public sealed class CpuFeatures
 {
-    private readonly uint[] words = new uint[6];
+    private readonly uint[] words = new uint[7];
 
     /// <summary>Collects the words with <paramref name="cpuid"/> (leaf, subleaf), honouring the maximum basic and extended leaves.</summary>
     public CpuFeatures(Func<uint, uint, CpuidResult> cpuid)
@@ -32,7 +33,7 @@ public sealed class CpuFeatures
         if (maxExtended >= 0x80000001)
             (words[3], words[2]) = (cpuid(0x80000001, 0).Ecx, cpuid(0x80000001, 0).Edx);
         if (maxBasic >= 7)
-            words[5] = cpuid(7, 0).Ebx;
+            (words[5], words[6]) = (cpuid(7, 0).Ebx, cpuid(7, 0).Ecx);
     }
 
     public bool Has(CpuFeature feature) => (words[(int)feature / 32] & (1u << ((int)feature % 32))) != 0;

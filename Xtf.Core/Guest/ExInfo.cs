@@ -3,15 +3,22 @@ using Xtf.Core.Cpu;
 namespace Xtf.Core.Guest;
 
 /// <summary>
-/// XTF's exinfo_t: <c>1&lt;&lt;31 | vector&lt;&lt;16 | error_code</c>, 0 for "no exception".
-/// <see cref="ToString"/> is XTF's <c>%pe</c>: <c>nothing</c>, <c>#UD</c>, <c>#GP[0000]</c>,
-/// <c>#NP[IDT[3]]</c>, <c>#GP[GDT[1],EXT]</c>, <c>#PF[-d-sWP]</c>.
+/// XTF's exinfo_t (arch/x86/include/arch/exinfo.h): <c>1&lt;&lt;31 | (vector &amp; 0xff)&lt;&lt;16 |
+/// (error_code &amp; 0xffff)</c>, 0 for "no exception". <see cref="ToString"/> is XTF's <c>%pe</c>
+/// (x86_decode_exinfo and arch_fmt_pointer in arch/x86/decode.c): <c>nothing</c>, <c>#UD</c>,
+/// <c>#GP[0000]</c>, <c>#NP[IDT[3]]</c>, <c>#GP[GDT[1],EXT]</c>, <c>#PF[-d-sWP]</c>.
 /// </summary>
 public readonly record struct ExInfo(uint Raw)
 {
     public const uint Expected = 1u << 31;
 
     public static readonly ExInfo None = new(0);
+
+    /// <summary>
+    /// XTF formats <c>%pe</c> into a <c>char buf[16]</c> with snprintf, so the text is cut to 15
+    /// characters: <c>#GP[IDT[128],EXT]</c> prints as <c>#GP[IDT[128],EX</c>.
+    /// </summary>
+    public const int MaxFormattedLength = 15;
 
     public static ExInfo Fault(X86Vector vector, uint errorCode = 0) => Fault((int)vector, errorCode);
 
@@ -20,55 +27,72 @@ public readonly record struct ExInfo(uint Raw)
 
     public bool IsNone => Raw == 0;
 
+    /// <summary>XTF's exinfo_vec.</summary>
     public int Vector => (int)((Raw >> 16) & 0xFF);
 
+    /// <summary>XTF's exinfo_ec.</summary>
     public uint ErrorCode => Raw & 0xFFFF;
 
+    /// <summary>XTF's x86_exc_short_name table: vectors 0 (#DE) to 20 (#VE); anything else is "??".</summary>
     private static readonly string[] Names =
-        ["DE", "DB", "NMI", "BP", "OF", "BR", "UD", "NM", "DF", "CSO", "TS", "NP", "SS", "GP", "PF", "SPV", "MF", "AC", "MC", "XM", "VE", "CP"];
+        ["DE", "DB", "NMI", "BP", "OF", "BR", "UD", "NM", "DF", "CSO", "TS", "NP", "SS", "GP", "PF", "SPV", "MF", "AC", "MC", "XM", "VE"];
 
-    /// <summary>The vector's mnemonic with '#', "??" for vectors without one.</summary>
-    public static string VectorName(int vector) => vector < Names.Length ? "#" + Names[vector] : "??";
+    /// <summary>
+    /// XTF's X86_EXC_HAVE_EC: #DF, #TS, #NP, #SS, #GP, #PF, #AC. (XTF's table stops before #CP, so
+    /// a #CP with error code 0 prints without brackets, unlike what SDM table 6-1 would suggest.)
+    /// </summary>
+    private const uint HaveErrorCode = (1u << 8) | (1u << 10) | (1u << 11) | (1u << 12) | (1u << 13) | (1u << 14) | (1u << 17);
 
+    // Segment-style error code bits (SDM vol. 3, 6.13; XTF's X86_EC_*).
+    private const uint EcExt = 1, EcIdt = 2, EcTi = 4;
+
+    // Page-fault error code bits (SDM vol. 3, 4.7; XTF's X86_PFEC_*).
+    private const uint PfecPresent = 1, PfecWrite = 2, PfecUser = 4, PfecRsvd = 8, PfecInsn = 0x10, PfecPk = 0x20;
+
+    /// <summary>XTF's x86_exc_short_name: the vector's mnemonic with '#', "??" for vectors without one.</summary>
+    public static string VectorName(int vector) => vector >= 0 && vector < Names.Length ? "#" + Names[vector] : "??";
+
+    /// <summary>True where XTF prints the error code even when it is 0 (X86_EXC_HAVE_EC).</summary>
+    public static bool XtfHasErrorCode(int vector) => vector is >= 0 and < 32 && ((1u << vector) & HaveErrorCode) != 0;
+
+    /// <summary>XTF's <c>%pe</c>.</summary>
     public override string ToString()
     {
+        string text;
         if (Raw == 0)
-            return "nothing";
-        int vec = Vector;
-        uint ec = ErrorCode;
-        string name = VectorName(vec);
-        bool hasEc = vec < 32 && X86VectorInfo.HasErrorCode(vec);
-        if (ec == 0 && !hasEc)
-            return name;
-        return $"{name}[{DecodeErrorCode(vec, ec)}]";
+            text = "nothing";
+        else if (ErrorCode != 0 || XtfHasErrorCode(Vector))
+            text = $"{VectorName(Vector)}[{DecodeErrorCode(Vector, ErrorCode)}]";
+        else
+            text = VectorName(Vector);
+        return text.Length > MaxFormattedLength ? text[..MaxFormattedLength] : text;
     }
 
     /// <summary>
-    /// Error-code text: #PF as six letters (K I R U W P, or - d - s r -); selector-style codes of
-    /// #TS, #NP, #SS, #GP, #AC as IDT/LDT/GDT[index] with ",EXT"; anything else as four hex digits.
+    /// XTF's x86_exc_decode_ec: #PF as six letters (K/-, I/d, R/-, U/s, W/r, P/-, from bit 5 down
+    /// to bit 0); a non-zero error code of #TS, #NP, #SS, #GP or #AC as a selector, IDT[vector]
+    /// when bit 1 is set, else LDT or GDT[index] by bit 2, then ",EXT" for bit 0; anything else as
+    /// four hex digits.
     /// </summary>
     public static string DecodeErrorCode(int vector, uint ec)
     {
-        if (vector == (int)X86Vector.PF)
+        switch (vector)
         {
-            return string.Concat(
-                (ec & 0x20) != 0 ? "K" : "-",
-                (ec & 0x10) != 0 ? "I" : "d",
-                (ec & 0x08) != 0 ? "R" : "-",
-                (ec & 0x04) != 0 ? "U" : "s",
-                (ec & 0x02) != 0 ? "W" : "r",
-                (ec & 0x01) != 0 ? "P" : "-");
+            case (int)X86Vector.PF:
+                return string.Concat(
+                    (ec & PfecPk) != 0 ? "K" : "-",
+                    (ec & PfecInsn) != 0 ? "I" : "d",
+                    (ec & PfecRsvd) != 0 ? "R" : "-",
+                    (ec & PfecUser) != 0 ? "U" : "s",
+                    (ec & PfecWrite) != 0 ? "W" : "r",
+                    (ec & PfecPresent) != 0 ? "P" : "-");
+            case (int)X86Vector.TS or (int)X86Vector.NP or (int)X86Vector.SS or (int)X86Vector.GP or (int)X86Vector.AC
+                when ec != 0:
+                char table = (ec & EcIdt) != 0 ? 'I' : (ec & EcTi) != 0 ? 'L' : 'G';
+                return $"{table}DT[{ec >> 3}]" + ((ec & EcExt) != 0 ? ",EXT" : "");
+            default:
+                return ec.ToString("x4", System.Globalization.CultureInfo.InvariantCulture);
         }
-
-        bool selectorStyle = vector is (int)X86Vector.TS or (int)X86Vector.NP or (int)X86Vector.SS
-            or (int)X86Vector.GP or (int)X86Vector.AC;
-        if (selectorStyle && ec != 0)
-        {
-            char table = (ec & 2) != 0 ? 'I' : (ec & 4) != 0 ? 'L' : 'G';
-            return $"{table}DT[{ec >> 3}]" + ((ec & 1) != 0 ? ",EXT" : "");
-        }
-
-        return ec.ToString("x4");
     }
 }
 
@@ -82,4 +106,17 @@ public static class SelectorErrorCode
     public static uint Gdt(int index, bool external = false) => (uint)((index << 3) | (external ? 1 : 0));
 
     public static uint Ldt(int index, bool external = false) => (uint)((index << 3) | 4 | (external ? 1 : 0));
+}
+
+/// <summary>Page-fault error codes (SDM vol. 3, 4.7; XTF's X86_PFEC_*).</summary>
+[Flags]
+public enum PageFaultErrorCode : uint
+{
+    None = 0,
+    Present = 1,
+    Write = 2,
+    User = 4,
+    Reserved = 8,
+    InstructionFetch = 0x10,
+    ProtectionKey = 0x20,
 }

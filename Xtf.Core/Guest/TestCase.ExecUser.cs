@@ -13,6 +13,16 @@ public abstract partial class TestCase
     /// </summary>
     protected ExInfo ExecUser(Action<Assembler> code) => Runtime.ExecUser(code).Fault;
 
+    /// <summary>
+    /// XTF's exec_user_param: <paramref name="body"/> runs at CPL 3 (called from user text on the
+    /// user stack), receives <paramref name="param"/>, and its result is returned. x86 it runs
+    /// with <see cref="Exec"/> executes at CPL 3.
+    /// </summary>
+    protected ulong ExecUser(Func<ulong, ulong> body, ulong param) => Runtime.ExecUser(body, param);
+
+    /// <summary>XTF's exec_user: <paramref name="body"/> runs at CPL 3 and its result is returned.</summary>
+    protected ulong ExecUser(Func<ulong> body) => Runtime.ExecUser(_ => body(), 0);
+
     /// <summary>ExecUser returning the registers at the end of the snippet too; <paramref name="faults"/> picks the extable behaviour.</summary>
     protected ExecResult ExecUserDetailed(Action<Assembler> code, ExecFaults faults = ExecFaults.Record, ExtableHandler? handler = null) =>
         Runtime.ExecUser(code, faults, handler);

@@ -77,10 +77,6 @@ public abstract partial class TestCase
     /// <summary>Assembles permanent kernel code and returns its address (for IDT entries and the like).</summary>
     protected ulong AssembleKernelCode(Action<Assembler> code) => Runtime.AssembleKernelCode(code);
 
-    /// <summary>XTF's xtf_set_idte for HVM: an interrupt gate to <paramref name="handler"/> with the kernel CS.</summary>
-    protected void SetIdtEntry(int vector, ulong handler, int dpl = 0, bool present = true) =>
-        Runtime.SetIdtEntry(vector, handler, dpl, present);
-
     /// <summary>A hypercall through the hypercall page; returns Xen's result (negative errno on error).</summary>
     protected long Hypercall(int number, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0, ulong a5 = 0) =>
         Runtime.Hypercall(number, a1, a2, a3, a4, a5);

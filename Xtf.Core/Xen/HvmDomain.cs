@@ -48,13 +48,19 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext
         machine.Cpu.RequestStop();
     }
 
-    public CpuidResult Cpuid(X86Cpu cpu, uint leaf, uint subleaf) =>
-        XenCpuid.Leaf(leaf, subleaf, XenVersion.Major, XenVersion.Minor, hvm: true);
+    /// <summary>The guest's CPUID faulting state (MSRs 0xCE and 0x140).</summary>
+    public CpuidFaulting CpuidFaulting { get; } = new();
+
+    public CpuidResult Cpuid(X86Cpu cpu, uint leaf, uint subleaf)
+    {
+        CpuidFaulting.CheckCpuid(cpu);
+        return XenCpuid.Leaf(leaf, subleaf, XenVersion.Major, XenVersion.Minor, hvm: true);
+    }
 
     public bool TryReadMsr(X86Cpu cpu, uint msr, out ulong value)
     {
-        value = 0;
-        return false;
+        value = CpuidFaulting.Owns(msr) ? CpuidFaulting.Read(msr) : 0;
+        return CpuidFaulting.Owns(msr);
     }
 
     /// <summary>
@@ -63,6 +69,8 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext
     /// </summary>
     public bool TryWriteMsr(X86Cpu cpu, uint msr, ulong value)
     {
+        if (CpuidFaulting.Owns(msr))
+            return CpuidFaulting.TryWrite(msr, value);
         if (msr != XenCpuid.HypercallPageMsr)
             return false;
         ulong gfn = value >> 12;

@@ -31,6 +31,30 @@ public sealed class CatalogInstanceTests
         Assert.That(outcome.ConsoleLog.Replace("\r\n", "", StringComparison.Ordinal), Does.Not.Contain("\n"), "a line does not end in CRLF");
     }
 
+    public static IEnumerable<TestCaseData> DefaultInstances() =>
+        Catalog.AllInstances().Where(i => Categories.IsDefault(i.Test.Category))
+            .Select(i => new TestCaseData(i.Id).SetName(i.Id + " without FEP").SetCategory(Categories.Name(i.Test.Category)));
+
+    /// <summary>
+    /// Xen without hvm_fep (a production build): the default selection still passes, except that
+    /// tests needing the emulator SKIP with XTF's message, after any part they can run natively.
+    /// </summary>
+    [TestCaseSource(nameof(DefaultInstances))]
+    public void InstanceSucceedsOrSkipsForFepWithoutIt(string id)
+    {
+        var instance = Catalog.AllInstances().Single(i => i.Id == id);
+        var outcome = new TestEngine().Run(instance, new RunSettings { InstructionBudget = 20_000_000, Fep = false });
+        if (outcome.Result == TestResult.Skip)
+        {
+            Assert.That(outcome.ConsoleLog, Does.Contain("FEP support not detected - some tests will be skipped\r\n")
+                .Or.Contain("FEP unavailable, but needed by test. (Is Xen support\r\n"), outcome.ConsoleLog);
+            return;
+        }
+
+        Assert.That(outcome.Result, Is.EqualTo(TestResult.Success),
+            $"{id} ended {outcome.Result} ({outcome.Diagnostic}); console:\n{outcome.ConsoleLog}");
+    }
+
     [Test]
     public void CatalogHasTheWalkingSkeletonTests()
     {

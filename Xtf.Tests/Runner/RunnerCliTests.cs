@@ -1,5 +1,6 @@
 using NUnit.Framework;
 using Xtf.Core.Testing;
+using Xtf.Core.Xen;
 
 namespace Xtf.Tests.Runner;
 
@@ -277,6 +278,33 @@ public sealed class RunnerCliTests
         var engine = new FakeTestEngine();
         RunnerHarness.Run(engine, "hvm32-example");
         Assert.That(engine.Runs[0].Settings, Is.EqualTo(new RunSettings()));
+    }
+
+    [Test]
+    public void FepAndQuirksReachTheEngine()
+    {
+        var engine = new FakeTestEngine();
+        RunnerHarness.Run(engine, "hvm32-example", "--fep", "off", "--quirk", "xsa-106", "--quirk", "CVE-2017-2583");
+        var settings = engine.Runs[0].Settings;
+        Assert.That(settings.Fep, Is.False);
+        Assert.That(settings.Quirks, Is.EquivalentTo(new[] { Quirk.Xsa106, Quirk.Cve2017_2583 }));
+
+        RunnerHarness.Run(engine, "hvm32-example", "--fep", "on");
+        Assert.That(engine.Runs[1].Settings.Fep, Is.True);
+    }
+
+    [TestCase("--fep", "maybe", "--fep must be 'on' or 'off', not 'maybe'")]
+    [TestCase("--quirk", "xsa-999", "Unknown quirk 'xsa-999'")]
+    public void BadFepOrQuirkIsOneErrorLine(string option, string value, string message)
+    {
+        var run = RunnerHarness.Run("hvm32-example", option, value);
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(1));
+            Assert.That(run.Stderr.TrimEnd().Split('\n'), Has.Length.EqualTo(1));
+            Assert.That(run.Stderr, Does.StartWith("Error: " + message));
+            Assert.That(run.Stdout, Is.Empty);
+        });
     }
 
     [Test]

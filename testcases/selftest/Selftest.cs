@@ -9,202 +9,268 @@ using static Iced.Intel.AssemblerRegisters;
 namespace Xtf.TestCases.Selftest;
 
 /// <summary>
-/// XTF's selftest (tests/selftest/main.c): the framework checks itself, including exec_user
-/// (the body at CPL 3, its faults recorded, supervisor pages out of its reach); "NULL unmapped"
-/// runs in the paged environments. Also checks exinfo for #UD, #GP, #DE, #BP and
-/// the %pe rendering of exinfo values.
+/// XTF's selftest (tests/selftest/main.c): sanity tests of the framework itself; a failure here
+/// points at the framework. With SMEP and SMAP turned on where the CPU has them, so that
+/// exec_user is shown not to rely on supervisor access to user pages: the exception table (fixup
+/// and custom handler), the exception log with "trap OK" entries, exec_user at CPL 3, NULL
+/// unmapped (paged environments), the unhandled-exception hook, and a custom IDT entry at
+/// X86_VEC_AVAIL. Upstream's xenstore read and driver initialisation (APIC, grant tables) are
+/// left out: our Xen model has no xenstore, local APIC or grant tables yet.
 /// </summary>
 [XtfTest("selftest", Category.Functional, Environments.Hvm32 | Environments.Hvm32Pse | Environments.Hvm32Pae | Environments.Hvm64, Title = "XTF Selftests")]
 public sealed class Selftest : TestCase
 {
-    private ulong hookFault;
-    private ulong hookFixup;
-    private bool hookArmed;
+    private const ulong UserSeen = 1, UserBadCs = 2;
 
     public override void Main()
     {
+        EnableSmepSmap();
         TestExtable();
-        TestNullUnmapped();
-        TestExinfo();
-        TestExinfoFormatting();
+        TestExlog();
+        TestExecUser();
+        if (Environment is Environments.Hvm32Pse or Environments.Hvm32Pae or Environments.Hvm64)
+            TestNullUnmapped();
         TestUnhandledExceptionHook();
         TestExtableHandler();
         TestCustomIdte();
-        TestExecUser();
         Success();
     }
 
-    /// <summary>A fault inside an Exec snippet resumes at its fixup (XTF: _ASM_EXTABLE(1b, 2b) around ud2a).</summary>
+    /// <summary>Wherever possible, CR4.SMEP and CR4.SMAP on (SDM vol. 3, 4.6.1), by MOV to CR4 in the guest.</summary>
+    private void EnableSmepSmap()
+    {
+        ulong set = (CpuHas(CpuFeature.Smep) ? Cr4.SMEP : 0) | (CpuHas(CpuFeature.Smap) ? Cr4.SMAP : 0);
+        if (set == 0)
+            return;
+        Exec(a =>
+        {
+            if (Bitness == 64)
+            {
+                a.mov(rax, cr4);
+                a.or(rax, (int)set);
+                a.mov(cr4, rax);
+            }
+            else
+            {
+                a.mov(eax, cr4);
+                a.or(eax, (int)set);
+                a.mov(cr4, eax);
+            }
+        });
+    }
+
+    /// <summary>A UD2 with an extable entry resumes at its fixup (<c>1: ud2a; 2: _ASM_EXTABLE(1b, 2b)</c>).</summary>
     private void TestExtable()
     {
         Printk("Test: Exception Table\n");
-        var fault = Exec(a => a.ud2());
-        if (fault != ExInfo.Fault(X86Vector.UD))
-            Failure($"Fail: ud2a: expected #UD, got {fault}\n");
+        ExecAsm((a, ex) =>
+        {
+            var fault = a.CreateLabel();
+            var fixup = a.CreateLabel();
+            a.Label(ref fault);
+            a.ud2();
+            a.Label(ref fixup);
+            a.nop();
+            ex.Add(fault, fixup);
+        });
+    }
+
+    private bool CheckNrEntries(int nr)
+    {
+        if (ExlogEntries == nr)
+            return true;
+        Failure($"Fail: expected {nr} entries, got {ExlogEntries}\n");
+        return false;
+    }
+
+    private string Pointer(ulong value) => value.ToString(Bitness == 64 ? "x16" : "x8", System.Globalization.CultureInfo.InvariantCulture);
+
+    private bool CheckExlogEntry(int index, ushort cs, ulong ip, X86Vector vector, uint ec)
+    {
+        if (ExlogEntry(index) is not { } e)
+        {
+            Failure($"Fail: unable to retrieve log entry {index}\n");
+            return false;
+        }
+
+        if (e.Ip == ip && e.Cs == cs && e.ErrorCode == ec && e.Vector == (int)vector)
+            return true;
+        Failure("Fail: exlog entry:\n"
+            + $"  Expected: {cs:x4}:{Pointer(ip)}, ec {ec:x4}, vec {(int)vector}\n"
+            + $"       Got: {e.Cs:x4}:{Pointer(e.Ip)}, ec {e.ErrorCode:x4}, vec {e.Vector}\n");
+        return false;
     }
 
     /// <summary>
-    /// XTF's test_NULL_unmapped: in the paged environments page 0 is not mapped, so a read of
-    /// address 0 is #PF with error code 0 (not present, read, supervisor; SDM vol. 3, 4.7).
+    /// XTF's test_exlog: INT3 is a trap, so the saved IP is the next instruction, where
+    /// _ASM_TRAP_OK puts its entry (SDM vol. 3, 6.5: a trap reports the instruction after);
+    /// UD2 is a fault, logged at its own address; reset empties the log, stop keeps it and
+    /// logs no more.
+    /// </summary>
+    private void TestExlog()
+    {
+        Printk("Test: Exception Logging\n");
+        ushort kernelCs = HvmLayout.KernelCsFor(Environment);
+        ExlogStart();
+        try
+        {
+            if (!CheckNrEntries(0))
+                return;
+
+            ulong afterInt3 = ExecAsmAt(Int3TrapOk);
+            if (!CheckNrEntries(1) || !CheckExlogEntry(0, kernelCs, afterInt3, X86Vector.BP, 0))
+                return;
+
+            ulong ud2At = ExecAsmAt((a, ex) =>
+            {
+                var fault = a.CreateLabel();
+                var fixup = a.CreateLabel();
+                a.Label(ref fault);
+                a.ud2();
+                a.Label(ref fixup);
+                a.nop();
+                ex.Add(fault, fixup);
+                return fault;
+            });
+            if (!CheckNrEntries(2) || !CheckExlogEntry(1, kernelCs, ud2At, X86Vector.UD, 0))
+                return;
+
+            ExlogReset();
+            if (!CheckNrEntries(0))
+                return;
+
+            ExecAsmAt(Int3TrapOk);
+            if (!CheckNrEntries(1))
+                return;
+
+            ExlogStop();
+            if (!CheckNrEntries(1))
+                return;
+
+            ExecAsmAt(Int3TrapOk);
+            CheckNrEntries(1);
+        }
+        finally
+        {
+            ExlogReset();
+            ExlogStop();
+        }
+    }
+
+    /// <summary><c>int3; 1: _ASM_TRAP_OK(1b)</c>; returns label 1.</summary>
+    private static Label Int3TrapOk(Assembler a, AsmExtable ex)
+    {
+        var after = a.CreateLabel();
+        a.int3();
+        a.Label(ref after);
+        a.nop();
+        ex.TrapOk(after);
+        return after;
+    }
+
+    /// <summary>Runs an ExecAsm body and returns the address of the label it names (XTF's <c>extern ... asm(".Llabel")</c>).</summary>
+    private ulong ExecAsmAt(Func<Assembler, AsmExtable, Label> body)
+    {
+        AsmExtable? table = null;
+        Label label = default;
+        ExecAsm((a, ex) =>
+        {
+            table = ex;
+            label = body(a, ex);
+        });
+        return table!.AddressOf(label);
+    }
+
+    /// <summary>XTF's test_exec_user: the function runs with CS.RPL = 3, i.e. at CPL 3 (SDM vol. 3, 5.5).</summary>
+    private void TestExecUser()
+    {
+        Printk("Test: Userspace execution\n");
+        ulong res = ExecUser(() => (ExecDetailed(a => a.mov(eax, cs)).Eax & 3) == 3 ? UserSeen : UserBadCs);
+        if (res == UserBadCs)
+            Failure("Fail: Not at cpl3\n");
+        else if (res != UserSeen)
+            Failure("Fail: Did not execute function\n");
+    }
+
+    /// <summary>
+    /// XTF's test_NULL_unmapped: page 0 is not mapped, so a kernel read of address 0 is #PF with
+    /// error code 0 (not present, read, supervisor; SDM vol. 3, 4.7), logged at the MOV itself.
     /// </summary>
     private void TestNullUnmapped()
     {
-        if (Environment is not (Environments.Hvm32Pse or Environments.Hvm32Pae or Environments.Hvm64))
-            return;
         Printk("Test: NULL unmapped\n");
-        Expect("read of NULL", ExInfo.Fault(X86Vector.PF, 0), a => a.mov(eax, __dword_ptr[0]));
+        ExlogStart();
+        ulong movAt = ExecAsmAt((a, ex) =>
+        {
+            var load = a.CreateLabel();
+            var done = a.CreateLabel();
+            a.Label(ref load);
+            a.mov(eax, __dword_ptr[0]);
+            a.Label(ref done);
+            a.nop();
+            ex.Add(load, done);
+            return load;
+        });
+        if (CheckNrEntries(1))
+            CheckExlogEntry(0, HvmLayout.KernelCsFor(Environment), movAt, X86Vector.PF, 0);
+        ExlogStop();
     }
 
-    /// <summary>The exception table records the vector and error code the CPU delivered (SDM table 6-1).</summary>
-    private void TestExinfo()
-    {
-        Printk("Test: Exception information\n");
-        Expect("ud2", ExInfo.Fault(X86Vector.UD), a => a.ud2());
-
-        // DIV by zero is a fault: #DE, no error code (SDM: DIV).
-        Expect("div by zero", ExInfo.Fault(X86Vector.DE), a =>
-        {
-            a.mov(eax, 1);
-            a.xor(edx, edx);
-            a.xor(ecx, ecx);
-            a.div(ecx);
-        });
-
-        // INT3 through XTF's DPL3 gate is a trap: #BP, no error code.
-        Expect("int3", ExInfo.Fault(X86Vector.BP), a => a.int3());
-
-        // WRMSR to a non-existent MSR is #GP(0) (SDM: WRMSR).
-        Expect("wrmsr to an invalid MSR", ExInfo.Fault(X86Vector.GP, 0), a =>
-        {
-            a.mov(ecx, 0xDEADBEEF);
-            a.xor(eax, eax);
-            a.xor(edx, edx);
-            a.wrmsr();
-        });
-
-        // A selector beyond the GDT limit: #GP with the selector's index as error code (SDM: MOV Sreg).
-        const ushort beyondGdt = 0xFFF8;
-        Expect("mov ds of a selector beyond the GDT limit", ExInfo.Fault(X86Vector.GP, beyondGdt), a =>
-        {
-            a.mov(eax, beyondGdt);
-            a.mov(ds, ax);
-        });
-
-        // INT n through a not-present gate: #NP with the IDT error code (SDM 6.13).
-        SetIdtEntry(0x22, 0, dpl: 0, present: false);
-        Expect("int $0x22 through a not-present gate", ExInfo.Fault(X86Vector.NP, SelectorErrorCode.Idt(0x22)), a => a.@int(0x22));
-
-        // The saved EIP of a trap is the next instruction, of a fault the instruction itself.
-        ulong trapIp = 0, faultIp = 0;
-        ulong expectedTrap = 0, expectedFault = 0;
-        ExecDetailed(a => a.int3(), handler: (regs, entry) =>
-        {
-            trapIp = regs.Rip;
-            expectedTrap = entry.Fixup;
-            regs.Rip = entry.Fixup;
-            return true;
-        });
-        if (trapIp != expectedTrap)
-            Failure($"Fail: int3 saved EIP {trapIp:x8}, expected the next instruction {expectedTrap:x8}\n");
-        ExecDetailed(a => a.ud2(), handler: (regs, entry) =>
-        {
-            faultIp = regs.Rip;
-            expectedFault = entry.Fault;
-            regs.Rip = entry.Fixup;
-            return true;
-        });
-        if (faultIp != expectedFault)
-            Failure($"Fail: ud2 saved EIP {faultIp:x8}, expected the faulting instruction {expectedFault:x8}\n");
-    }
-
-    private void Expect(string what, ExInfo expected, Action<Assembler> code)
-    {
-        var got = Exec(code);
-        if (got != expected)
-            Failure($"Fail: {what}: expected {expected}, got {got}\n");
-    }
-
-    /// <summary>XTF's %pe rendering (arch/x86/decode.c), value by value.</summary>
-    private void TestExinfoFormatting()
-    {
-        Printk("Test: exinfo formatting\n");
-        (ExInfo Value, string Text)[] cases =
-        [
-            (ExInfo.None, "nothing"),
-            (ExInfo.Fault(X86Vector.UD), "#UD"),
-            (ExInfo.Fault(X86Vector.DE), "#DE"),
-            (ExInfo.Fault(X86Vector.GP), "#GP[0000]"),
-            (ExInfo.Fault(X86Vector.DF), "#DF[0000]"),
-            (ExInfo.Fault(X86Vector.NP, SelectorErrorCode.Idt(3)), "#NP[IDT[3]]"),
-            (ExInfo.Fault(X86Vector.GP, SelectorErrorCode.Gdt(1)), "#GP[GDT[1]]"),
-            (ExInfo.Fault(X86Vector.GP, SelectorErrorCode.Ldt(1)), "#GP[LDT[1]]"),
-            (ExInfo.Fault(X86Vector.GP, SelectorErrorCode.Idt(128, external: true)), "#GP[IDT[128],EXT]"),
-            (ExInfo.Fault(X86Vector.PF, 0), "#PF[-d-sr-]"),
-            (ExInfo.Fault(X86Vector.PF, 0x03), "#PF[-d-sWP]"),
-            (ExInfo.Fault(X86Vector.PF, 0x15), "#PF[-I-UrP]"),
-            (ExInfo.Fault(X86Vector.PF, 0x2F), "#PF[KdRUWP]"),
-            (ExInfo.Fault(X86Vector.UD, 1), "#UD[0001]"),
-        ];
-        foreach (var (value, text) in cases)
-        {
-            if (value.ToString() != text)
-                Failure($"Fail: exinfo {value.Raw:x8} formatted as '{value}', expected '{text}'\n");
-        }
-    }
-
-    /// <summary>
-    /// An exception with no exception-table entry reaches the test's do_unhandled_exception hook,
-    /// which may fix it up (XTF: test_unhandled_exception_hook).
-    /// </summary>
+    /// <summary>XTF's test_unhandled_exception_hook: a UD2 with no extable entry reaches the hook, which fixes it up.</summary>
     private void TestUnhandledExceptionHook()
     {
         Printk("Test: Unhandled Exception Hook\n");
-        hookFault = AssembleKernelCode(a =>
+        ExecAsm((a, ex) =>
         {
+            var hookFault = a.CreateLabel();
+            var hookFixup = a.CreateLabel();
+            a.Label(ref hookFault);
             a.ud2();
-            a.ret();
+            a.Label(ref hookFixup);
+            a.nop();
+            UnhandledExceptionHook = regs =>
+            {
+                if (regs.Rip != ex.AddressOf(hookFault))
+                {
+                    Failure($"Fail: Expected fault at {Pointer(ex.AddressOf(hookFault))}, got {Pointer(regs.Rip)}\n");
+                    return false;
+                }
+
+                regs.Rip = ex.AddressOf(hookFixup);
+                return true;
+            };
         });
-        hookFixup = hookFault + 2;
-        hookArmed = true;
-        ExecDetailed(a => a.call(hookFault), ExecFaults.Unhandled);
-        if (hookArmed)
-            Failure("Fail: unhandled exception hook did not run\n");
+        UnhandledExceptionHook = null;
     }
 
-    public override bool UnhandledException(ExceptionFrame regs)
-    {
-        if (!hookArmed)
-            return false;
-        hookArmed = false;
-        if (regs.Rip != hookFault)
-        {
-            Printk($"Fail: Expected fault at {hookFault:x8}, got {regs.Rip:x8}\n");
-            return false;
-        }
-
-        regs.Rip = hookFixup;
-        return true;
-    }
-
-    /// <summary>An exception-table entry with a handler runs that handler (XTF: test_extable_handler).</summary>
+    /// <summary>XTF's test_extable_handler: an extable entry's handler runs and moves IP to the fixup.</summary>
     private void TestExtableHandler()
     {
         Printk("Test: Exception Table Handler\n");
-        bool ran = false;
-        ExecDetailed(a => a.ud2(), handler: (regs, entry) =>
+        bool handlerRun = false;
+        ExecAsm((a, ex) =>
         {
-            ran = true;
-            regs.Rip = entry.Fixup;
-            return true;
+            var fault = a.CreateLabel();
+            var fixup = a.CreateLabel();
+            a.Label(ref fault);
+            a.ud2();
+            a.Label(ref fixup);
+            a.nop();
+            ex.Add(fault, fixup, (regs, entry) =>
+            {
+                handlerRun = true;
+                regs.Rip = entry.Fixup;
+                return true;
+            });
         });
-        if (!ran)
+        if (!handlerRun)
             Failure("Fail: Custom handler didn't run\n");
     }
 
     /// <summary>
-    /// A test's own IDT entry at X86_VEC_AVAIL (0x21) runs its handler (XTF: test_custom_idte).
-    /// In hvm64 the handler returns with IRETQ: delivery in IA-32e mode pushes a frame of five
-    /// 8-byte slots (SDM vol. 3, 6.14.2), which a 32-bit IRETD would misread.
+    /// XTF's test_custom_idte: a DPL 0 interrupt gate at X86_VEC_AVAIL on __KERN_CS whose handler
+    /// sets EAX and IRETs (IRETQ in hvm64: IA-32e delivery pushes five 8-byte slots, SDM vol. 3,
+    /// 6.14.2); <c>int $X86_VEC_AVAIL</c> at CPL 0 returns with EAX = 0x1E51C0DE.
     /// </summary>
     private void TestCustomIdte()
     {
@@ -217,50 +283,13 @@ public sealed class Selftest : TestCase
             else
                 a.iretd();
         });
-        SetIdtEntry(0x21, handler, dpl: 0);
+        SetIdtEntry(X86VecAvail, handler, dpl: 0);
         var r = ExecDetailed(a =>
         {
             a.xor(eax, eax);
-            a.@int(0x21);
+            a.@int(X86VecAvail);
         });
         if (r.Eax != 0x1E51C0DE)
             Failure($"Fail: Unexpected result 0x{r.Eax:x}\n");
-    }
-
-    /// <summary>
-    /// XTF's test_exec_user: the body runs at CPL 3, which is CS bits 1:0 (SDM vol. 3, 5.5); a
-    /// fault there is recorded with its vector; in the paged environments a user-mode read of a
-    /// supervisor page (the kernel's data) is #PF with error code P | U (0x05: a protection
-    /// violation by a user-mode read; SDM vol. 3, 4.6 and 4.7).
-    /// </summary>
-    private void TestExecUser()
-    {
-        Printk("Test: Userspace execution\n");
-
-        // The body reports USER_seen (1) or USER_bad_cs (2), as XTF's test_exec_user_cpl3 does.
-        var r = ExecUserDetailed(a =>
-        {
-            a.mov(ecx, cs);
-            a.and(ecx, 3);
-            a.xor(eax, eax);
-            a.cmp(ecx, 3);
-            a.setne(al);
-            a.inc(eax);
-        });
-        if (r.Eax == 2)
-            Failure("Fail: Not at cpl3\n");
-        else if (r.Eax != 1 || !r.Fault.IsNone)
-            Failure($"Fail: Did not execute function ({r.Fault})\n");
-
-        var ud = ExecUser(a => a.ud2());
-        if (ud != ExInfo.Fault(X86Vector.UD))
-            Failure($"Fail: ud2 at CPL3: expected #UD, got {ud}\n");
-
-        if (Environment is not (Environments.Hvm32Pse or Environments.Hvm32Pae or Environments.Hvm64))
-            return;
-        var pf = ExecUser(a => a.mov(eax, __dword_ptr[(uint)HvmLayout.Data]));
-        var expected = ExInfo.Fault(X86Vector.PF, 0x05);
-        if (pf != expected)
-            Failure($"Fail: user read of a supervisor page: expected {expected}, got {pf}\n");
     }
 }

@@ -22,7 +22,6 @@ internal static class DataMovement
         add(Mnemonic.Popa, (X86Cpu c, in Instruction i) => PopAll(c, 2));
         add(Mnemonic.Nop, static (X86Cpu c, in Instruction i) => { });
         add(Mnemonic.Pause, static (X86Cpu c, in Instruction i) => { });
-        add(Mnemonic.Wait, Wait);
         add(Mnemonic.Cbw, (X86Cpu c, in Instruction i) => c.WriteGpr(X86Cpu.RAX, 2, (ulong)(long)(sbyte)c.ReadGpr(X86Cpu.RAX, 1)));
         add(Mnemonic.Cwde, (X86Cpu c, in Instruction i) => c.WriteGpr(X86Cpu.RAX, 4, (ulong)(long)(short)c.ReadGpr(X86Cpu.RAX, 2)));
         add(Mnemonic.Cdqe, (X86Cpu c, in Instruction i) => c.WriteGpr(X86Cpu.RAX, 8, (ulong)(long)(int)c.ReadGpr(X86Cpu.RAX, 4)));
@@ -200,16 +199,6 @@ internal static class DataMovement
         }
 
         cpu.StackPointer += (ulong)(8 * size);
-    }
-
-    /// <summary>
-    /// WAIT/FWAIT (SDM: WAIT): #NM when CR0.MP and CR0.TS are both set; otherwise it waits for
-    /// pending unmasked x87 exceptions, and this CPU has no x87 state that could hold one.
-    /// </summary>
-    private static void Wait(X86Cpu cpu, in Instruction i)
-    {
-        if ((cpu.Cr0Value & (Cr0.MP | Cr0.TS)) == (Cr0.MP | Cr0.TS))
-            throw new CpuFault(X86Vector.NM);
     }
 
     private static void SignIntoDx(X86Cpu cpu, int size)

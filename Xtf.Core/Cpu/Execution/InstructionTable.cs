@@ -44,6 +44,8 @@ internal static class InstructionTable
         InputOutput.Install(Add);
         SegmentInstructions.Install(Add);
         SystemInstructions.Install(Add);
+        FloatingPoint.Install(Add);
+        MediaInstructions.Install(Add);
         return table;
     }
 }

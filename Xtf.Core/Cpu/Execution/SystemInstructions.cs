@@ -19,7 +19,7 @@ internal static class SystemInstructions
         add(Mnemonic.Lldt, Lldt);
         add(Mnemonic.Str, (X86Cpu c, in Instruction i) => StoreSystemSelector(c, i, c.Tr.Selector));
         add(Mnemonic.Sldt, (X86Cpu c, in Instruction i) => StoreSystemSelector(c, i, c.Ldtr.Selector));
-        add(Mnemonic.Smsw, (X86Cpu c, in Instruction i) => StoreSelector(c, i, (ushort)c.Cr0Value));
+        add(Mnemonic.Smsw, Smsw);
         add(Mnemonic.Lmsw, Lmsw);
         add(Mnemonic.Clts, (X86Cpu c, in Instruction i) => { RequireCpl0(c); c.Cr0Value &= ~Cr0.TS; });
         add(Mnemonic.Hlt, Hlt);
@@ -47,7 +47,11 @@ internal static class SystemInstructions
             throw CpuFault.GP(0);
     }
 
-    /// <summary>SGDT/SIDT/SLDT/SMSW/STR at CPL &gt; 0 with CR4.UMIP set are #GP(0) (SDM vol. 3, 2.5).</summary>
+    /// <summary>
+    /// UMIP (SDM vol. 3, 2.5, CR4.UMIP): with CR4.UMIP set, SGDT, SIDT, SLDT, SMSW and STR are
+    /// #GP(0) at CPL &gt; 0, which includes virtual-8086 mode (CPL 3; SDM vol. 2, SGDT and SMSW,
+    /// virtual-8086 mode exceptions). Real-address mode runs at CPL 0 and is unaffected.
+    /// </summary>
     private static void CheckUmip(X86Cpu cpu)
     {
         if ((cpu.Cr4Value & Cr4.UMIP) != 0 && cpu.Cpl > 0)
@@ -71,11 +75,15 @@ internal static class SystemInstructions
         reg.Base = @base;
     }
 
+    /// <summary>
+    /// SGDT/SIDT m: a register operand is #UD, which comes before the #GP(0) of UMIP (SDM vol. 3,
+    /// table 6-2); then limit, then base (4 bytes, 8 in 64-bit mode).
+    /// </summary>
     private static void StoreTableRegister(X86Cpu cpu, in Instruction i, DescriptorTableRegister reg)
     {
-        CheckUmip(cpu);
         if (i.Op0Kind != OpKind.Memory)
             throw CpuFault.UD();
+        CheckUmip(cpu);
         int seg = X86Cpu.MemorySegment(i);
         ulong ea = cpu.EffectiveAddress(i);
         int baseSize = cpu.Bitness == 64 ? 8 : 4;
@@ -94,12 +102,27 @@ internal static class SystemInstructions
         StoreSelector(cpu, i, value);
     }
 
-    /// <summary>STR/SLDT/SMSW: 16 bits to memory, zero-extended to a register destination.</summary>
+    /// <summary>STR/SLDT: 16 bits to memory, zero-extended to a register destination.</summary>
     private static void StoreSelector(X86Cpu cpu, in Instruction i, ushort value)
     {
         CheckUmip(cpu);
         int size = i.Op0Kind == OpKind.Memory ? 2 : X86Cpu.OperandSize(i, 0);
         cpu.WriteOperand(i, 0, size, value);
+    }
+
+    /// <summary>
+    /// SMSW (SDM vol. 2, SMSW): after the UMIP check, a memory destination takes CR0[15:0] whatever
+    /// the operand size; a register takes CR0 to the operand size (r16: CR0[15:0]; r32: CR0[31:0],
+    /// which the SDM defines in 64-bit mode and leaves undefined above bit 15 elsewhere, where this
+    /// CPU stores CR0[31:0] too, as Xen's x86_emulate does; r64: CR0[63:0]).
+    /// </summary>
+    private static void Smsw(X86Cpu cpu, in Instruction i)
+    {
+        CheckUmip(cpu);
+        if (i.Op0Kind == OpKind.Memory)
+            cpu.WriteOperand(i, 0, 2, (ushort)cpu.Cr0Value);
+        else
+            cpu.WriteOperand(i, 0, X86Cpu.OperandSize(i, 0), cpu.Cr0Value);
     }
 
     /// <summary>

@@ -138,7 +138,9 @@ public static partial class HvmImageBuilder
     /// and returns on the kernel stack ExecUser left in its slot. The #DF task
     /// starts at <paramref name="doubleFaultTaskEntry"/>: a task switch pushes only the error
     /// code, so it rebuilds the EIP, CS, EFLAGS of the interrupted task from the main TSS (where
-    /// the switch saved them) below it; its IRET, with NT set, returns to that task.
+    /// the switch saved them) below it, and loads that task's GPRs from there too, so the frame
+    /// do_exception sees is the faulting task's (XTF prints the previous TSS's state); its IRET,
+    /// with NT set, returns to that task.
     /// </summary>
     private static Dictionary<int, ulong> WriteEntryStubs(PhysicalMemory memory, ulong doExceptionGate, out ulong doubleFaultTaskEntry)
     {
@@ -164,6 +166,14 @@ public static partial class HvmImageBuilder
         a.push(__dword_ptr[(uint)HvmLayout.Tss + 0x20]);
         a.push(eax);
         a.push((int)X86Vector.DF);
+
+        // The interrupted task's GPRs, which the switch saved in the main TSS (SDM vol. 3,
+        // figure 7-2: EAX at 0x28 to EDI at 0x44), so that the common path's PUSHAD records them
+        // rather than the #DF task's. The IRET back reloads them from that TSS anyway.
+        (AssemblerRegister32 Reg, int Offset)[] saved =
+            [(ecx, 0x2C), (edx, 0x30), (ebx, 0x34), (ebp, 0x3C), (esi, 0x40), (edi, 0x44), (eax, 0x28)];
+        foreach (var (reg, offset) in saved)
+            a.mov(reg, __dword_ptr[(uint)HvmLayout.Tss + (uint)offset]);
         a.jmp(common);
 
         a.Label(ref common);

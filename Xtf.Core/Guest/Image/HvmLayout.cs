@@ -49,6 +49,10 @@ public static class HvmLayout
     public const ulong Scratch = Data + 0x1000;
     public const int ScratchSize = 0x1000;
 
+    /// <summary>Where user code is staged before a STAC-bracketed copy to user text when CR4.SMAP is on.</summary>
+    public const ulong CodeStaging = Data + 0x2000;
+    public const int CodeStagingSize = 0x1000;
+
     /// <summary>The kernel stack (grows down from its top).</summary>
     public const ulong KernelStackTop = ImageBase + 0x18000;
 
@@ -65,7 +69,10 @@ public static class HvmLayout
 
     /// <summary>User data (XTF's .data.user): free for tests' user-mode variables.</summary>
     public const ulong UserData = ImageBase + 0x1D000;
-    public const ulong UserDataSize = 0x2000;
+    public const ulong UserDataSize = 0x1F00;
+
+    /// <summary>The stack-pointer save slots of Exec snippets run at CPL 3 (the last 256 bytes of user data).</summary>
+    public const ulong UserExecSaveSlots = UserData + UserDataSize;
 
     /// <summary>XTF's user_stack: one page, on which ExecUser enters CPL 3.</summary>
     public const ulong UserStack = ImageBase + 0x1F000;

@@ -48,27 +48,44 @@ public sealed partial class GuestRuntime
     /// exist, the prologue pushes the GPRs one by one). Every instruction boundary of the body
     /// gets an exception-table entry (unless <paramref name="faults"/> says otherwise) whose
     /// fixup is the end of the body; <paramref name="handler"/>, if given, decides instead.
+    /// At CPL 3 (inside an <see cref="ExecUser(Func{ulong, ulong}, ulong)"/> body) the snippet
+    /// lives on a user text page and returns through the user gate page.
     /// </summary>
-    public ExecResult Exec(Action<Assembler> body, ExecFaults faults = ExecFaults.Record, ExtableHandler? handler = null)
+    public ExecResult Exec(Action<Assembler> body, ExecFaults faults = ExecFaults.Record, ExtableHandler? handler = null) =>
+        ExecCore((a, _) => body(a), faults, handler);
+
+    /// <summary>
+    /// XTF's inline asm with its own exception-table entries: the body places labels and names
+    /// them in <see cref="AsmExtable"/> (_ASM_EXTABLE, _ASM_EXTABLE_HANDLER, _ASM_TRAP_OK). No
+    /// other entries exist, so any other exception goes to the unhandled-exception hook, then panics.
+    /// </summary>
+    public ExecResult ExecAsm(Action<Assembler, AsmExtable> body) => ExecCore(body, ExecFaults.Unhandled, null);
+
+    private ExecResult ExecCore(Action<Assembler, AsmExtable> body, ExecFaults faults, ExtableHandler? handler)
     {
+        bool user = Cpu.Cpl == 3;
         int depth = execFrames.Count;
-        ulong start = snippetTop;
-        ulong saveSlot = HvmLayout.ExecSaveSlots + (ulong)(depth * 8);
-        var asm = new Assembler(Bitness);
+        ulong start = user ? userTextTop : snippetTop;
+        ulong saveSlot = (user ? HvmLayout.UserExecSaveSlots : HvmLayout.ExecSaveSlots) + (ulong)(depth * 8);
+        var asm = new Assembler(user ? Cpu.Bitness : Bitness);
+        var extable = new AsmExtable();
         int prologue = EmitExecPrologue(asm, saveSlot);
-        body(asm);
+        body(asm, extable);
 
         // The end is found by instruction index, not by a label: the body may end with a label of
         // its own, which then names the capture call.
         int endIndex = asm.Instructions.Count;
-        asm.call(execCaptureGate);
+        asm.call(user ? ExecCaptureUserGate : execCaptureGate);
         EmitExecEpilogue(asm, saveSlot);
-        asm.jmp(execReturnGate);
+        ulong returnGate = user ? ExecReturnUserGate : execReturnGate;
+        asm.jmp(returnGate);
         var code = X86Assembly.Assemble(asm, start);
-        if (start + (ulong)code.Bytes.Length > HvmLayout.Snippets + HvmLayout.SnippetsSize)
-            throw new InvalidOperationException("Exec snippets nested too deeply");
+        ulong limit = user ? HvmLayout.UserText + HvmLayout.UserTextSize : HvmLayout.Snippets + HvmLayout.SnippetsSize;
+        if (start + (ulong)code.Bytes.Length > limit)
+            throw new InvalidOperationException(user ? "user text full" : "Exec snippets nested too deeply");
 
-        WriteKernelBytes(start, code.Bytes);
+        WriteCode(start, code.Bytes);
+        extable.Assembled(code);
         ulong endAddress = start + code.InstructionOffsets[endIndex];
         var frame = new ExecFrame
         {
@@ -76,7 +93,7 @@ public sealed partial class GuestRuntime
             End = endAddress,
             CodeSegment = Cpu.Segments[X86Cpu.CS].Selector,
         };
-        var entries = new List<ExtableEntry>();
+        var entries = new List<ExtableEntry>(extable.Entries);
         if (faults == ExecFaults.Record || handler is not null)
         {
             ExtableHandler record = handler ?? ((regs, entry) =>
@@ -88,8 +105,18 @@ public sealed partial class GuestRuntime
             entries.AddRange(BoundaryEntries(start, code.InstructionOffsets.Skip(prologue), endAddress, record));
         }
 
-        snippetTop = start + (((ulong)code.Bytes.Length + 15) & ~15ul);
-        RunSnippet(start, frame, entries, () => snippetTop = start);
+        ulong next = start + (((ulong)code.Bytes.Length + 15) & ~15ul);
+        if (user)
+            userTextTop = next;
+        else
+            snippetTop = next;
+        RunSnippet(start, returnGate, frame, entries, () =>
+        {
+            if (user)
+                userTextTop = start;
+            else
+                snippetTop = start;
+        });
 
         return frame.Registers with { Fault = frame.Fault };
     }
@@ -143,11 +170,11 @@ public sealed partial class GuestRuntime
     }
 
     /// <summary>
-    /// Runs a snippet written at <paramref name="start"/> until it returns through the exec_return
-    /// gate, with its exception-table entries and frame in place; <paramref name="release"/> then
+    /// Runs a snippet written at <paramref name="start"/> until it returns through
+    /// <paramref name="returnGate"/>, with its exception-table entries and frame in place; <paramref name="release"/> then
     /// gives back what the snippet allocated, whether it returned or not.
     /// </summary>
-    private void RunSnippet(ulong start, ExecFrame frame, List<ExtableEntry> entries, Action release)
+    private void RunSnippet(ulong start, ulong returnGate, ExecFrame frame, List<ExtableEntry> entries, Action release)
     {
         foreach (var e in entries)
             Extable.Add(e);
@@ -156,7 +183,7 @@ public sealed partial class GuestRuntime
         try
         {
             Cpu.Rip = start;
-            RunUntil(execReturnGate);
+            RunUntil(returnGate);
             Cpu.Rip = resume;
         }
         finally
@@ -189,7 +216,7 @@ public sealed partial class GuestRuntime
         var code = X86Assembly.Assemble(Bitness, at, emit);
         if (at + (ulong)code.Bytes.Length > HvmLayout.KernelCode + HvmLayout.KernelCodeSize)
             throw new InvalidOperationException("kernel code area full");
-        WriteKernelBytes(at, code.Bytes);
+        WriteCode(at, code.Bytes);
         kernelCodeTop = at + (((ulong)code.Bytes.Length + 15) & ~15ul);
         return at;
     }
@@ -211,5 +238,45 @@ public sealed partial class GuestRuntime
     {
         for (int i = 0; i < bytes.Length; i++)
             Cpu.WriteLinear(Cpu.LinearAddress(X86Cpu.DS, address + (ulong)i, 1, AccessKind.Write), 1, bytes[i], user: false);
+    }
+
+    /// <summary>
+    /// Writes assembled code as the code running now would store it: at CPL 3, user-mode stores
+    /// (only user text is reachable); at CPL 0, kernel stores, except that a copy to a user page
+    /// while CR4.SMAP is on and EFLAGS.AC is clear is done as a kernel does it, by a guest
+    /// STAC; REP MOVSB; CLAC from a kernel staging buffer (SDM vol. 3, 4.6.1: SMAP lets
+    /// explicit supervisor accesses reach user pages only with EFLAGS.AC = 1).
+    /// </summary>
+    private void WriteCode(ulong address, ReadOnlySpan<byte> bytes)
+    {
+        if (Cpu.Cpl == 3)
+        {
+            for (int i = 0; i < bytes.Length; i++)
+                Cpu.WriteLogical(X86Cpu.DS, address + (ulong)i, 1, bytes[i]);
+            return;
+        }
+
+        bool userPage = address >= HvmLayout.UserText && address < HvmLayout.UserStackTop;
+        if (!userPage || (Cpu.Cr4Value & Cr4.SMAP) == 0 || (Cpu.Eflags & RFlags.AC) != 0)
+        {
+            WriteKernelBytes(address, bytes);
+            return;
+        }
+
+        for (int offset = 0; offset < bytes.Length; offset += HvmLayout.CodeStagingSize)
+        {
+            int n = Math.Min(HvmLayout.CodeStagingSize, bytes.Length - offset);
+            WriteKernelBytes(HvmLayout.CodeStaging, bytes.Slice(offset, n));
+            ulong to = address + (ulong)offset;
+            Exec(a =>
+            {
+                a.stac();
+                a.mov(esi, (uint)HvmLayout.CodeStaging);
+                a.mov(edi, (uint)to);
+                a.mov(ecx, (uint)n);
+                a.rep.movsb();
+                a.clac();
+            }, ExecFaults.Unhandled);
+        }
     }
 }

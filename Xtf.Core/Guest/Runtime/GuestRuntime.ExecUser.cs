@@ -7,7 +7,20 @@ namespace Xtf.Core.Guest.Runtime;
 
 public sealed partial class GuestRuntime
 {
+    private readonly Stack<(Func<ulong, ulong> Body, ulong Result)> userFunctions = new();
     private ulong userTextTop = HvmLayout.UserText;
+    private ulong? execCaptureUserGate;
+    private ulong? execReturnUserGate;
+    private ulong? execUserFunctionGate;
+
+    /// <summary>exec_capture on the user gate page, for Exec snippets run at CPL 3.</summary>
+    private ulong ExecCaptureUserGate => execCaptureUserGate ??= Gates.Register("exec_capture_user", CaptureExecRegisters, user: true);
+
+    /// <summary>exec_return on the user gate page.</summary>
+    private ulong ExecReturnUserGate => execReturnUserGate ??= Gates.Register("exec_return_user", () => throw new InvalidOperationException("exec_return outside Exec"), user: true);
+
+    /// <summary>The user function a CPL 3 <c>call</c> reaches in <see cref="ExecUser(Func{ulong, ulong}, ulong)"/>.</summary>
+    private ulong ExecUserFunctionGate => execUserFunctionGate ??= Gates.Register("exec_user_fn", CallUserFunction, user: true);
 
     /// <summary>XTF's exec_user_cs: the code segment ExecUser's IRET loads (__USER_CS; in hvm64 the 64-bit one).</summary>
     public ushort ExecUserCs { get; set; }
@@ -35,6 +48,8 @@ public sealed partial class GuestRuntime
     /// </summary>
     public ExecResult ExecUser(Action<Assembler> body, ExecFaults faults = ExecFaults.Record, ExtableHandler? handler = null)
     {
+        if (Cpu.Cpl == 3)
+            throw new InvalidOperationException("exec_user from CPL 3: XTF's exec_user is a kernel function");
         ushort userCs = ExecUserCs != 0 ? ExecUserCs : Bitness == 64 ? HvmLayout.UserCs64 : HvmLayout.UserCs;
         ulong userStart = userTextTop;
         var user = new Assembler(CodeBitness(userCs));
@@ -47,7 +62,7 @@ public sealed partial class GuestRuntime
         var userCode = X86Assembly.Assemble(user, userStart);
         if (userStart + (ulong)userCode.Bytes.Length > HvmLayout.UserText + HvmLayout.UserTextSize)
             throw new InvalidOperationException("user text full");
-        WriteKernelBytes(userStart, userCode.Bytes);
+        WriteCode(userStart, userCode.Bytes);
         ulong endAddress = userStart + userCode.InstructionOffsets[endIndex];
 
         int depth = execFrames.Count;
@@ -76,7 +91,7 @@ public sealed partial class GuestRuntime
         var kernelCode = X86Assembly.Assemble(kernel, start);
         if (start + (ulong)kernelCode.Bytes.Length > HvmLayout.Snippets + HvmLayout.SnippetsSize)
             throw new InvalidOperationException("Exec snippets nested too deeply");
-        WriteKernelBytes(start, kernelCode.Bytes);
+        WriteCode(start, kernelCode.Bytes);
 
         var frame = new ExecFrame
         {
@@ -98,7 +113,7 @@ public sealed partial class GuestRuntime
         snippetTop = start + (((ulong)kernelCode.Bytes.Length + 15) & ~15ul);
         userTextTop = userStart + (((ulong)userCode.Bytes.Length + 15) & ~15ul);
         ulong outerReturnSlot = ReadKernel(HvmLayout.ExecUserReturnSlot);
-        RunSnippet(start, frame, entries, () =>
+        RunSnippet(start, execReturnGate, frame, entries, () =>
         {
             WriteKernelBytes(HvmLayout.ExecUserReturnSlot, BitConverter.GetBytes(outerReturnSlot).AsSpan(0, Bitness / 8));
             snippetTop = start;
@@ -106,6 +121,60 @@ public sealed partial class GuestRuntime
         });
 
         return frame.Registers with { Fault = frame.Fault };
+    }
+
+    /// <summary>
+    /// XTF's exec_user_param(fn, p1): <paramref name="body"/> runs at CPL 3 with
+    /// <paramref name="param"/> and its result is returned. The user text calls the body as a C
+    /// function (i386 cdecl: the argument pushed on the user stack; x86-64 SysV: in RDI) through
+    /// a gate on the user gate page, so the body runs with CPL 3 and the user stack; x86 it
+    /// executes (<see cref="Exec"/>) runs at CPL 3 on user text. The result comes back in
+    /// EAX/RAX through X86_VEC_RET2KERN. A fault outside the body (a bad exec_user tunable)
+    /// panics, as it would crash XTF.
+    /// </summary>
+    public ulong ExecUser(Func<ulong, ulong> body, ulong param)
+    {
+        userFunctions.Push((body, 0));
+        ulong gate = ExecUserFunctionGate;
+        bool wide = CodeBitness(ExecUserCs != 0 ? ExecUserCs : Bitness == 64 ? HvmLayout.UserCs64 : HvmLayout.UserCs) == 64;
+        try
+        {
+            var r = ExecUser(a =>
+            {
+                if (wide)
+                {
+                    a.mov(rdi, param);
+                    a.call(gate);
+                }
+                else
+                {
+                    a.push((int)(uint)param);
+                    a.call((uint)gate);
+                    a.add(esp, 4);
+                }
+            });
+            if (!r.Fault.IsNone)
+                Panic($"exec_user: {r.Fault} outside the user function\n");
+            return wide ? r.Rax : r.Eax;
+        }
+        finally
+        {
+            userFunctions.Pop();
+        }
+    }
+
+    /// <summary>The exec_user_fn gate: the body's argument from the C ABI, its result in EAX/RAX, then <c>ret</c>.</summary>
+    private void CallUserFunction()
+    {
+        var (body, _) = userFunctions.Peek();
+        bool wide = Cpu.Bitness == 64;
+        ulong param = wide ? Cpu[X86Cpu.RDI] : Cpu.ReadLogical(X86Cpu.SS, Cpu.StackPointer + 4, 4);
+        ulong result = body(param);
+        if (wide)
+            Cpu[X86Cpu.RAX] = result;
+        else
+            Cpu.Eax = (uint)result;
+        Cpu.Rip = Cpu.Pop(wide ? 8 : 4);
     }
 
     /// <summary>

@@ -102,6 +102,10 @@ internal sealed partial class HvmEmulator
     {
         int bitness = Cpu.Bitness;
         fetch.Reset(ip);
+
+        // XSA-186: Xen truncated the IP of 16-bit code to 16 bits while fetching (hardware and the
+        // fixed emulator fetch at the untruncated offset, within the CS limit, and wrap IP after).
+        fetch.IpMask = bitness == 16 && Options.Has(Quirk.Xsa186) ? 0xFFFF : ulong.MaxValue;
         var decoder = bitness switch { 16 => decoder16, 32 => decoder32, _ => decoder64 };
         decoder.IP = ip;
         decoder.Decode(out var insn);
@@ -133,6 +137,9 @@ internal sealed partial class HvmEmulator
         var table = new EmulationHandler?[Enum.GetValues<Mnemonic>().Length];
         void Own(Mnemonic m, EmulationHandler h) => table[(int)m] = h;
         SoftwareInterrupts.Install(Own);
+        BitTest.Install(Own);
+        CompareExchange.Install(Own);
+        DataMovement.Install(Own);
         SystemInstructions.Install(Own);
         FarTransfers.Install(Own);
         FastSystemCalls.Install(Own);

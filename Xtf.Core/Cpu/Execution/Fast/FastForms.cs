@@ -317,7 +317,7 @@ internal static unsafe class FastForms
     {
         var b = i.MemoryBase;
         var x = i.MemoryIndex;
-        op.Segment = (byte)(i.MemorySegment - Register.ES);
+        op.Segment = (byte)X86Cpu.MemorySegment(i);
         op.Displacement = i.MemoryDisplacement64;
         op.Base = op.Index = MicroOp.NoRegister;
         if (b is Register.RIP or Register.EIP)

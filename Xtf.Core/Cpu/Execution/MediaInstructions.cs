@@ -1,0 +1,251 @@
+using Iced.Intel;
+using Xtf.Core.Cpu.Memory;
+
+namespace Xtf.Core.Cpu.Execution;
+
+/// <summary>
+/// MMX and SSE data movement and the x87/SSE state instructions: EMMS, MOVD/MOVQ (MMX forms),
+/// MOVUPS/MOVAPS, FXSAVE/FXRSTOR. Other MMX and SSE instructions, and every SSE2 form (the CPU
+/// does not report SSE2), have no handler and raise #UD.
+/// </summary>
+internal static class MediaInstructions
+{
+    public static void Install(Action<Mnemonic, InstructionHandler> add)
+    {
+        add(Mnemonic.Emms, Emms);
+        add(Mnemonic.Movd, MovMmx);
+        add(Mnemonic.Movq, MovMmx);
+        add(Mnemonic.Movups, (X86Cpu c, in Instruction i) => MovPackedSingle(c, i, aligned: false));
+        add(Mnemonic.Movaps, (X86Cpu c, in Instruction i) => MovPackedSingle(c, i, aligned: true));
+        add(Mnemonic.Fxsave, Fxsave);
+        add(Mnemonic.Fxsave64, Fxsave);
+        add(Mnemonic.Fxrstor, Fxrstor);
+        add(Mnemonic.Fxrstor64, Fxrstor);
+    }
+
+    /// <summary>EMMS (SDM vol. 2, EMMS): the MMX checks, then every x87 tag empty (FFFFH).</summary>
+    private static void Emms(X86Cpu cpu, in Instruction i)
+    {
+        cpu.CheckMmxAvailable();
+        cpu.FpuTagWord = 0xFFFF;
+    }
+
+    /// <summary>
+    /// MOVD/MOVQ between MMX registers, memory and general registers (SDM vol. 2, MOVD/MOVQ and
+    /// MOVQ). A 32-bit source is zero-extended into MMi. The XMM forms are SSE2 and raise #UD.
+    /// </summary>
+    private static void MovMmx(X86Cpu cpu, in Instruction i)
+    {
+        switch (i.Code)
+        {
+            case Code.Movq_mm_mmm64 or Code.Movd_mm_rm32 or Code.Movq_mm_rm64:
+                {
+                    cpu.CheckMmxAvailable();
+                    int size = i.Code == Code.Movd_mm_rm32 ? 4 : 8;
+                    ulong value = i.Op1Kind == OpKind.Register && IsMmx(i.Op1Register)
+                        ? cpu.FpuRegisters[i.Op1Register - Register.MM0].Significand
+                        : cpu.ReadOperand(i, 1, size);
+                    cpu.EnterMmxState();
+                    cpu.WriteMmx(i.Op0Register - Register.MM0, value);
+                    break;
+                }
+
+            case Code.Movq_mmm64_mm or Code.Movd_rm32_mm or Code.Movq_rm64_mm:
+                {
+                    cpu.CheckMmxAvailable();
+                    int size = i.Code == Code.Movd_rm32_mm ? 4 : 8;
+                    ulong value = cpu.FpuRegisters[i.Op1Register - Register.MM0].Significand;
+                    if (i.Op0Kind == OpKind.Register && IsMmx(i.Op0Register))
+                    {
+                        cpu.EnterMmxState();
+                        cpu.WriteMmx(i.Op0Register - Register.MM0, value);
+                    }
+                    else
+                    {
+                        cpu.WriteOperand(i, 0, size, value & X86Cpu.SizeMask(size));
+                        cpu.EnterMmxState();
+                    }
+
+                    break;
+                }
+
+            default:
+                cpu.RaiseInvalidOpcode();
+                cpu.NextRip = cpu.Rip;
+                break;
+        }
+    }
+
+    private static bool IsMmx(Register r) => r is >= Register.MM0 and <= Register.MM7;
+
+    private static bool IsXmm(Register r) => r is >= Register.XMM0 and <= Register.XMM15;
+
+    /// <summary>
+    /// MOVUPS/MOVAPS xmm, xmm/m128 and m128, xmm (SDM vol. 2, MOVUPS, MOVAPS; exception types 4
+    /// and 1): the SSE checks, then for MOVAPS a memory operand not 16-byte aligned is #GP(0)
+    /// whatever the segment, then the segment and paging checks of the whole 16 bytes.
+    /// </summary>
+    private static void MovPackedSingle(X86Cpu cpu, in Instruction i, bool aligned)
+    {
+        cpu.CheckSseAvailable();
+        if (i.Op0Kind == OpKind.Register)
+        {
+            int dst = i.Op0Register - Register.XMM0;
+            cpu.Xmm[dst] = IsXmm(i.Op1Register) && i.Op1Kind == OpKind.Register
+                ? cpu.Xmm[i.Op1Register - Register.XMM0]
+                : ReadMemory128(cpu, i, aligned);
+            return;
+        }
+
+        WriteMemory128(cpu, i, aligned, cpu.Xmm[i.Op1Register - Register.XMM0]);
+    }
+
+    /// <summary>Linear address of a 16-byte (or larger) SSE memory operand, alignment first when the form requires it.</summary>
+    private static ulong MemoryOperand(X86Cpu cpu, in Instruction i, int size, AccessKind kind, bool aligned)
+    {
+        int seg = X86Cpu.MemorySegment(i);
+        ulong ea = cpu.EffectiveAddress(i);
+        if (aligned && (cpu.UncheckedLinear(seg, ea) & 15) != 0)
+            throw CpuFault.GP(0);
+        return cpu.LinearAddress(seg, ea, size, kind);
+    }
+
+    private static X86Cpu.XmmRegister ReadMemory128(X86Cpu cpu, in Instruction i, bool aligned)
+    {
+        ulong la = MemoryOperand(cpu, i, 16, AccessKind.Read, aligned);
+        return new X86Cpu.XmmRegister
+        {
+            Low = cpu.ReadLinear(la, 8, cpu.UserAccess),
+            High = cpu.ReadLinear(la + 8, 8, cpu.UserAccess),
+        };
+    }
+
+    private static void WriteMemory128(X86Cpu cpu, in Instruction i, bool aligned, X86Cpu.XmmRegister value)
+    {
+        ulong la = MemoryOperand(cpu, i, 16, AccessKind.Write, aligned);
+        ProbeWritable(cpu, la, 16);
+        cpu.WriteLinear(la, 8, value.Low, cpu.UserAccess);
+        cpu.WriteLinear(la + 8, 8, value.High, cpu.UserAccess);
+    }
+
+    /// <summary>Translates every page of a store for writing before any byte is written (nothing commits before a #PF).</summary>
+    private static void ProbeWritable(X86Cpu cpu, ulong la, int size)
+    {
+        for (ulong page = la & ~0xFFFul; page <= ((la + (ulong)size - 1) & ~0xFFFul); page += 0x1000)
+            _ = cpu.Translate(Math.Max(page, la), AccessKind.Write, cpu.UserAccess);
+    }
+
+    /// <summary>
+    /// FXSAVE/FXSAVE64 m512byte (SDM vol. 2, FXSAVE): #NM if CR0.EM or CR0.TS, #GP(0) unless
+    /// 16-byte aligned, then the image of FXSAVE's non-64-bit layout table (its 64-bit layout
+    /// for REX.W: 64-bit FPU IP and DP, no selectors).
+    /// XMM0-7 are saved outside 64-bit mode, XMM0-15 in it; this CPU saves XMM state and MXCSR
+    /// whatever CR4.OSFXSR (the SDM leaves that implementation-dependent).
+    /// </summary>
+    private static void Fxsave(X86Cpu cpu, in Instruction i)
+    {
+        cpu.CheckX87Available();
+        ulong la = MemoryOperand(cpu, i, 512, AccessKind.Write, aligned: true);
+        ProbeWritable(cpu, la, 512);
+        bool user = cpu.UserAccess;
+        byte abridgedTags = 0;
+        for (int r = 0; r < 8; r++)
+        {
+            if (((cpu.FpuTagWord >> (2 * r)) & 3) != 3)
+                abridgedTags |= (byte)(1 << r);
+        }
+
+        cpu.WriteLinear(la, 2, cpu.FpuControlWord, user);
+        cpu.WriteLinear(la + 2, 2, cpu.FpuStatusWord, user);
+        cpu.WriteLinear(la + 4, 2, abridgedTags, user);
+        cpu.WriteLinear(la + 6, 2, cpu.FpuOpcode, user);
+        if (i.Mnemonic == Mnemonic.Fxsave64)
+        {
+            cpu.WriteLinear(la + 8, 8, cpu.FpuInstructionPointer, user);
+            cpu.WriteLinear(la + 16, 8, cpu.FpuDataPointer, user);
+        }
+        else
+        {
+            cpu.WriteLinear(la + 8, 4, (uint)cpu.FpuInstructionPointer, user);
+            cpu.WriteLinear(la + 12, 4, cpu.FpuInstructionSelector, user);
+            cpu.WriteLinear(la + 16, 4, (uint)cpu.FpuDataPointer, user);
+            cpu.WriteLinear(la + 20, 4, cpu.FpuDataSelector, user);
+        }
+
+        cpu.WriteLinear(la + 24, 4, cpu.Mxcsr, user);
+        cpu.WriteLinear(la + 28, 4, X86Cpu.MxcsrMask, user);
+        for (int st = 0; st < 8; st++)
+        {
+            var reg = cpu.FpuRegisters[(cpu.FpuTop + st) & 7];
+            cpu.WriteLinear(la + 32 + (ulong)(16 * st), 8, reg.Significand, user);
+            cpu.WriteLinear(la + 40 + (ulong)(16 * st), 2, reg.SignExponent, user);
+        }
+
+        for (int x = 0; x < XmmCount(cpu); x++)
+        {
+            cpu.WriteLinear(la + 160 + (ulong)(16 * x), 8, cpu.Xmm[x].Low, user);
+            cpu.WriteLinear(la + 168 + (ulong)(16 * x), 8, cpu.Xmm[x].High, user);
+        }
+    }
+
+    /// <summary>
+    /// FXRSTOR/FXRSTOR64 m512byte (SDM vol. 2, FXRSTOR): the checks of FXSAVE, then #GP(0) if the
+    /// image sets an MXCSR bit outside MXCSR_MASK; nothing is loaded before every check passed.
+    /// An abridged tag bit set means the register's tag follows from its contents (vol. 1, 10.5.1).
+    /// </summary>
+    private static void Fxrstor(X86Cpu cpu, in Instruction i)
+    {
+        cpu.CheckX87Available();
+        ulong la = MemoryOperand(cpu, i, 512, AccessKind.Read, aligned: true);
+        bool user = cpu.UserAccess;
+        uint mxcsr = (uint)cpu.ReadLinear(la + 24, 4, user);
+        if ((mxcsr & ~X86Cpu.MxcsrMask) != 0)
+            throw CpuFault.GP(0);
+        ushort fcw = (ushort)cpu.ReadLinear(la, 2, user);
+        ushort fsw = (ushort)cpu.ReadLinear(la + 2, 2, user);
+        byte abridgedTags = (byte)cpu.ReadLinear(la + 4, 1, user);
+        ushort fop = (ushort)(cpu.ReadLinear(la + 6, 2, user) & 0x7FF);
+        bool wide = i.Mnemonic == Mnemonic.Fxrstor64;
+        ulong fip = cpu.ReadLinear(la + 8, wide ? 8 : 4, user);
+        ulong fdp = cpu.ReadLinear(la + 16, wide ? 8 : 4, user);
+        ushort fcs = wide ? (ushort)0 : (ushort)cpu.ReadLinear(la + 12, 2, user);
+        ushort fds = wide ? (ushort)0 : (ushort)cpu.ReadLinear(la + 20, 2, user);
+        int top = (fsw >> 11) & 7;
+        var regs = new X86Cpu.X87Register[8];
+        for (int st = 0; st < 8; st++)
+        {
+            regs[(top + st) & 7].Significand = cpu.ReadLinear(la + 32 + (ulong)(16 * st), 8, user);
+            regs[(top + st) & 7].SignExponent = (ushort)cpu.ReadLinear(la + 40 + (ulong)(16 * st), 2, user);
+        }
+
+        int count = XmmCount(cpu);
+        var xmm = new X86Cpu.XmmRegister[count];
+        for (int x = 0; x < count; x++)
+        {
+            xmm[x].Low = cpu.ReadLinear(la + 160 + (ulong)(16 * x), 8, user);
+            xmm[x].High = cpu.ReadLinear(la + 168 + (ulong)(16 * x), 8, user);
+        }
+
+        ushort tags = 0;
+        for (int r = 0; r < 8; r++)
+        {
+            int tag = (abridgedTags & (1 << r)) == 0 ? 3 : X86Cpu.ClassifyTag(regs[r]);
+            tags |= (ushort)(tag << (2 * r));
+        }
+
+        cpu.FpuControlWord = fcw;
+        cpu.FpuStatusWord = fsw;
+        cpu.FpuTagWord = tags;
+        cpu.FpuOpcode = fop;
+        cpu.FpuInstructionPointer = fip;
+        cpu.FpuDataPointer = fdp;
+        cpu.FpuInstructionSelector = fcs;
+        cpu.FpuDataSelector = fds;
+        regs.CopyTo(cpu.FpuRegisters, 0);
+        xmm.CopyTo(cpu.Xmm, 0);
+        cpu.Mxcsr = mxcsr;
+    }
+
+    /// <summary>XMM registers in the FXSAVE image: 16 in 64-bit mode, 8 otherwise (SDM vol. 2, FXSAVE).</summary>
+    private static int XmmCount(X86Cpu cpu) => cpu.Bitness == 64 ? 16 : 8;
+}

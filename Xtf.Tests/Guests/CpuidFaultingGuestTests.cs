@@ -1,0 +1,149 @@
+using Iced.Intel;
+using NUnit.Framework;
+using Xtf.Core.Cpu;
+using Xtf.Core.Guest;
+using Xtf.Core.Guest.Runtime;
+using Xtf.Core.Testing;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Xtf.Tests.Guests;
+
+/// <summary>
+/// CPUID faulting as Xen offers it to HVM guests (xen/arch/x86/msr.c, hvm_vmexit_cpuid):
+/// MSR_INTEL_PLATFORM_INFO (0xCE) reads bit 31 alone and is read-only; bit 0 of
+/// MSR_INTEL_MISC_FEATURES_ENABLES (0x140) enables faulting and its other bits are reserved (#GP);
+/// with faulting on, CPUID at CPL 3 is #GP(0) and does not retire, natively and through the
+/// forced emulation prefix, while CPL 0 is unaffected. Then the ported tests umip, cpuid-faulting
+/// and cpuid in every HVM environment with FEP on and off.
+/// </summary>
+[TestFixture]
+[Parallelizable(ParallelScope.Children)]
+public sealed class CpuidFaultingGuestTests
+{
+    private static readonly Environments[] HvmEnvironments = [Environments.Hvm32, Environments.Hvm32Pse, Environments.Hvm32Pae, Environments.Hvm64];
+
+    private const string FepMissing = "FEP support not detected - some tests will be skipped\r\n";
+
+    public sealed class FaultingGuest : TestCase
+    {
+        private const uint PlatformInfo = 0xCE, MiscFeaturesEnables = 0x140;
+
+        /// <summary>CPUID leaf 0 with EBX preset: after a fault EBX still holds the preset (the instruction did not retire).</summary>
+        private static void Cpuid0(Assembler a, bool fep)
+        {
+            a.xor(eax, eax);
+            a.mov(ebx, 0x5EED);
+            if (fep)
+                a.Fep();
+            a.cpuid();
+        }
+
+        private void Expect(string what, ExecResult r, ExInfo fault, uint ebx)
+        {
+            if (r.Fault != fault || r.Ebx != ebx)
+                Failure($"Fail: {what}: {r.Fault}, ebx {r.Ebx:x8}; expected {fault}, ebx {ebx:x8}\n");
+        }
+
+        public override void Main()
+        {
+            const uint genu = 0x756E6547; // "Genu", CPUID.0:EBX of GenuineIntel
+            var gp0 = ExInfo.Fault(X86Vector.GP, 0);
+
+            if (!TryRdmsr(PlatformInfo, out ulong platformInfo) || platformInfo != 1ul << 31)
+                Failure($"Fail: PLATFORM_INFO reads {platformInfo:x}, expected 80000000 (CPUID faulting supported only)\n");
+            if (TryWrmsr(PlatformInfo, 1ul << 31))
+                Failure("Fail: WRMSR of the read-only PLATFORM_INFO did not fault\n");
+            if (!TryRdmsr(MiscFeaturesEnables, out ulong enables) || enables != 0)
+                Failure($"Fail: MISC_FEATURES_ENABLES reads {enables:x} at start, expected 0\n");
+            foreach (ulong reserved in new[] { 1ul << 1, 1ul << 31, 1ul << 32, 1ul << 63, 3ul })
+            {
+                if (TryWrmsr(MiscFeaturesEnables, reserved))
+                    Failure($"Fail: WRMSR of MISC_FEATURES_ENABLES with reserved bits ({reserved:x}) did not fault\n");
+            }
+
+            foreach (bool fep in new[] { false, true })
+                Expect($"user cpuid (fep {fep}) before enabling", ExecUserDetailed(a => Cpuid0(a, fep)), ExInfo.None, genu);
+
+            if (!TryWrmsr(MiscFeaturesEnables, 1) || !TryRdmsr(MiscFeaturesEnables, out enables) || enables != 1)
+                Failure($"Fail: enabling CPUID faulting: MISC_FEATURES_ENABLES reads {enables:x}\n");
+
+            foreach (bool fep in new[] { false, true })
+            {
+                Expect($"kernel cpuid (fep {fep}) with faulting", ExecDetailed(a => Cpuid0(a, fep)), ExInfo.None, genu);
+                Expect($"user cpuid (fep {fep}) with faulting", ExecUserDetailed(a => Cpuid0(a, fep)), gp0, 0x5EED);
+            }
+
+            if (!TryWrmsr(MiscFeaturesEnables, 0))
+                Failure("Fail: disabling CPUID faulting faulted\n");
+            foreach (bool fep in new[] { false, true })
+                Expect($"user cpuid (fep {fep}) after disabling", ExecUserDetailed(a => Cpuid0(a, fep)), ExInfo.None, genu);
+
+            Success();
+        }
+    }
+
+    [TestCaseSource(nameof(HvmEnvironments))]
+    public void MsrsAndCpuidFaultFollowXen(Environments env)
+    {
+        var o = GuestHarness.Run<FaultingGuest>(env: env);
+        Assert.That(o.Result, Is.EqualTo(TestResult.Success), o.ConsoleLog + o.Diagnostic);
+    }
+
+    private static readonly TestCatalog Catalog = TestCatalog.FromTypes(
+        typeof(Xtf.TestCases.Umip.Umip), typeof(Xtf.TestCases.CpuidFaulting.CpuidFaulting), typeof(Xtf.TestCases.Cpuid.Cpuid));
+
+    private static InstanceOutcome RunCatalog(string name, Environments env, bool fep)
+    {
+        var test = Catalog.Find(name) ?? throw new AssertionException($"{name} not in the catalog");
+        return new TestEngine().Run(new TestInstance(test, env, null), new RunSettings { Fep = fep, InstructionBudget = 20_000_000 });
+    }
+
+    public static IEnumerable<TestCaseData> Rows()
+    {
+        foreach (var env in HvmEnvironments)
+        {
+            foreach (bool fep in new[] { true, false })
+            {
+                if (env is Environments.Hvm32 or Environments.Hvm64)
+                    yield return new TestCaseData("umip", env, fep, fep ? TestResult.Success : TestResult.Skip);
+                yield return new TestCaseData("cpuid-faulting", env, fep, fep ? TestResult.Success : TestResult.Skip);
+                yield return new TestCaseData("cpuid", env, fep, TestResult.Success);
+            }
+        }
+    }
+
+    [TestCaseSource(nameof(Rows))]
+    public void PortedTestsPassOrSkipWithoutFep(string name, Environments env, bool fep, TestResult expected)
+    {
+        var o = RunCatalog(name, env, fep);
+        Assert.That(o.Result, Is.EqualTo(expected), o.ConsoleLog + o.Diagnostic);
+        if (expected == TestResult.Skip)
+        {
+            // XTF's message first, then the native half still ran and passed: no failure lines.
+            Assert.That(o.ConsoleLog, Does.Contain(FepMissing));
+            Assert.That(o.ConsoleLog, Does.Not.Contain("Fail"));
+        }
+    }
+
+    [TestCaseSource(nameof(HvmEnvironments))]
+    public void CpuidUtilityPrintsTheLeaves(Environments env)
+    {
+        var o = RunCatalog("cpuid", env, fep: true);
+        Assert.Multiple(() =>
+        {
+            Assert.That(o.Result, Is.EqualTo(TestResult.Success), o.ConsoleLog);
+            Assert.That(o.ConsoleLog, Does.Contain("Guest cpuid information\r\nNative cpuid:\r\n"));
+
+            // Leaf 0: maximum basic leaf 7 and "GenuineIntel" in EBX, EDX, ECX (printed eax:ebx:ecx:edx).
+            Assert.That(o.ConsoleLog, Does.Contain("  00000000:ffffffff -> 00000007:756e6547:6c65746e:49656e69\r\n"));
+
+            // Leaf 7 is walked by subleaf from 0; ECX bit 2 is UMIP.
+            Assert.That(o.ConsoleLog, Does.Match(@"  00000007:00000000 -> 00000000:[0-9a-f]{8}:00000004:[0-9a-f]{8}\r\n"));
+
+            // Xen's leaves: maximum 0x40000005 and "XenVMMXenVMM"; the second hypervisor range is
+            // empty, and the extended range follows.
+            Assert.That(o.ConsoleLog, Does.Contain("  40000000:ffffffff -> 40000005:566e6558:65584d4d:4d4d566e\r\n"));
+            Assert.That(o.ConsoleLog, Does.Contain("  40000100:ffffffff -> 00000000:00000000:00000000:00000000\r\n  80000000:ffffffff"));
+        });
+    }
+}

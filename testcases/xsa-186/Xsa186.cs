@@ -1,0 +1,190 @@
+using Iced.Intel;
+using Xtf.Core.Cpu;
+using Xtf.Core.Cpu.Segmentation;
+using Xtf.Core.Guest;
+using Xtf.Core.Guest.Image;
+using Xtf.Core.Guest.Runtime;
+using Xtf.Core.Testing;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Xtf.TestCases.Xsa186;
+
+/// <summary>
+/// XSA-186 (XTF tests/xsa-186): instruction streams at the boundaries of the instruction
+/// pointer, through the emulator. In 64-bit code a stream crosses the 2^64 -> 0 boundary; in
+/// 32-bit code Intel processors wrap at 2^32 while AMD ones raise a segment-limit #GP, and Xen's
+/// emulator (and our CPU, SDM vol. 3, 5.3: every byte of the instruction within the CS limit)
+/// follows AMD, which an exception fixup treats as equivalent. Xen's change 0640ffb6 truncated the
+/// instruction pointer of 16-bit code while fetching, so bytes were fetched from the wrong place
+/// and the emulator's state was corrupted: the advisory. In each case the test checks that the
+/// instructions ran as expected (EAX = 0xc0de from the test's INT handler).
+///
+/// Differences from XTF's test, which are ours to state:
+/// - hvm32: XTF populates the frame at 4 GiB (XENMEM_populate_physmap) to place the stub at
+///   EIP 0xfffffffa of its flat code segment. Our Xen has no populate_physmap and RAM ends far
+///   below 4 GiB, so the stub runs at the same offsets in a 32-bit code segment based at 2 MiB.
+/// - 16-bit code: XTF runs it at EIP above 0xffff in an unreal-mode segment, relying on hardware
+///   never truncating EIP in 16-bit code. Our CPU wraps IP to 16 bits after each instruction of
+///   16-bit code (X86Cpu.Step: the CS-limit check on the whole instruction, then the wrap), so an
+///   interrupt there would return below 64 KiB. The 16-bit stub therefore straddles offset
+///   0xffff instead: <c>int $0x21</c> has its opcode at 0xffff and its vector at 0x10000 (within
+///   the 4 GiB limit), and returns to IP 1. A fetch that truncates IP reads the vector from offset
+///   0, which holds 0x22, whose handler returns 0xbad.
+/// </summary>
+[XtfTest("xsa-186", Category.Xsa, Environments.Hvm32 | Environments.Hvm64, Title = "XSA-186 PoC", Guards = ["xsa-186"])]
+public sealed class Xsa186 : TestCase
+{
+    private const int AvailableVector = HvmLayout.VectorAvailable, WrongVector = AvailableVector + 1;
+    private const uint Expected = 0xc0de, Wrong = 0xbad;
+
+    /// <summary>GDT slots: a 32-bit code segment based at 2 MiB (hvm32) and the 16-bit unreal-mode code segment.</summary>
+    private const int BasedCodeSlot = HvmLayout.GdteAvail0 + 1, Code16Slot = HvmLayout.GdteAvail0 + 2;
+    private const uint BasedCodeBase = 0x200000;
+
+    /// <summary>Far pointers (m16:32) and the hvm64 tables that map frame 0 at the top of the address space.</summary>
+    private const uint Pointers = 0x300000, L2 = 0x301000, L1 = 0x302000;
+    private const ulong Present = 1, Writable = 2, Accessed = 0x20, Dirty = 0x40;
+
+    /// <summary>The stub's offset: 6 bytes below the wrap, as XTF's <c>~0ULL - 5</c>.</summary>
+    private const ulong StubOffset64 = ~0ul - 5, StubOffset32 = 0xFFFFFFFA;
+
+    /// <summary>The FEP prefix, then the first byte of the instruction after it.</summary>
+    private static readonly byte[] Prefix = [0x0F, 0x0B, 0x78, 0x65, 0x6E];
+
+    protected override bool NeedsFep => true;
+
+    public override void Main()
+    {
+        SetIdtEntry(AvailableVector, AssembleKernelCode(a => Handler(a, Expected)));
+        SetIdtEntry(WrongVector, AssembleKernelCode(a => Handler(a, Wrong)));
+        if (Bitness == 64)
+            PrepareLongMode();
+
+        if (RunWrappingStub() != Expected)
+            Failure("Fail: Instruction stub wasn't executed correctly\n");
+
+        if (Run16BitStub() != Expected)
+            Failure("Fail: 16bit code wasn't executed correctly\n");
+
+        Success();
+    }
+
+    /// <summary>test_int_handler: <c>movl $0xc0de, %eax; iret</c> (<c>iretq</c> in 64-bit code).</summary>
+    private void Handler(Assembler a, uint value)
+    {
+        a.mov(eax, value);
+        if (Bitness == 64)
+            a.iretq();
+        else
+            a.iretd();
+    }
+
+    /// <summary>
+    /// Frame 0 mapped at linear 0 again (l1_identmap[0]) and at the top page of the address space
+    /// (PML4[511] -> the PDPT, PDPT[511] -> L2, L2[511] -> L1, L1[511] -> frame 0); SS loaded with
+    /// the flat data segment, as XTF does, so that IRETQ to compatibility-mode code has a usable SS.
+    /// </summary>
+    private void PrepareLongMode()
+    {
+        const ulong pml4 = HvmLayout.PageTables, pdpt = pml4 + 0x1000, identityL1 = pml4 + 0x6000;
+        Exec(a =>
+        {
+            void Store(ulong address, ulong value)
+            {
+                a.mov(rax, value);
+                a.mov(__qword_ptr[address], rax);
+            }
+
+            Store(identityL1, Present | Writable | Accessed | Dirty);
+            Store(L1 + (511 * 8), Present | Writable | Accessed | Dirty);
+            Store(L2 + (511 * 8), L1 | Present | Writable | Accessed);
+            Store(pdpt + (511 * 8), L2 | Present | Writable | Accessed);
+            Store(pml4 + (511 * 8), pdpt | Present | Writable | Accessed);
+            a.mov(rax, cr3);
+            a.mov(cr3, rax);
+            a.mov(eax, (uint)HvmLayout.KernelDs);
+            a.mov(ss, ax);
+        });
+    }
+
+    /// <summary>
+    /// The stub <c>FEP; 67 int $0x21; ret</c> at 6 bytes below the wrap, the INT's opcode bytes
+    /// past it. hvm64: a near call to 0xfffffffffffffffa. hvm32: a far call to EIP 0xfffffffa of
+    /// the based segment, where the emulator's fetch of the byte after the 0x67 prefix is beyond
+    /// the limit (#GP(0), saved at 0xffffffff); the fixup does what the INT would have done.
+    /// </summary>
+    private uint RunWrappingStub()
+    {
+        if (Bitness == 64)
+        {
+            Poke(StubOffset64, [.. Prefix, 0x67]);
+            Poke(0, [0xCD, AvailableVector, 0xC3]);
+            return ExecDetailed(a =>
+            {
+                a.xor(eax, eax);
+                a.mov(rcx, StubOffset64);
+                a.call(rcx);
+            }).Eax;
+        }
+
+        SetGdtEntry(BasedCodeSlot, SegmentDescriptor.CodeOrData(0xB, BasedCodeBase, 0xFFFFF, 0, big: true, granular: true));
+        Poke(BasedCodeBase + StubOffset32 - 0x100000000, [.. Prefix, 0x67]);
+        Poke(BasedCodeBase, [0xCD, AvailableVector, 0xCB]);
+        return ExecDetailed(a =>
+        {
+            a.mov(__dword_ptr[Pointers], (uint)StubOffset32);
+            a.mov(__word_ptr[Pointers + 4], (ushort)(BasedCodeSlot << 3));
+            a.xor(eax, eax);
+            a.call(__fword_ptr[Pointers]);
+        }).Eax;
+    }
+
+    /// <summary>
+    /// XTF's ex_fault: the emulator's #GP(0) at the 0x67 prefix of the hvm32 stub is taken as the
+    /// INT's effect (EAX = 0xc0de), resuming at the <c>ret</c> after it.
+    /// </summary>
+    public override bool UnhandledException(ExceptionFrame regs)
+    {
+        if (regs.Vector != (int)X86Vector.GP || regs.ErrorCode != 0 || regs.Cs != BasedCodeSlot << 3 || regs.Rip != 0xFFFFFFFF)
+            return false;
+        regs.Rax = Expected;
+        regs.Rip = (regs.Rip + 3) & 0xFFFFFFFF;
+        return true;
+    }
+
+    /// <summary>
+    /// 16-bit code in a segment with base 0 and a 4 GiB limit: <c>FEP</c> at 0xfffa, <c>int</c>'s
+    /// opcode at 0xffff and its vector at 0x10000; IP then wraps to 1, where <c>o32 lret</c>
+    /// returns to the far call. Offset 0 holds the vector a fetch truncating IP reads instead.
+    /// </summary>
+    private uint Run16BitStub()
+    {
+        SetGdtEntry(Code16Slot, SegmentDescriptor.CodeOrData(0xB, 0, 0xFFFFF, 0, big: false, granular: true));
+        Poke(0xFFFA, [.. Prefix, 0xCD]);
+        Poke(0x10000, [AvailableVector]);
+        Poke(0, [WrongVector, 0x66, 0xCB]);
+        return ExecDetailed(a =>
+        {
+            a.mov(__dword_ptr[Pointers + 8], 0xFFFAu);
+            a.mov(__word_ptr[Pointers + 12], (ushort)(Code16Slot << 3));
+            a.xor(eax, eax);
+            a.call(__fword_ptr[Pointers + 8]);
+        }).Eax;
+    }
+
+    /// <summary>Kernel stores of <paramref name="bytes"/> at <paramref name="linear"/> (XTF's memcpy).</summary>
+    private void Poke(ulong linear, byte[] bytes) => Exec(a =>
+    {
+        if (Bitness == 64)
+            a.mov(rax, linear);
+        else
+            a.mov(eax, (uint)linear);
+        for (int i = 0; i < bytes.Length; i++)
+        {
+            if (Bitness == 64)
+                a.mov(__byte_ptr[rax + i], bytes[i]);
+            else
+                a.mov(__byte_ptr[eax + i], bytes[i]);
+        }
+    });
+}
