@@ -156,16 +156,27 @@ public sealed partial class X86Cpu
         insn.Mnemonic is Mnemonic.Mov or Mnemonic.Pop && insn.Op0Kind == OpKind.Register && insn.Op0Register == Register.SS;
 
     /// <summary>
+    /// The EFLAGS whose TF decides the single-step trap after <paramref name="insn"/>: those it
+    /// started with (SDM vol. 3, 18.3.1.4), except for SYSCALL, whose trap follows the TF it leaves
+    /// after IA32_FMASK, so that a kernel masking TF is never entered with a #DB on the user's
+    /// stack (undocumented in the SDM; Xen's XSA-204 advisory and XTF's tests/xsa-204 state it
+    /// as what hardware does).
+    /// </summary>
+    private uint SingleStepFlags(in Instruction insn, uint flagsAtStart) =>
+        insn.Mnemonic == Mnemonic.Syscall ? Eflags : flagsAtStart;
+
+    /// <summary>
     /// Debug traps at the boundary after an instruction that completed: the single-step trap if TF
-    /// was set when it started (an instruction that sets TF is not trapped, one that clears it is),
-    /// data breakpoints it hit, and traps held over a preceding MOV SS. A MOV SS / POP SS holds
-    /// them to the next boundary; a software interrupt discards them.
+    /// was set when it started (an instruction that sets TF is not trapped, one that clears it is;
+    /// SYSCALL excepted, <see cref="SingleStepFlags"/>), data breakpoints it hit, and traps held
+    /// over a preceding MOV SS. A MOV SS / POP SS holds them to the next boundary; a software
+    /// interrupt discards them.
     /// </summary>
     private StopReason? CompleteDebugTraps(in Instruction insn, uint flagsAtStart)
     {
         uint traps = heldDebugTraps | dataBreakpointHits;
         heldDebugTraps = 0;
-        if ((flagsAtStart & RFlags.TF) != 0)
+        if ((SingleStepFlags(in insn, flagsAtStart) & RFlags.TF) != 0)
             traps |= DebugRegisters.BS;
         if (DeliveredSoftwareInterrupt(insn))
             return null;

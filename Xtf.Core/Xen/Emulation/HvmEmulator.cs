@@ -41,6 +41,13 @@ internal sealed partial class HvmEmulator
     /// <summary>True while an instruction is being emulated (a #UD inside it is not another FEP).</summary>
     public bool Busy { get; private set; }
 
+    /// <summary>
+    /// Whether the instruction being emulated retires with a single-step trap: TF when it started,
+    /// unless its handler decides otherwise (x86_emulate's <c>singlestep</c>; SYSCALL uses the TF
+    /// it leaves, XSA-204).
+    /// </summary>
+    public bool SingleStep { get; set; }
+
     /// <summary>Instructions emulated so far.</summary>
     public long Emulated { get; private set; }
 
@@ -55,6 +62,7 @@ internal sealed partial class HvmEmulator
         uint flagsAtStart = Cpu.Eflags;
         Busy = true;
         eventInjected = false;
+        SingleStep = (flagsAtStart & RFlags.TF) != 0;
         try
         {
             var insn = Decode(start);
@@ -63,7 +71,7 @@ internal sealed partial class HvmEmulator
             else
                 Cpu.ExecuteInstruction(in insn);
             Emulated++;
-            RetireSingleStep(in insn, flagsAtStart);
+            RetireSingleStep(in insn);
         }
         catch (CpuFault fault)
         {
@@ -109,14 +117,14 @@ internal sealed partial class HvmEmulator
     }
 
     /// <summary>
-    /// x86_emulate's single-step: an instruction that started with TF set and completed without
-    /// injecting an event retires with a #DB trap (DR6.BS), as hardware would take it (SDM vol. 3,
-    /// 18.3.1.4). MOV SS and POP SS would hold it over the next instruction; the emulator has no
+    /// x86_emulate's single-step: an instruction that started with TF set (or whose handler set
+    /// <see cref="SingleStep"/>) and completed without injecting an event retires with a #DB trap
+    /// (DR6.BS), as hardware would take it (SDM vol. 3, 18.3.1.4). MOV SS and POP SS would hold it over the next instruction; the emulator has no
     /// interrupt shadow to hold it in, so it is not taken for them.
     /// </summary>
-    private void RetireSingleStep(in Instruction insn, uint flagsAtStart)
+    private void RetireSingleStep(in Instruction insn)
     {
-        if (eventInjected || (flagsAtStart & RFlags.TF) == 0)
+        if (eventInjected || !SingleStep)
             return;
         if (insn.Mnemonic is Mnemonic.Mov or Mnemonic.Pop && insn.Op0Kind == OpKind.Register && insn.Op0Register == Register.SS)
             return;
@@ -132,6 +140,9 @@ internal sealed partial class HvmEmulator
         BitTest.Install(Own);
         CompareExchange.Install(Own);
         DataMovement.Install(Own);
+        SystemInstructions.Install(Own);
+        FarTransfers.Install(Own);
+        FastSystemCalls.Install(Own);
         return table;
     }
 }
