@@ -119,8 +119,9 @@ internal sealed partial class HvmEmulator
     /// <summary>
     /// x86_emulate's single-step: an instruction that started with TF set (or whose handler set
     /// <see cref="SingleStep"/>) and completed without injecting an event retires with a #DB trap
-    /// (DR6.BS), as hardware would take it (SDM vol. 3, 18.3.1.4). MOV SS and POP SS would hold it over the next instruction; the emulator has no
-    /// interrupt shadow to hold it in, so it is not taken for them.
+    /// (DR6.BS), as hardware would take it (SDM vol. 3, 18.3.1.4). MOV SS and POP SS would hold it
+    /// over the next instruction; the emulator does not hold debug traps across instructions, so
+    /// it is not taken for them.
     /// </summary>
     private void RetireSingleStep(in Instruction insn)
     {
