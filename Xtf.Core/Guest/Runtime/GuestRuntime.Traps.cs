@@ -14,6 +14,7 @@ public sealed partial class GuestRuntime
             ? Cpu[Xtf.Core.Cpu.X86Cpu.RDI]
             : Cpu.ReadLogical(Xtf.Core.Cpu.X86Cpu.SS, Cpu.StackPointer + 4, 4);
         var regs = new ExceptionFrame(Cpu, regsPointer, longMode: Bitness == 64);
+        test.LogException(regs);
         bool safe = false;
         if (Extable.Search(regs.Rip) is { } entry)
         {
