@@ -19,8 +19,10 @@ namespace Xtf.TestCases.Xsa196;
 /// the code's width (SDM vol. 3, 6.14.1), and <c>int $8</c> at CPL 3 through the DPL 0 gate is
 /// #GP(IDT[8]) (SDM vol. 3, 6.12.1.1). The bug was on AMD hardware without NRIP support only;
 /// the test forces the instruction through the emulator with the forced emulation prefix.
+/// An emulator that makes no gate-DPL check at all (XSA-106, CVE-2014-7156) lets the same
+/// <c>int $8</c> reach #DF, so the test guards XSA-106 as well.
 /// </summary>
-[XtfTest("xsa-196", Category.Xsa, Environments.Hvm64, Title = "XSA-196 PoC", Guards = ["xsa-196"])]
+[XtfTest("xsa-196", Category.Xsa, Environments.Hvm64, Title = "XSA-196 PoC", Guards = ["xsa-196", "xsa-106"])]
 public sealed class Xsa196 : TestCase
 {
     private const ushort UserCs32 = (HvmLayout.GdteCs32Dpl3 << 3) | 3;
