@@ -16,7 +16,8 @@ namespace Xtf.Tests.Guests;
 /// INT n pseudo-code: the gate must lie within the IDT limit (16 bytes in IA-32e mode, 6.14.1)
 /// and be an interrupt, trap or task gate, else #GP(IDT); INT n, INT3 and INTO then need gate
 /// DPL &gt;= CPL (#GP(IDT)), ICEBP does not; then the gate must be present (#NP(IDT), EXT set
-/// for ICEBP, 6.13). Faults save the instruction, traps the next one.
+/// for ICEBP, 6.13). Faults save the instruction, traps the next one. A fault while the injected
+/// interrupt is delivered is the instruction's fault, as when the processor runs it.
 /// </summary>
 [TestFixture]
 [Parallelizable(ParallelScope.Children)]
@@ -26,7 +27,7 @@ public sealed class SoftwareInterruptEmulationTests
 
     public sealed class GateChecksGuest : TestCase
     {
-        private const int EmptyVector = 0x30, LimitVector = 0x31;
+        private const int EmptyVector = 0x30, LimitVector = 0x31, NullCsVector = 0x32;
         private const uint IdtrSave = (uint)HvmLayout.Scratch + 0xF00, IdtrShort = IdtrSave + 0x10;
 
         private int GateSize => Bitness == 64 ? 16 : 8;
@@ -50,7 +51,10 @@ public sealed class SoftwareInterruptEmulationTests
                     a.mov(__dword_ptr[Gate(EmptyVector) + (uint)i], 0);
                     a.mov(eax, __dword_ptr[Gate((int)X86Vector.BP) + (uint)i]);
                     a.mov(__dword_ptr[Gate(LimitVector) + (uint)i], eax);
+                    a.mov(__dword_ptr[Gate(NullCsVector) + (uint)i], eax);
                 }
+
+                a.mov(__word_ptr[Gate(NullCsVector) + 2], 0);
             });
 
             foreach (bool fep in new[] { false, true })
@@ -86,6 +90,13 @@ public sealed class SoftwareInterruptEmulationTests
                 Exec(a => a.lidt(__[IdtrSave]));
                 Expect(how, "int $0x31, gate partly beyond the IDT limit", beyond, X86Vector.GP, SelectorErrorCode.Idt(LimitVector), 0);
 
+                // SDM vol. 2, INT n: a gate naming the null selector is #GP(EXT), EXT clear for
+                // INT n. The fault is the instruction's: the saved EFLAGS has RF set (vol. 3, 18.3.1.1).
+                var nullCs = Run(user: false, fep, [0xCD, NullCsVector]);
+                Expect(how, "int $0x32, gate to the null selector", nullCs, X86Vector.GP, 0, 0);
+                if (!nullCs.Rf)
+                    Failure($"Fail: {how} int $0x32, gate to the null selector: RF clear in the saved EFLAGS\n");
+
                 // Within the limit the same gate is delivered, to the #BP entry stub (which reports vector 3).
                 Expect(how, "int $0x31", Run(user: false, fep, [0xCD, LimitVector]), X86Vector.BP, 0, 2);
             }
@@ -93,9 +104,9 @@ public sealed class SoftwareInterruptEmulationTests
             Success();
         }
 
-        private void Expect(string how, string what, (int Vector, uint Error, long Offset) got, X86Vector vector, uint error, long offset)
+        private void Expect(string how, string what, (int Vector, uint Error, long Offset, bool Rf) got, X86Vector vector, uint error, long offset)
         {
-            if (got != ((int)vector, error, offset))
+            if ((got.Vector, got.Error, got.Offset) != ((int)vector, error, offset))
                 Failure($"Fail: {how} {what}: vec {got.Vector}[{got.Error:x4}] at +{got.Offset}, expected vec {(int)vector}[{error:x4}] at +{offset}\n");
         }
 
@@ -111,9 +122,9 @@ public sealed class SoftwareInterruptEmulationTests
         /// Runs <paramref name="insn"/> (behind the prefix if <paramref name="fep"/>) at CPL 0 or
         /// 3; returns the vector, error code and saved IP as an offset from the instruction.
         /// </summary>
-        private (int Vector, uint Error, long Offset) Run(bool user, bool fep, byte[] insn)
+        private (int Vector, uint Error, long Offset, bool Rf) Run(bool user, bool fep, byte[] insn)
         {
-            (int, uint, long) seen = (-1, 0, long.MinValue);
+            (int, uint, long, bool) seen = (-1, 0, long.MinValue, false);
             Action<Assembler> body = a =>
             {
                 var here = a.CreateLabel();
@@ -130,7 +141,7 @@ public sealed class SoftwareInterruptEmulationTests
             ExtableHandler record = (regs, entry) =>
             {
                 long at = (long)(regs.Rip - (regs.Rbx & 0xFFFFFFFF)) - 1 - (fep ? 5 : 0);
-                seen = (regs.Vector, regs.ErrorCode, at);
+                seen = (regs.Vector, regs.ErrorCode, at, (regs.Eflags & RFlags.RF) != 0);
                 regs.Rip = entry.Fixup;
                 return true;
             };
