@@ -181,13 +181,7 @@ public sealed class SwintEmulation : TestCase
     /// </summary>
     private void RunStub(Sequence seq, string type, bool forced, bool redundant, int vector, uint error, bool fault)
     {
-        Action<Assembler> setup = seq.IsInto
-            ? a =>
-            {
-                a.mov(al, 0x7F);
-                a.add(al, al);
-            }
-            : a => a.nop();
+        Action<Assembler> setup = seq.IsInto ? SetOverflow : a => a.nop();
         uint faultOffset = 1 + (uint)X86Assembly.Assemble(Bitness, 0, setup).Bytes.Length + (forced ? PrefixLength : 0u);
         uint trapOffset = faultOffset + (redundant ? 1u : 0u) + (uint)seq.Opcode.Length;
         expectation = (type, faultOffset, trapOffset, fault, vector, error);
@@ -210,6 +204,13 @@ public sealed class SwintEmulation : TestCase
 
         var regs = user ? ExecUserDetailed(stub, handler: Fixup) : ExecDetailed(stub, handler: Fixup);
         stubBase = regs.Ebx;
+    }
+
+    /// <summary>OF set, for <c>into</c> to trap: 0x7F + 0x7F overflows a signed byte.</summary>
+    private static void SetOverflow(Assembler a)
+    {
+        a.mov(al, 0x7F);
+        a.add(al, al);
     }
 
     /// <summary>_ASM_EXTABLE(fault, trap) and _ASM_TRAP_OK(trap): anything else is unhandled.</summary>
