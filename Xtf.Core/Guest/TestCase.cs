@@ -60,6 +60,10 @@ public abstract partial class TestCase
     /// <summary>XTF's printk: formatted on the host, written by the guest to every console.</summary>
     protected void Printk(string text) => Runtime.Printk(text);
 
+    /// <summary>XTF's <c>%p</c>: a pointer zero-padded to the environment's pointer width.</summary>
+    protected string FormatPointer(ulong pointer) =>
+        pointer.ToString(Bitness == 64 ? "x16" : "x8", System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>XTF's panic: prints the message and crashes the domain. Never returns.</summary>
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     protected void Panic(string message) => Runtime.Panic(message.EndsWith('\n') ? message : message + "\n");

@@ -79,7 +79,9 @@ public sealed partial class X86Cpu
         }
         catch (CpuFault fault)
         {
-            // The frame of a fault in delivery saves the address of the instruction.
+            // The frame of a fault in delivery saves the address of the instruction, and, as for
+            // a fault of the instruction itself (18.3.1.1), its EFLAGS image has RF set.
+            Eflags |= RFlags.RF;
             return DeliverFault(fault);
         }
     }
