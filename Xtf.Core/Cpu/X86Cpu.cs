@@ -251,11 +251,13 @@ public sealed partial class X86Cpu
             NextRip = Rip + (ulong)insn.Length;
             if (Bitness != 64)
             {
-                // SDM vol. 3, 5.3: every byte of the instruction must lie within the CS limit.
+                // SDM vol. 3, 5.3: every byte of the instruction must lie within the CS limit, at
+                // its untruncated offset. EIP is a 32-bit register in 16-bit code too: only
+                // branches of 16-bit operand size truncate it (SDM vol. 2, JMP: "IF OperandSize =
+                // 16 THEN EIP <- EIP AND 0000FFFFH"), so a 4 GiB limit runs on past 0xFFFF.
                 if (NextRip - 1 > Segments[CS].Limit)
                     throw CpuFault.GP(0);
-                if (Bitness == 16)
-                    NextRip &= 0xFFFF;
+                NextRip &= 0xFFFFFFFF;
             }
 
             // SDM vol. 3, 18.3.1.1: RF is cleared at the start of the instruction, after the

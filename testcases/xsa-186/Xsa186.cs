@@ -14,22 +14,26 @@ namespace Xtf.TestCases.Xsa186;
 /// pointer, through the emulator. In 64-bit code a stream crosses the 2^64 -> 0 boundary; in
 /// 32-bit code Intel processors wrap at 2^32 while AMD ones raise a segment-limit #GP, and Xen's
 /// emulator (and our CPU, SDM vol. 3, 5.3: every byte of the instruction within the CS limit)
-/// follows AMD, which an exception fixup treats as equivalent. Xen's change 0640ffb6 truncated the
-/// instruction pointer of 16-bit code while fetching, so bytes were fetched from the wrong place
-/// and the emulator's state was corrupted: the advisory. In each case the test checks that the
-/// instructions ran as expected (EAX = 0xc0de from the test's INT handler).
+/// follows AMD, which an exception fixup treats as equivalent. In 16-bit code hardware never
+/// truncates IP: EIP behaves as a 32-bit register, in 16-bit protected-mode segments as in real
+/// and unreal mode, and only the CS limit bounds it. Xen's change 0640ffb6 wrapped CS:IP of
+/// 16-bit code to 16 bits in the emulator, so bytes were fetched from the wrong place and the
+/// emulator's state was corrupted: the advisory. The 16-bit stub therefore runs at EIP above
+/// 64 KiB in a 16-bit code segment with a 4 GiB limit (base 0, unreal-mode style): FEP, then
+/// <c>int $0x21</c>, then a far jump back to 32/64-bit code. In each case the test checks that
+/// the instructions ran as expected (EAX = 0xc0de from the test's INT handler).
 ///
 /// Differences from XTF's test, which are ours to state:
 /// - hvm32: XTF populates the frame at 4 GiB (XENMEM_populate_physmap) to place the stub at
 ///   EIP 0xfffffffa of its flat code segment. Our Xen has no populate_physmap and RAM ends far
 ///   below 4 GiB, so the stub runs at the same offsets in a 32-bit code segment based at 2 MiB.
-/// - 16-bit code: XTF runs it at EIP above 0xffff in an unreal-mode segment, relying on hardware
-///   never truncating EIP in 16-bit code. Our CPU wraps IP to 16 bits after each instruction of
-///   16-bit code (X86Cpu.Step: the CS-limit check on the whole instruction, then the wrap), so an
-///   interrupt there would return below 64 KiB. The 16-bit stub therefore straddles offset
-///   0xffff instead: <c>int $0x21</c> has its opcode at 0xffff and its vector at 0x10000 (within
-///   the 4 GiB limit), and returns to IP 1. A fetch that truncates IP reads the vector from offset
-///   0, which holds 0x22, whose handler returns 0xbad.
+/// - 16-bit code: XTF assembles it in place in its .text (above 1 MiB), enters it with
+///   <c>lret</c> and leaves with <c>ljmpl</c> to a label after it. Our snippets are assembled
+///   for one code size, so the stub's bytes are written at 0x313000, entered with a far call, and
+///   the far jump goes to a kernel continuation whose <c>lret</c> returns to the call.
+///   The 16-bit offsets of its INT and far jump (0x3005, 0x3007) hold <c>int $0x22</c> and the
+///   same far jump, so an emulator that wraps IP deterministically runs the 0x22 handler
+///   (EAX = 0xbad) and comes back, rather than running whatever was there.
 /// </summary>
 [XtfTest("xsa-186", Category.Xsa, Environments.Hvm32 | Environments.Hvm64, Title = "XSA-186 PoC", Guards = ["xsa-186"])]
 public sealed class Xsa186 : TestCase
@@ -41,8 +45,8 @@ public sealed class Xsa186 : TestCase
     private const int BasedCodeSlot = HvmLayout.GdteAvail0 + 1, Code16Slot = HvmLayout.GdteAvail0 + 2;
     private const uint BasedCodeBase = 0x200000;
 
-    /// <summary>Far pointers (m16:32) and the hvm64 tables that map frame 0 at the top of the address space.</summary>
-    private const uint Pointers = 0x300000, L2 = 0x301000, L1 = 0x302000;
+    /// <summary>Far pointers (m16:32), the hvm64 tables that map frame 0 at the top of the address space, and the 16-bit stub (above 64 KiB).</summary>
+    private const uint Pointers = 0x300000, L2 = 0x301000, L1 = 0x302000, Stub16 = 0x313000;
     private const ulong Present = 1, Writable = 2, Accessed = 0x20, Dirty = 0x40;
 
     /// <summary>The stub's offset: 6 bytes below the wrap, as XTF's <c>~0ULL - 5</c>.</summary>
@@ -153,19 +157,23 @@ public sealed class Xsa186 : TestCase
     }
 
     /// <summary>
-    /// 16-bit code in a segment with base 0 and a 4 GiB limit: <c>FEP</c> at 0xfffa, <c>int</c>'s
-    /// opcode at 0xffff and its vector at 0x10000; IP then wraps to 1, where <c>o32 lret</c>
-    /// returns to the far call. Offset 0 holds the vector a fetch truncating IP reads instead.
+    /// 16-bit code in a segment with base 0 and a 4 GiB limit (G = 1), at EIP 0x313000: FEP,
+    /// <c>int $0x21</c> (0x313005), <c>ljmpl $KernelCs, $continuation</c> (0x313007), where the
+    /// continuation's <c>lret</c> (32-bit operand size) returns to the far call. The bytes at
+    /// the offsets a 16-bit wrap reads instead (0x3005, 0x3007) are <c>int $0x22</c> and the
+    /// same far jump.
     /// </summary>
     private uint Run16BitStub()
     {
         SetGdtEntry(Code16Slot, SegmentDescriptor.CodeOrData(0xB, 0, 0xFFFFF, 0, big: false, granular: true));
-        Poke(0xFFFA, [.. Prefix, 0xCD]);
-        Poke(0x10000, [AvailableVector]);
-        Poke(0, [WrongVector, 0x66, 0xCB]);
+        ulong continuation = AssembleKernelCode(a => a.db(0xCB));
+        ushort kernelCs = HvmLayout.KernelCsFor(Environment);
+        byte[] farJump = [0x66, 0xEA, .. BitConverter.GetBytes((uint)continuation), .. BitConverter.GetBytes(kernelCs)];
+        Poke(Stub16, [.. Prefix, 0xCD, AvailableVector, .. farJump]);
+        Poke((Stub16 & 0xFFFF) + (uint)Prefix.Length, [0xCD, WrongVector, .. farJump]);
         return ExecDetailed(a =>
         {
-            a.mov(__dword_ptr[Pointers + 8], 0xFFFAu);
+            a.mov(__dword_ptr[Pointers + 8], Stub16);
             a.mov(__word_ptr[Pointers + 12], (ushort)(Code16Slot << 3));
             a.xor(eax, eax);
             a.call(__fword_ptr[Pointers + 8]);

@@ -18,7 +18,7 @@ internal unsafe struct MicroOp
     /// <summary>The RIP the instruction was decoded at (part of the cache key: see DecodeCache).</summary>
     public ulong Rip;
 
-    /// <summary>RIP of the next instruction in sequence (wrapped to 16 bits in 16-bit code).</summary>
+    /// <summary>RIP of the next instruction in sequence (EIP, a 32-bit register, outside 64-bit mode, 16-bit code included).</summary>
     public ulong NextRip;
 
     /// <summary>Offset of the instruction's last byte, which must lie within the CS limit (SDM vol. 3, 5.3).</summary>

@@ -41,10 +41,9 @@ public sealed partial class X86Cpu
     /// </summary>
     public void ExecuteInstruction(in Instruction insn)
     {
+        // EIP is not truncated to 16 bits in 16-bit code (see Step).
         NextRip = Rip + (ulong)insn.Length;
-        if (Bitness == 16)
-            NextRip &= 0xFFFF;
-        else if (Bitness == 32)
+        if (Bitness != 64)
             NextRip &= 0xFFFFFFFF;
         InstructionTable.Execute(this, in insn);
         Rip = NextRip;

@@ -91,11 +91,17 @@ internal sealed partial class HvmEmulator
         Cpu.InjectEvent(vector, errorCode, kind, returnRip);
     }
 
-    /// <summary>The IP after <paramref name="i"/>, wrapped to the code size outside 64-bit mode.</summary>
+    /// <summary>
+    /// The IP after <paramref name="i"/>: EIP outside 64-bit mode, not truncated to 16 bits in
+    /// 16-bit code (hardware never truncates it there; XTF tests/xsa-186). Under quirk xsa-186
+    /// it is, as the vulnerable emulator wrapped CS:IP of 16-bit code.
+    /// </summary>
     public ulong NextIp(in Instruction i)
     {
         ulong next = Cpu.Rip + (ulong)i.Length;
-        return Cpu.Bitness switch { 16 => next & 0xFFFF, 32 => next & 0xFFFFFFFF, _ => next };
+        if (Cpu.Bitness == 16 && Options.Has(Quirk.Xsa186))
+            return next & 0xFFFF;
+        return Cpu.Bitness == 64 ? next : next & 0xFFFFFFFF;
     }
 
     private Instruction Decode(ulong ip)
@@ -103,8 +109,8 @@ internal sealed partial class HvmEmulator
         int bitness = Cpu.Bitness;
         fetch.Reset(ip);
 
-        // XSA-186: Xen truncated the IP of 16-bit code to 16 bits while fetching (hardware and the
-        // fixed emulator fetch at the untruncated offset, within the CS limit, and wrap IP after).
+        // XSA-186: Xen wrapped the IP of 16-bit code to 16 bits while fetching (hardware and the
+        // fixed emulator fetch at the untruncated offset, within the CS limit, and never wrap it).
         fetch.IpMask = bitness == 16 && Options.Has(Quirk.Xsa186) ? 0xFFFF : ulong.MaxValue;
         var decoder = bitness switch { 16 => decoder16, 32 => decoder32, _ => decoder64 };
         decoder.IP = ip;

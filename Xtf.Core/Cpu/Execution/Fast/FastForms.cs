@@ -19,7 +19,7 @@ internal static unsafe class FastForms
         var op = new MicroOp
         {
             Rip = i.IP,
-            NextRip = bitness == 16 ? end & 0xFFFF : end,
+            NextRip = bitness == 64 ? end : end & 0xFFFFFFFF, // EIP: not truncated in 16-bit code (see X86Cpu.Step)
             LastByte = end - 1,
             Length = (byte)i.Length,
         };
