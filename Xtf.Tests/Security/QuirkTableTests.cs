@@ -42,6 +42,13 @@ public sealed class QuirkTableTests
     private static InstanceOutcome Run(TestInstance instance, params Quirk[] quirks) =>
         new TestEngine().Run(instance, new RunSettings { Quirks = quirks.ToHashSet() });
 
+    private static IEnumerable<Quirk> AllQuirks() => Enum.GetValues<Quirk>();
+
+    [TestCaseSource(nameof(AllQuirks))]
+    public void EveryQuirkIsGuardedBySomeTest(Quirk quirk) =>
+        Assert.That(Guarded.Where(t => t.Guards.Contains(quirk)).Select(t => t.Name), Is.Not.Empty,
+            $"no security test guards {Quirks.Name(quirk)}");
+
     [TestCaseSource(nameof(GuardedInstances))]
     public void PassesOnTheFixedHypervisor(TestInstance instance)
     {
