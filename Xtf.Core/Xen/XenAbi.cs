@@ -52,6 +52,7 @@ public static class XenErrno
 {
     public const int EPERM = 1;
     public const int ENOENT = 2;
+    public const int ESRCH = 3;
     public const int EFAULT = 14;
     public const int EBUSY = 16;
     public const int EINVAL = 22;
