@@ -21,6 +21,7 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext
         Options = options ?? new HypervisorOptions();
         Guest = new GuestMemory(machine.Cpu);
         emulator = new HvmEmulator(machine.Cpu, Options);
+        Domain = DomainState.CreateHvm(machine.Memory);
         machine.Cpu.Intercepts = this;
     }
 
@@ -36,6 +37,8 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext
     public bool Is64Bit => machine.Cpu.Bitness == 64;
 
     public bool IsHvm => true;
+
+    public DomainState Domain { get; }
 
     public ShutdownReason? ShutdownCode { get; set; }
 

@@ -8,6 +8,8 @@ public static class HypercallTable
         HypercallNumber.ConsoleIo => ConsoleIo.Call(ctx, args),
         HypercallNumber.SchedOp => SchedOp.Call(ctx, args),
         HypercallNumber.XenVersion => XenVersion.Call(ctx, args),
+        HypercallNumber.EventChannelOp => EventChannelOp.Call(ctx, args),
+        HypercallNumber.HvmOp => HvmOp.Call(ctx, args),
         _ => -XenErrno.ENOSYS,
     };
 }

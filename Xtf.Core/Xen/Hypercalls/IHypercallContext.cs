@@ -15,6 +15,9 @@ public interface IHypercallContext
 
     bool IsHvm { get; }
 
+    /// <summary>The domain's id, event channels, HVM params and console backend.</summary>
+    DomainState Domain { get; }
+
     void Shutdown(ShutdownReason reason);
 
     /// <summary>SCHEDOP_shutdown_code: the reason recorded for a later shutdown.</summary>

@@ -1,0 +1,71 @@
+using Xtf.Core.Machine;
+using Xtf.Core.Xen.Console;
+using Xtf.Core.Xen.Events;
+
+namespace Xtf.Core.Xen;
+
+/// <summary>
+/// What the hypervisor and toolstack keep for a domain besides its vCPU: its id, event
+/// channels, HVM params, and the PV console backend. Built as libxl's domain builder does.
+/// </summary>
+public sealed class DomainState
+{
+    /// <summary>HVM_NR_PARAMS (public/hvm/params.h).</summary>
+    public const int HvmParamCount = 39;
+
+    /// <summary>The backend's port in dom0 for our console channel (xenconsoled's local port).</summary>
+    public const uint ConsoleBackendPort = 1;
+
+    private DomainState(ushort id) => Id = id;
+
+    public ushort Id { get; }
+
+    public EventChannels EventChannels { get; } = new();
+
+    /// <summary>d->arch.hvm.params.</summary>
+    public ulong[] HvmParams { get; } = new ulong[HvmParamCount];
+
+    public ConsoleRing? Console { get; private set; }
+
+    /// <summary>
+    /// libxl's build for an HVM guest: the special pages (xenstore, console) at the top of RAM,
+    /// zeroed; the xenstore channel unbound to dom0 (no xenstored here) and the console channel
+    /// bound to the backend, allocated in that order; the four params published.
+    /// </summary>
+    public static DomainState CreateHvm(PhysicalMemory memory)
+    {
+        var d = new DomainState(DomainId.FirstGuest);
+        ulong storeFrame = memory.FrameCount - 2, consoleFrame = memory.FrameCount - 1;
+        memory.Write(storeFrame << 12, new byte[PhysicalMemory.FrameSize]);
+        memory.Write(consoleFrame << 12, new byte[PhysicalMemory.FrameSize]);
+        var ring = new ConsoleRing(memory, consoleFrame);
+        d.Console = ring;
+        long storePort = d.EventChannels.AllocUnbound(DomainId.Dom0);
+        long consolePort = d.EventChannels.BindToBackend(DomainId.Dom0, ConsoleBackendPort, ring.Notify);
+        d.HvmParams[HvmParam.StorePfn] = storeFrame;
+        d.HvmParams[HvmParam.StoreEvtchn] = (ulong)storePort;
+        d.HvmParams[HvmParam.ConsolePfn] = consoleFrame;
+        d.HvmParams[HvmParam.ConsoleEvtchn] = (ulong)consolePort;
+        return d;
+    }
+
+    /// <summary>
+    /// rcu_lock_domain_by_any_id then the dummy XSM_TARGET check: DOMID_SELF or our own id is
+    /// us; dom0 exists but an unprivileged caller may not act on it (-EPERM); any other id names
+    /// no domain (-ESRCH).
+    /// </summary>
+    public int CheckTarget(ushort domid) =>
+        domid == DomainId.Self || domid == Id ? 0
+        : domid == DomainId.Dom0 ? -XenErrno.EPERM
+        : -XenErrno.ESRCH;
+}
+
+/// <summary>HVM_PARAM_* indices (public/hvm/params.h).</summary>
+public static class HvmParam
+{
+    public const int CallbackIrq = 0;
+    public const int StorePfn = 1;
+    public const int StoreEvtchn = 2;
+    public const int ConsolePfn = 17;
+    public const int ConsoleEvtchn = 18;
+}
