@@ -33,4 +33,7 @@ public sealed record InstanceOutcome(
 {
     /// <summary>What the hypervisor console (console_io) received; it should equal the debug-port log.</summary>
     public string HypervisorConsole { get; init; } = "";
+
+    /// <summary>What the PV console backend read from the guest's ring; it should equal the debug-port log too.</summary>
+    public string PvConsole { get; init; } = "";
 }

@@ -32,6 +32,7 @@ public sealed class TestEngine : ITestEngine
         return new InstanceOutcome(instance, result, exit.ConsoleText, lines, diagnostic, exit.Instructions, sw.Elapsed)
         {
             HypervisorConsole = exit.HypervisorConsoleText,
+            PvConsole = exit.PvConsoleText,
         };
     }
 }
