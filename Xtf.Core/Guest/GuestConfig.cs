@@ -27,4 +27,8 @@ public sealed record GuestExit(
     IReadOnlyList<string> Lines,
     string HypervisorConsoleText,
     string Reason,
-    long Instructions);
+    long Instructions)
+{
+    /// <summary>What the PV console backend read from the guest's <c>xencons_interface</c> ring.</summary>
+    public string PvConsoleText { get; init; } = "";
+}

@@ -30,6 +30,9 @@ public static class GuestLauncher
         }
 
         var log = runtime.Machine.Log;
-        return new GuestExit(log.Text, log.Lines, runtime.Domain.HypervisorConsole.Text, reason, runtime.Cpu.Retired);
+        return new GuestExit(log.Text, log.Lines, runtime.Domain.HypervisorConsole.Text, reason, runtime.Cpu.Retired)
+        {
+            PvConsoleText = runtime.Domain.Domain.Console?.Log.Text ?? "",
+        };
     }
 }

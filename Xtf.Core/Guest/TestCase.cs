@@ -46,6 +46,7 @@ public abstract partial class TestCase
         Environment = config.Environment;
         Variation = config.Variation;
         Runtime.InitHypercalls();
+        Runtime.SetupPvConsole();
         Printk("--- Xen Test Framework ---\n");
         Printk($"Environment: {GuestEnvironment.Description(config.Environment)}\n");
         Printk(config.Title + "\n");

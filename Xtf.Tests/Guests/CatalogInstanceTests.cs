@@ -26,8 +26,9 @@ public sealed class CatalogInstanceTests
             $"{id} ended {outcome.Result} ({outcome.Diagnostic}); console:\n{outcome.ConsoleLog}");
 
         // DESIGN.md section 5: every message goes to each console channel (debug port and
-        // console_io), with CRLF line ends from the guest.
+        // console_io, and the PV console ring), with CRLF line ends from the guest.
         Assert.That(outcome.HypervisorConsole, Is.EqualTo(outcome.ConsoleLog), "console_io and the debug port disagree");
+        Assert.That(outcome.PvConsole, Is.EqualTo(outcome.ConsoleLog), "the PV console ring and the debug port disagree");
         Assert.That(outcome.ConsoleLog.Replace("\r\n", "", StringComparison.Ordinal), Does.Not.Contain("\n"), "a line does not end in CRLF");
     }
 

@@ -11,7 +11,8 @@ public sealed partial class GuestRuntime
     /// <summary>
     /// XTF's vprintk: LF becomes CRLF (xenconsoled does not translate), then the bytes go to each
     /// console of the environment, in XTF's registration order: the debug port (HVM) with
-    /// <c>rep outsb</c>, then <c>console_io(CONSOLEIO_write)</c> once the hypercall page exists.
+    /// <c>rep outsb</c>, then <c>console_io(CONSOLEIO_write)</c> once the hypercall page exists,
+    /// then the PV console ring once <see cref="SetupPvConsole"/> has found it.
     /// Each write is x86 executed at the current CPL, so the log has the bytes before the next
     /// instruction retires.
     /// </summary>
@@ -25,6 +26,8 @@ public sealed partial class GuestRuntime
             DebugPortWrite(HvmLayout.PrintkBuffer, n);
             if (HypercallsReady)
                 _ = Hypercall(HypercallNumber.ConsoleIo, ConsoleIoCommand.Write, (ulong)n, HvmLayout.PrintkBuffer);
+            if (PvConsoleReady)
+                PvConsoleWrite(bytes.AsSpan(offset, n));
         }
     }
 
