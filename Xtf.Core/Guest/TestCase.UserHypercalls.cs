@@ -37,7 +37,9 @@ public abstract partial class TestCase
     /// the user text page), arguments in EBX, ECX, EDX, ESI, EDI (RDI, RSI, RDX, R10, R8 in
     /// 64-bit code). <paramref name="afterRetire"/>, if given, runs on the host from a gate the
     /// code calls right after the VMCALL retires, before any further instruction of the caller.
-    /// A fault is a framework bug and panics.
+    /// A fault is a framework bug and panics. (From hvm64 compatibility-mode user code this
+    /// needs Exec at CPL 3 in compatibility mode, which the runtime does not support yet: put the
+    /// VMCALL in the ExecUser snippet itself.)
     /// </summary>
     protected long UserHypercall(int number, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0, ulong a5 = 0, Action? afterRetire = null)
     {

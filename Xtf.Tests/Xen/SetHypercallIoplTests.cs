@@ -5,6 +5,7 @@ using Xtf.Core.Testing;
 using Xtf.Core.Xen;
 using Xtf.Core.Xen.Hypercalls;
 using Xtf.Tests.Guests;
+using static Iced.Intel.AssemblerRegisters;
 
 namespace Xtf.Tests.Xen;
 
@@ -179,6 +180,43 @@ public sealed class SetHypercallIoplTests
         Assert.That(o.Result, Is.EqualTo(TestResult.Success), o.ConsoleLog);
         Assert.That(o.Lines, Does.Contain("user at iopl 0: -1").And.Contain("set 9: -22").And.Contain("set 3: 0")
             .And.Contain($"user at iopl 3: {Version}").And.Contain("set 0: 0"), o.ConsoleLog);
+    }
+
+    /// <summary>
+    /// hvm64 user code in compatibility mode: the 32-bit hypercall ABI (number in EAX, arguments
+    /// from EBX), the same CPL rule. The VMCALL is inline in the ExecUser snippet.
+    /// </summary>
+    public sealed class CompatUserGuest : TestCase
+    {
+        public override void Main()
+        {
+            ExecUserCs = Xtf.Core.Guest.Image.HvmLayout.UserCs;
+            Printk($"compat user at iopl 0: {UserVersion()}\n");
+            Printk($"set 3: {HypercallSetIopl(3)}\n");
+            Printk($"compat user at iopl 3: {UserVersion()}\n");
+            ExecUserCs = 0;
+            Success();
+        }
+
+        private long UserVersion()
+        {
+            var r = ExecUserDetailed(a =>
+            {
+                a.mov(ebx, XenVersionCommand.Version);
+                a.mov(eax, HypercallNumber.XenVersion);
+                a.vmcall();
+            });
+            return r.Fault.IsNone ? (int)r.Eax : long.MinValue;
+        }
+    }
+
+    [Test]
+    public void CompatibilityModeUserCodeFollowsTheSameRule()
+    {
+        var o = GuestHarness.Run<CompatUserGuest>(env: Environments.Hvm64);
+        Assert.That(o.Result, Is.EqualTo(TestResult.Success), o.Diagnostic + "\n" + o.ConsoleLog);
+        Assert.That(o.Lines, Does.Contain("compat user at iopl 0: -1").And.Contain("set 3: 0")
+            .And.Contain($"compat user at iopl 3: {Version}"), o.ConsoleLog);
     }
 
     [Test]
