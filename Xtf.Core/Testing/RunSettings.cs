@@ -17,6 +17,9 @@ public sealed record RunSettings
     /// <summary>Xen's <c>hvm_fep</c>: whether the forced emulation prefix reaches the emulator (on by default).</summary>
     public bool Fep { get; init; } = true;
 
+    /// <summary>Whether the hypervisor offers __HYPERVISOR_set_hypercall_iopl (on by default).</summary>
+    public bool UserHypercalls { get; init; } = true;
+
     /// <summary>Historical emulator bugs to re-create in every instance of the run.</summary>
     public IReadOnlySet<Quirk> Quirks { get; init; } = Xen.Quirks.None;
 }

@@ -10,7 +10,7 @@ namespace Xtf.Core.Xen;
 /// leaves, installs the hypercall page on the MSR write, runs hypercalls on VMCALL, and sends
 /// instructions behind the forced emulation prefix through its instruction emulator.
 /// </summary>
-public sealed class HvmDomain : ICpuIntercepts, IHypercallContext
+public sealed class HvmDomain : ICpuIntercepts, IHypercallContext, IHypercallPrivilegeContext
 {
     private readonly VirtualMachine machine;
     private readonly HvmEmulator emulator;
@@ -22,10 +22,14 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext
         Guest = new GuestMemory(machine.Cpu);
         emulator = new HvmEmulator(machine.Cpu, Options);
         Domain = DomainState.CreateHvm(machine.Memory);
+        HypercallPrivilege = new HypercallPrivilege(Options.UserHypercalls, () => machine.Cpu.Cpl == 0);
         machine.Cpu.Intercepts = this;
     }
 
     public HypervisorOptions Options { get; }
+
+    /// <summary>The vCPU's hypercall iopl (__HYPERVISOR_set_hypercall_iopl; HVM kernel = CPL 0).</summary>
+    public HypercallPrivilege HypercallPrivilege { get; }
 
     /// <summary>Instructions the emulator has run for this domain.</summary>
     public long EmulatedInstructions => emulator.Emulated;
@@ -84,13 +88,15 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext
     }
 
     /// <summary>
-    /// VMCALL: a hypercall from the guest (hvm_hypercall). From CPL &gt; 0 Xen refuses with
-    /// -EPERM; otherwise the number in EAX selects the handler and the result goes to EAX/RAX.
+    /// VMCALL: a hypercall from the guest (hvm_hypercall). From CPL above the vCPU's hypercall
+    /// iopl (0 unless the kernel raised it with __HYPERVISOR_set_hypercall_iopl) it is refused
+    /// with -EPERM, Xen's rule for CPL &gt; 0; otherwise the number in EAX selects the handler
+    /// and the result goes to EAX/RAX.
     /// </summary>
     public bool Vmcall(X86Cpu cpu)
     {
         long result;
-        if (cpu.Cpl > 0)
+        if (!HypercallPrivilege.Admits(cpu.Cpl))
         {
             result = -XenErrno.EPERM;
         }

@@ -9,6 +9,12 @@ public sealed record HypervisorOptions
     /// </summary>
     public bool Fep { get; init; } = true;
 
+    /// <summary>
+    /// Our extension __HYPERVISOR_set_hypercall_iopl (DESIGN.md section 5). Off, hypercall 50 is
+    /// unknown (-ENOSYS) and hypercalls stay kernel-only, as on Xen.
+    /// </summary>
+    public bool UserHypercalls { get; init; } = true;
+
     /// <summary>Historical bugs re-created in the emulator path.</summary>
     public IReadOnlySet<Quirk> Quirks { get; init; } = Xen.Quirks.None;
 

@@ -10,6 +10,7 @@ public static class HypercallTable
         HypercallNumber.XenVersion => XenVersion.Call(ctx, args),
         HypercallNumber.EventChannelOp => EventChannelOp.Call(ctx, args),
         HypercallNumber.HvmOp => HvmOp.Call(ctx, args),
+        HypercallNumber.SetHypercallIopl => SetHypercallIopl.Call(ctx, args),
         _ => -XenErrno.ENOSYS,
     };
 }
