@@ -8,6 +8,7 @@ public static class HypercallTable
         HypercallNumber.ConsoleIo => ConsoleIo.Call(ctx, args),
         HypercallNumber.SchedOp => SchedOp.Call(ctx, args),
         HypercallNumber.XenVersion => XenVersion.Call(ctx, args),
+        HypercallNumber.Multicall => Multicall.Call(ctx, args),
         _ => -XenErrno.ENOSYS,
     };
 }
