@@ -98,7 +98,7 @@ public sealed class RandomHypercallTests
                 // A list in the scratch page with a few entries, or a bad list with any count: a
                 // long list over valid RAM would take every mapped page as entries.
                 return rng.Next(2) == 0
-                    ? new HypercallArgs(List, (ulong)rng.Next(9), Value(), Value(), Value())
+                    ? new HypercallArgs(List, (ulong)rng.Next(17), Value(), Value(), Value())
                     : new HypercallArgs(BadPointer(), Count(), Value(), Value(), Value());
             }
 
