@@ -11,6 +11,7 @@ public static class HypercallTable
         HypercallNumber.EventChannelOp => EventChannelOp.Call(ctx, args),
         HypercallNumber.HvmOp => HvmOp.Call(ctx, args),
         HypercallNumber.SetHypercallIopl => SetHypercallIopl.Call(ctx, args),
+        HypercallNumber.Multicall => Multicall.Call(ctx, args),
         _ => -XenErrno.ENOSYS,
     };
 }

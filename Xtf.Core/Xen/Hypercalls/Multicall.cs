@@ -1,0 +1,135 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+
+namespace Xtf.Core.Xen.Hypercalls;
+
+/// <summary>
+/// HYPERVISOR_multicall(call_list, nr_calls) (public/xen.h, xen/common/multicall.c do_multicall,
+/// xen/common/compat/multicall.c for 32-bit callers). Each entry is copied from the guest,
+/// dispatched through <see cref="HypercallTable"/>, and its <c>result</c> field alone is copied
+/// back. Entry layouts (struct multicall_entry { xen_ulong_t op, result; xen_ulong_t args[6]; }):
+/// native (64-bit caller) 64 bytes, op at 0, result at 8, args at 16 + 8i; compat (32-bit caller)
+/// 32 bytes, op at 0, result at 4, args at 8 + 4i.
+/// </summary>
+internal static class Multicall
+{
+    /// <summary>enum mc_disposition (xen/include/xen/multicall.h).</summary>
+    internal enum Disposition
+    {
+        /// <summary>mc_continue: go on with the next entry.</summary>
+        Continue,
+
+        /// <summary>mc_exit: stop the batch; the entry's result becomes the multicall's return value.</summary>
+        Exit,
+
+        /// <summary>mc_preempt: stop the batch and resume it later (the guest left kernel mode).</summary>
+        Preempt,
+    }
+
+    /// <summary>struct mc_state's _MCSF_in_multicall, one per vCPU (our domains have one vCPU).</summary>
+    private sealed class McState
+    {
+        public bool InMulticall;
+    }
+
+    private static readonly ConditionalWeakTable<IHypercallContext, McState> States = new();
+
+    public static long Call(IHypercallContext ctx, HypercallArgs a)
+    {
+        ulong list = a.A1;
+        uint nrCalls = (uint)a.A2;
+        var state = States.GetOrCreateValue(ctx);
+
+        // do_multicall: "Multicall reentry is disallowed." A multicall entry inside a batch
+        // reaches this with the flag set and gets -EINVAL as its result; the batch goes on.
+        if (state.InMulticall)
+            return -XenErrno.EINVAL;
+        state.InMulticall = true;
+        try
+        {
+            return Run(ctx, list, nrCalls);
+        }
+        finally
+        {
+            state.InMulticall = false;
+        }
+    }
+
+    /// <summary>
+    /// The loop of do_multicall. guest_handle_okay() is always true for an HVM (paging mode
+    /// external) caller, so a bad list is found by the copy of the entry that faults: -EFAULT,
+    /// with the entries before it done. nr_calls 0 returns 0 and touches nothing.
+    /// </summary>
+    private static long Run(IHypercallContext ctx, ulong list, uint nrCalls)
+    {
+        bool native = ctx.Is64Bit;
+        int size = native ? 64 : 32;
+        Span<byte> entry = stackalloc byte[64];
+        entry = entry[..size];
+        for (uint i = 0; i < nrCalls; i++)
+        {
+            ulong address = list + ((ulong)i * (ulong)size);
+            if (!native)
+                address &= 0xFFFFFFFF;
+            if (!ctx.Guest.TryRead(address, entry))
+                return -XenErrno.EFAULT;
+
+            ulong op = native ? BinaryPrimitives.ReadUInt64LittleEndian(entry) : BinaryPrimitives.ReadUInt32LittleEndian(entry);
+            long result = Dispatch(ctx, op, native ? NativeArgs(entry) : CompatArgs(entry));
+
+            // __copy_field_to_guest(call_list, &mcs->call, result): the compat field is 32 bits.
+            bool written = native
+                ? ctx.Guest.TryWrite(address + 8, BitConverter.GetBytes(result))
+                : ctx.Guest.TryWrite(address + 4, BitConverter.GetBytes((int)result));
+
+            var disposition = AfterCall(ctx, op);
+            if (disposition == Disposition.Exit)
+                return native ? result : (int)result;
+            if (!written)
+                return -XenErrno.EFAULT;
+            if (disposition == Disposition.Preempt)
+            {
+                // PV (later): a preempted batch is resumed by a continuation at entry i + 1.
+                return 0;
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>
+    /// arch_do_multicall_call's verdict after one entry. HVM (hvm_do_multicall_call): continue
+    /// while the vCPU is at CPL 0, which a multicall caller always is here. PV hook (XSA-213,
+    /// pv_do_multicall_call): an entry that was __HYPERVISOR_iret must end the batch
+    /// (<see cref="Disposition.Exit"/>: the iret has switched the guest's context, so no further
+    /// entry may run on the old one), and an entry that left the guest in user mode preempts it.
+    /// A PV domain implements this here when it exists; nothing below depends on HVM.
+    /// </summary>
+    private static Disposition AfterCall(IHypercallContext ctx, ulong op) =>
+        StopBatchAfterIret(ctx) && op == HypercallNumber.Iret ? Disposition.Exit : Disposition.Continue;
+
+    /// <summary>
+    /// The XSA-213 flag: true for a PV caller, whose __HYPERVISOR_iret inside a batch must end
+    /// it. HVM has no iret hypercall (its hypercall page slot is ud2, and the table answers
+    /// -ENOSYS), so the flag is off for HVM.
+    /// </summary>
+    private static bool StopBatchAfterIret(IHypercallContext ctx) => !ctx.IsHvm;
+
+    /// <summary>The table lookup on the entry's full op: a value beyond the table is -ENOSYS, not truncated.</summary>
+    private static long Dispatch(IHypercallContext ctx, ulong op, HypercallArgs args) =>
+        op < HypercallNumber.PageSlots ? HypercallTable.Dispatch(ctx, (int)op, args) : -XenErrno.ENOSYS;
+
+    private static HypercallArgs NativeArgs(ReadOnlySpan<byte> e) => new(
+        BinaryPrimitives.ReadUInt64LittleEndian(e[16..]),
+        BinaryPrimitives.ReadUInt64LittleEndian(e[24..]),
+        BinaryPrimitives.ReadUInt64LittleEndian(e[32..]),
+        BinaryPrimitives.ReadUInt64LittleEndian(e[40..]),
+        BinaryPrimitives.ReadUInt64LittleEndian(e[48..]));
+
+    private static HypercallArgs CompatArgs(ReadOnlySpan<byte> e) => new(
+        BinaryPrimitives.ReadUInt32LittleEndian(e[8..]),
+        BinaryPrimitives.ReadUInt32LittleEndian(e[12..]),
+        BinaryPrimitives.ReadUInt32LittleEndian(e[16..]),
+        BinaryPrimitives.ReadUInt32LittleEndian(e[20..]),
+        BinaryPrimitives.ReadUInt32LittleEndian(e[24..]));
+}
