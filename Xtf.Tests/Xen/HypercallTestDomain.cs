@@ -35,6 +35,11 @@ internal sealed class HypercallTestDomain : IHypercallContext
 
     public ShutdownReason? ShutdownCode { get; set; }
 
+    /// <summary>Event channels and HVM parameters, built (pages at the top of RAM zeroed) on first use.</summary>
+    public DomainState Domain => domain ??= DomainState.CreateHvm(Vm.Memory);
+
+    private DomainState? domain;
+
     public ShutdownReason? ShutdownState { get; private set; }
 
     public void Shutdown(ShutdownReason reason) => ShutdownState ??= reason;

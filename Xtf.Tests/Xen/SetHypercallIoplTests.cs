@@ -37,6 +37,8 @@ public sealed class SetHypercallIoplTests
 
         public ShutdownReason? ShutdownCode { get; set; }
 
+        public DomainState Domain => throw new AssertionException("set_hypercall_iopl uses no event-channel or parameter state");
+
         public void Shutdown(ShutdownReason reason) => throw new AssertionException("no shutdown expected");
     }
 
@@ -52,6 +54,8 @@ public sealed class SetHypercallIoplTests
         public bool IsHvm => true;
 
         public ShutdownReason? ShutdownCode { get; set; }
+
+        public DomainState Domain => throw new AssertionException("set_hypercall_iopl uses no event-channel or parameter state");
 
         public void Shutdown(ShutdownReason reason) => throw new AssertionException("no shutdown expected");
     }
