@@ -119,7 +119,7 @@ internal static class ControlTransfer
     /// The selector:offset of a direct (ptr16:16/32) or indirect (m16:16/32/64) far branch, and
     /// its operand size in bytes (the width of the offset).
     /// </summary>
-    private static (ushort Selector, ulong Offset, int Size) FarPointer(X86Cpu cpu, in Instruction i)
+    internal static (ushort Selector, ulong Offset, int Size) FarPointer(X86Cpu cpu, in Instruction i)
     {
         if (i.Op0Kind == OpKind.FarBranch16)
             return (i.FarBranchSelector, i.FarBranch16, 2);

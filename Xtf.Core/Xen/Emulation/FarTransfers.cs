@@ -1,5 +1,6 @@
 using Iced.Intel;
 using Xtf.Core.Cpu;
+using Xtf.Core.Cpu.Execution;
 using Xtf.Core.Cpu.Segmentation;
 
 namespace Xtf.Core.Xen.Emulation;
@@ -45,7 +46,7 @@ internal static class FarTransfers
             return;
         }
 
-        var (selector, offset, size) = FarPointer(cpu, in i);
+        var (selector, offset, size) = ControlTransfer.FarPointer(cpu, in i);
         if ((selector & 0xFFFC) == 0)
             throw CpuFault.GP(0);
         var d = cpu.ReadDescriptor(selector);
@@ -178,28 +179,5 @@ internal static class FarTransfers
     {
         bool valid = to64 ? X86Cpu.IsCanonical(offset) : offset <= code.EffectiveLimit;
         return valid ? offset : throw CpuFault.GP(0);
-    }
-
-    /// <summary>
-    /// The selector:offset of ptr16:16/32 or m16:16/32/64 and the operand size in bytes (the
-    /// offset's width); the memory form reads the offset, then the selector after it.
-    /// </summary>
-    private static (ushort Selector, ulong Offset, int Size) FarPointer(X86Cpu cpu, in Instruction i)
-    {
-        if (i.Op0Kind == OpKind.FarBranch16)
-            return (i.FarBranchSelector, i.FarBranch16, 2);
-        if (i.Op0Kind == OpKind.FarBranch32)
-            return (i.FarBranchSelector, i.FarBranch32, 4);
-        int size = i.MemorySize switch
-        {
-            MemorySize.SegPtr16 => 2,
-            MemorySize.SegPtr64 => 8,
-            _ => 4,
-        };
-        int seg = X86Cpu.MemorySegment(i);
-        ulong ea = cpu.EffectiveAddress(i);
-        ulong offset = cpu.ReadLogical(seg, ea, size);
-        ushort selector = (ushort)cpu.ReadLogical(seg, (ea + (ulong)size) & X86Cpu.SizeMask(cpu.AddressSize(i)), 2);
-        return (selector, offset, size);
     }
 }
