@@ -43,7 +43,7 @@ internal static class ControlTransfer
         };
     }
 
-    private static int RetSize(in Instruction i) => i.Code switch
+    internal static int RetSize(in Instruction i) => i.Code switch
     {
         Code.Retnw or Code.Retnw_imm16 or Code.Retfw or Code.Retfw_imm16 => 2,
         Code.Retnq or Code.Retnq_imm16 or Code.Retfq or Code.Retfq_imm16 => 8,
@@ -168,10 +168,24 @@ internal static class ControlTransfer
             return;
         }
 
-        var code = cpu.CheckReturnCodeSegment(selector);
+        FarReturn(cpu, in i, cpu.CheckReturnCodeSegment(selector));
+    }
+
+    /// <summary>
+    /// Far RET in protected mode once the return CS has passed its checks
+    /// (<see cref="X86Cpu.CheckReturnCodeSegment"/>): RPL = CPL returns at the same level, RPL &gt;
+    /// CPL to an outer one. A hypervisor's emulator that skips the CS checks comes here too, where
+    /// RPL &lt; CPL then returns to an inner level as if it were the same one (XSA-110).
+    /// </summary>
+    internal static void FarReturn(X86Cpu cpu, in Instruction i, SegmentDescriptor code)
+    {
+        int size = RetSize(i);
+        ulong imm = i.Op0Kind == OpKind.Immediate16 ? i.Immediate16 : 0u;
+        ulong offset = cpu.PeekStack(0, size);
+        ushort selector = (ushort)cpu.PeekStack(size, size);
         int rpl = selector & 3;
         bool to64 = cpu.LongMode && code.Long;
-        if (rpl == cpu.Cpl)
+        if (rpl <= cpu.Cpl)
         {
             CheckReturnOffset(code, offset, to64);
             cpu.StackPointer += (ulong)(2 * size) + imm;

@@ -6,16 +6,15 @@ using Xtf.Core.Cpu.Segmentation;
 namespace Xtf.Core.Xen.Emulation;
 
 /// <summary>
-/// Far JMP, far CALL and far RET to a code segment in protected mode, in the emulator (Xen's
-/// protmode_load_seg for CS). The new CS is checked as the SDM's JMP, CALL and RET pseudo-code
-/// do: null #GP(0); beyond the table limit, or not code, #GP(selector); in IA-32e mode L and D
-/// both set #GP(selector); the privilege checks; not present #NP(selector); then the offset.
-/// XSA-110: Xen's CS load lacked the privilege checks (DPL against CPL and RPL), so CPL 3 code
-/// could far-branch onto a ring-0 code segment and run there at CPL 0; quirk xsa-110 skips them
-/// and the CPL becomes the target's DPL, as Xen's load did.
-/// Call gates, task gates and TSS descriptors, real-address and virtual-8086 mode, and near
-/// branches run with the processor's own semantics (<see cref="X86Cpu.ExecuteInstruction"/>):
-/// the emulator does not re-implement them.
+/// Far JMP, far CALL and far RET in the emulator. The fixed emulator shares the processor's
+/// semantics (<see cref="X86Cpu.ExecuteInstruction"/>). XSA-110: Xen's CS load (protmode_load_seg)
+/// lacked the privilege checks (DPL against CPL and RPL), so CPL 3 code could far-branch onto a
+/// ring-0 code segment and run there at CPL 0. Under quirk xsa-110 the emulator loads a code
+/// segment target itself with the SDM's other checks in their order (null #GP(0); beyond the
+/// table limit, or not code, #GP(selector); in IA-32e mode L and D both set #GP(selector); not
+/// present #NP(selector); then the offset) and the CPL becomes the target's DPL (RET: the RPL).
+/// Call gates, task gates, TSS descriptors, real-address and virtual-8086 mode and near branches
+/// keep the processor's semantics under the quirk too.
 /// </summary>
 internal static class FarTransfers
 {
@@ -31,16 +30,15 @@ internal static class FarTransfers
     private static bool SkipsPrivilegeChecks(HvmEmulator e) => e.Options.Has(Quirk.Xsa110);
 
     /// <summary>
-    /// JMP/CALL ptr16:16/32 and m16:16/32/64 (SDM vol. 2, JMP and CALL: CONFORMING-CODE-SEGMENT
-    /// and NONCONFORMING-CODE-SEGMENT). CPL does not change: a conforming target needs
-    /// DPL &lt;= CPL, a nonconforming one RPL &lt;= CPL and DPL = CPL (#GP(selector)). CALL then
-    /// needs room for the return CS:IP (#SS(0)) before the offset check (#GP(0)).
+    /// JMP/CALL ptr16:16/32 and m16:16/32/64 to a code segment under quirk xsa-110 (SDM vol. 2, JMP
+    /// and CALL: CONFORMING-CODE-SEGMENT and NONCONFORMING-CODE-SEGMENT without the DPL/RPL
+    /// checks). CALL needs room for the return CS:IP (#SS(0)) before the offset check (#GP(0)).
     /// </summary>
     private static void Branch(HvmEmulator e, in Instruction i, bool call)
     {
         var cpu = e.Cpu;
         bool far = call ? i.IsCallFar || i.IsCallFarIndirect : i.IsJmpFar || i.IsJmpFarIndirect;
-        if (!far || !Protected(cpu))
+        if (!far || !Protected(cpu) || !SkipsPrivilegeChecks(e))
         {
             cpu.ExecuteInstruction(in i);
             return;
@@ -59,9 +57,6 @@ internal static class FarTransfers
         uint error = CpuFault.SelectorError(selector);
         if (cpu.LongMode && d.Long && d.DefaultBig)
             throw CpuFault.GP(error);
-        bool allowed = d.Conforming ? d.Dpl <= cpu.Cpl : (selector & 3) <= cpu.Cpl && d.Dpl == cpu.Cpl;
-        if (!allowed && !SkipsPrivilegeChecks(e))
-            throw CpuFault.GP(error);
         if (!d.Present)
             throw new CpuFault(X86Vector.NP, error);
         if (call)
@@ -74,7 +69,7 @@ internal static class FarTransfers
             cpu.Push(e.NextIp(in i) & X86Cpu.SizeMask(size), size);
         }
 
-        // The CPL stays; only with the checks skipped can a nonconforming DPL differ from it.
+        // With the checks skipped, a nonconforming target's DPL becomes the CPL.
         cpu.CommitCodeSegment(selector, d, d.Conforming ? cpu.Cpl : d.Dpl);
         cpu.Rip = target;
     }
@@ -88,59 +83,19 @@ internal static class FarTransfers
     private static void Retf(HvmEmulator e, in Instruction i)
     {
         var cpu = e.Cpu;
-        if (!Protected(cpu))
+        if (!Protected(cpu) || !SkipsPrivilegeChecks(e))
         {
             cpu.ExecuteInstruction(in i);
             return;
         }
 
-        int size = i.Code switch
-        {
-            Code.Retfw or Code.Retfw_imm16 => 2,
-            Code.Retfq or Code.Retfq_imm16 => 8,
-            _ => 4,
-        };
-        ulong imm = i.Op0Kind == OpKind.Immediate16 ? i.Immediate16 : 0u;
-        ulong offset = cpu.PeekStack(0, size);
-        ushort selector = (ushort)cpu.PeekStack(size, size);
-        var code = ReturnCodeSegment(e, selector);
-        int rpl = selector & 3;
-        bool to64 = cpu.LongMode && code.Long;
-
-        // With the checks skipped, RPL < CPL takes this path too, and the CPL becomes RPL.
-        if (rpl <= cpu.Cpl)
-        {
-            ulong sameLevelTarget = ReturnOffset(code, offset, to64);
-            cpu.StackPointer += (ulong)(2 * size) + imm;
-            cpu.CommitCodeSegment(selector, code, rpl);
-            cpu.Rip = sameLevelTarget;
-            return;
-        }
-
-        int depth = (2 * size) + (int)imm;
-        ulong newSp = cpu.PeekStack(depth, size);
-        ushort ssSelector = (ushort)cpu.PeekStack(depth + size, size);
-        SegmentDescriptor? stack = cpu.LongMode
-            ? cpu.CheckLongModeReturnStack(ssSelector, rpl, to64)
-            : cpu.CheckReturnStackSegment(ssSelector, rpl);
-        ulong target = ReturnOffset(code, offset, to64);
-        cpu.CommitCodeSegment(selector, code, rpl);
-        if (stack is { } ss)
-        {
-            cpu.SetAccessed(ssSelector, ss);
-            cpu.Segments[X86Cpu.SS].Load(ssSelector, ss);
-        }
-        else
-        {
-            cpu.Segments[X86Cpu.SS].LoadNull(ssSelector);
-        }
-
-        cpu.StackPointer = newSp + imm;
-        cpu.NullifyInaccessibleDataSegments();
-        cpu.Rip = target;
+        int size = ControlTransfer.RetSize(in i);
+        var code = ReturnCodeSegment(e, (ushort)cpu.PeekStack(size, size));
+        ControlTransfer.FarReturn(cpu, in i, code);
+        cpu.Rip = cpu.NextRip;
     }
 
-    /// <summary>SDM vol. 2, RET: the checks on the return CS, privilege ones skipped under quirk xsa-110.</summary>
+    /// <summary>SDM vol. 2, RET: the checks on the return CS, without the privilege ones (quirk xsa-110).</summary>
     private static SegmentDescriptor ReturnCodeSegment(HvmEmulator e, ushort selector)
     {
         var cpu = e.Cpu;
@@ -149,10 +104,6 @@ internal static class FarTransfers
         uint error = CpuFault.SelectorError(selector);
         var d = cpu.ReadDescriptor(selector);
         if (!d.IsCode)
-            throw CpuFault.GP(error);
-        int rpl = selector & 3;
-        bool allowed = rpl >= cpu.Cpl && (d.Conforming ? d.Dpl <= rpl : d.Dpl == rpl);
-        if (!allowed && !SkipsPrivilegeChecks(e))
             throw CpuFault.GP(error);
         if (cpu.LongMode && d.Long && d.DefaultBig)
             throw CpuFault.GP(error);
@@ -172,12 +123,5 @@ internal static class FarTransfers
         if (cpu.LongMode)
             offset &= 0xFFFFFFFF;
         return offset <= code.EffectiveLimit ? offset : throw CpuFault.GP(0);
-    }
-
-    /// <summary>SDM vol. 2, RET: canonical for a return to 64-bit code, else within the code segment's limit (#GP(0)).</summary>
-    private static ulong ReturnOffset(SegmentDescriptor code, ulong offset, bool to64)
-    {
-        bool valid = to64 ? X86Cpu.IsCanonical(offset) : offset <= code.EffectiveLimit;
-        return valid ? offset : throw CpuFault.GP(0);
     }
 }
