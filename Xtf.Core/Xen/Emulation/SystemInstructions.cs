@@ -6,26 +6,29 @@ namespace Xtf.Core.Xen.Emulation;
 
 /// <summary>
 /// HLT, LGDT, LIDT and LMSW in the emulator: privileged instructions (SDM vol. 3, 5.9), #GP(0)
-/// at CPL &gt; 0, virtual-8086 mode included, before anything else. XSA-105: Xen emulated them
-/// without that check, so CPL 3 code reaching the emulator could load the GDT and IDT and CR0's
-/// low bits, or halt the vCPU. Past the check each does what the processor does.
+/// at CPL &gt; 0, virtual-8086 mode included, before anything else. The fixed emulator shares the
+/// processor's semantics. XSA-105: Xen emulated them without that check, so CPL 3 code reaching
+/// the emulator could load the GDT and IDT and CR0's low bits, or halt the vCPU; under quirk
+/// xsa-105 the emulator does at CPL &gt; 0 what the processor does at CPL 0.
 /// </summary>
 internal static class SystemInstructions
 {
     public static void Install(Action<Mnemonic, EmulationHandler> own)
     {
-        own(Mnemonic.Hlt, Hlt);
-        own(Mnemonic.Lgdt, (HvmEmulator e, in Instruction i) => LoadTableRegister(e, in i, e.Cpu.Gdtr));
-        own(Mnemonic.Lidt, (HvmEmulator e, in Instruction i) => LoadTableRegister(e, in i, e.Cpu.Idtr));
-        own(Mnemonic.Lmsw, Lmsw);
+        own(Mnemonic.Hlt, WithoutCplCheck(Hlt));
+        own(Mnemonic.Lgdt, WithoutCplCheck((HvmEmulator e, in Instruction i) => LoadTableRegister(e, in i, e.Cpu.Gdtr)));
+        own(Mnemonic.Lidt, WithoutCplCheck((HvmEmulator e, in Instruction i) => LoadTableRegister(e, in i, e.Cpu.Idtr)));
+        own(Mnemonic.Lmsw, WithoutCplCheck(Lmsw));
     }
 
-    /// <summary>SDM vol. 3, 5.9: CPL 0 only, else #GP(0) (skipped under quirk xsa-105).</summary>
-    private static void RequireCpl0(HvmEmulator e)
+    /// <summary>The quirk's handler at CPL &gt; 0 with xsa-105 on; the processor's semantics otherwise.</summary>
+    private static EmulationHandler WithoutCplCheck(EmulationHandler quirk) => (HvmEmulator e, in Instruction i) =>
     {
-        if (e.Cpu.Cpl > 0 && !e.Options.Has(Quirk.Xsa105))
-            throw CpuFault.GP(0);
-    }
+        if (e.Cpu.Cpl > 0 && e.Options.Has(Quirk.Xsa105))
+            quirk(e, in i);
+        else
+            e.Cpu.ExecuteInstruction(in i);
+    };
 
     /// <summary>
     /// HLT (SDM vol. 2, HLT): the vCPU stops until an interrupt, NMI or reset wakes it, RIP past
@@ -34,7 +37,6 @@ internal static class SystemInstructions
     /// </summary>
     private static void Hlt(HvmEmulator e, in Instruction i)
     {
-        RequireCpl0(e);
         ulong next = e.NextIp(in i);
         e.Cpu.Rip = next;
         e.Cpu.NextRip = next;
@@ -49,7 +51,6 @@ internal static class SystemInstructions
     private static void LoadTableRegister(HvmEmulator e, in Instruction i, DescriptorTableRegister reg)
     {
         var cpu = e.Cpu;
-        RequireCpl0(e);
         if (i.Op0Kind != OpKind.Memory)
             throw CpuFault.UD();
         int seg = X86Cpu.MemorySegment(i);
@@ -67,7 +68,6 @@ internal static class SystemInstructions
     private static void Lmsw(HvmEmulator e, in Instruction i)
     {
         var cpu = e.Cpu;
-        RequireCpl0(e);
         ulong msw = cpu.ReadOperand(i, 0, 2) & 0xF;
         cpu.Cr0Value = (cpu.Cr0Value & ~0xEul) | msw | (cpu.Cr0Value & Cr0.PE);
         cpu.UpdateMode();
