@@ -126,7 +126,7 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext, IHypercallPri
     /// </summary>
     public bool InvalidOpcode(X86Cpu cpu)
     {
-        if (!Options.Fep || emulator.Busy || !ForcedEmulation.AtPrefix(cpu))
+        if (!Options.Fep || emulator.Busy || !emulator.AtForcedEmulationPrefix())
             return false;
         ForcedEmulation.Skip(cpu);
         emulator.EmulateOne();

@@ -1,5 +1,4 @@
 using Xtf.Core.Cpu;
-using Xtf.Core.Cpu.Memory;
 
 namespace Xtf.Core.Xen.Emulation;
 
@@ -13,37 +12,6 @@ public static class ForcedEmulation
 {
     /// <summary>The prefix bytes: UD2 (0F 0B) and the ASCII of "xen".</summary>
     public static ReadOnlySpan<byte> Signature => [0x0F, 0x0B, 0x78, 0x65, 0x6E];
-
-    /// <summary>True if CS:RIP holds the prefix, read as an instruction fetch at the current CPL would.</summary>
-    internal static bool AtPrefix(X86Cpu cpu)
-    {
-        var cs = cpu.Segments[X86Cpu.CS];
-        try
-        {
-            for (int i = 0; i < Signature.Length; i++)
-            {
-                ulong ip = cpu.Rip + (ulong)i;
-                ulong linear = ip;
-                if (cpu.Bitness != 64)
-                {
-                    if (ip > cs.Limit)
-                        return false;
-                    linear = (cs.Base + ip) & 0xFFFFFFFF;
-                }
-
-                ulong physical = cpu.Translate(linear, AccessKind.Execute, cpu.Cpl == 3);
-                if (cpu.ReadPhysical(physical, 1) != Signature[i])
-                    return false;
-            }
-        }
-        catch (CpuFault)
-        {
-            // A prefix that cannot be read is not a prefix: the #UD stands.
-            return false;
-        }
-
-        return true;
-    }
 
     /// <summary>Moves CS:RIP past the prefix as hvm_ud_intercept does.</summary>
     internal static void Skip(X86Cpu cpu)

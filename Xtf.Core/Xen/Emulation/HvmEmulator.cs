@@ -92,6 +92,23 @@ internal sealed partial class HvmEmulator
     }
 
     /// <summary>
+    /// True if CS:RIP holds the forced emulation prefix, read as the emulator fetches instructions
+    /// (an instruction fetch at the guest's CPL within the CS limit); bytes that cannot be read
+    /// are not a prefix, and the #UD stands.
+    /// </summary>
+    public bool AtForcedEmulationPrefix()
+    {
+        fetch.Reset(Cpu.Rip);
+        foreach (byte b in ForcedEmulation.Signature)
+        {
+            if (fetch.ReadByte() != b)
+                return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>
     /// The IP after <paramref name="i"/>: EIP outside 64-bit mode, not truncated to 16 bits in
     /// 16-bit code (hardware never truncates it there; XTF tests/xsa-186). Under quirk xsa-186
     /// it is, as the vulnerable emulator wrapped CS:IP of 16-bit code.
@@ -107,11 +124,10 @@ internal sealed partial class HvmEmulator
     private Instruction Decode(ulong ip)
     {
         int bitness = Cpu.Bitness;
-        fetch.Reset(ip);
 
         // XSA-186: Xen wrapped the IP of 16-bit code to 16 bits while fetching (hardware and the
         // fixed emulator fetch at the untruncated offset, within the CS limit, and never wrap it).
-        fetch.IpMask = bitness == 16 && Options.Has(Quirk.Xsa186) ? 0xFFFF : ulong.MaxValue;
+        fetch.Reset(ip, bitness == 16 && Options.Has(Quirk.Xsa186) ? 0xFFFF : ulong.MaxValue);
         var decoder = bitness switch { 16 => decoder16, 32 => decoder32, _ => decoder64 };
         decoder.IP = ip;
         decoder.Decode(out var insn);

@@ -22,10 +22,12 @@ internal sealed class InstructionFetch : CodeReader
     public CpuFault? Fault { get; private set; }
 
     /// <summary>The offset mask applied to IP while fetching (the code size); all ones means none.</summary>
-    public ulong IpMask { get; set; } = ulong.MaxValue;
+    public ulong IpMask { get; private set; } = ulong.MaxValue;
 
-    public void Reset(ulong ip)
+    /// <summary>Starts a fetch at <paramref name="ip"/>, with <paramref name="ipMask"/> applied to each byte's IP.</summary>
+    public void Reset(ulong ip, ulong ipMask = ulong.MaxValue)
     {
+        IpMask = ipMask;
         offset = ip;
         count = 0;
         Fault = null;
