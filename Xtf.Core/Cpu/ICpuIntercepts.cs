@@ -1,3 +1,6 @@
+using Iced.Intel;
+using Xtf.Core.Cpu.Interrupts;
+
 namespace Xtf.Core.Cpu;
 
 /// <summary>Result of CPUID: the four output registers.</summary>
@@ -27,6 +30,22 @@ public interface ICpuIntercepts
     /// instruction retires without the processor's debug traps. False delivers #UD.
     /// </summary>
     bool InvalidOpcode(X86Cpu cpu);
+
+    /// <summary>
+    /// An event about to be delivered through the IDT: an exception, INT n/INT3/INTO, ICEBP, or an
+    /// injected event, with <paramref name="returnRip"/> the RIP its frame would save. A hypervisor
+    /// that owns the IDT and ring 0 itself (Xen's PV guests never run at CPL 0) takes every one:
+    /// true means it handled the event (bounced it to the guest kernel, emulated the instruction,
+    /// or ended the domain) and the vCPU's state is what it left; false delivers through the IDT.
+    /// </summary>
+    bool DeliverEvent(X86Cpu cpu, int vector, uint? errorCode, EventKind kind, ulong returnRip) => false;
+
+    /// <summary>
+    /// SYSCALL or SYSENTER (<paramref name="instruction"/>) that passed its own #UD/#GP checks and
+    /// would enter ring 0. True: the hypervisor that owns ring 0 took it and the instruction is
+    /// complete with the state it left; false: the processor transfers to the MSR target.
+    /// </summary>
+    bool FastSystemCall(X86Cpu cpu, Mnemonic instruction) => false;
 }
 
 /// <summary>Bare hardware: nothing intercepts, CPUID reports a plain CPU.</summary>

@@ -39,6 +39,8 @@ internal static class FastSystemCalls
     {
         if (cpu.Bitness != 64 || (cpu.EferValue & Efer.SCE) == 0)
             throw CpuFault.UD();
+        if (cpu.Intercepts.FastSystemCall(cpu, Mnemonic.Syscall))
+            throw new X86Cpu.InterceptCompleted();
         ulong star = cpu.ReadMsr(X86Cpu.MsrStar);
         ulong target = cpu.ReadMsr(X86Cpu.MsrLstar);
         ulong mask = cpu.ReadMsr(X86Cpu.MsrFmask);
@@ -89,6 +91,8 @@ internal static class FastSystemCalls
         ulong sysenterCs = cpu.ReadMsr(X86Cpu.MsrSysenterCs);
         if (!cpu.ProtectedMode || (sysenterCs & 0xFFFC) == 0)
             throw CpuFault.GP(0);
+        if (cpu.Intercepts.FastSystemCall(cpu, Mnemonic.Sysenter))
+            throw new X86Cpu.InterceptCompleted();
         ulong rsp = cpu.ReadMsr(X86Cpu.MsrSysenterEsp);
         ulong rip = cpu.ReadMsr(X86Cpu.MsrSysenterEip);
         bool longMode = cpu.LongMode;

@@ -64,6 +64,12 @@ public sealed partial class X86Cpu
             return;
         }
 
+        if (Intercepts.DeliverEvent(this, vector, errorCode, kind, returnRip))
+        {
+            NextRip = Rip;
+            return;
+        }
+
         if (LongMode)
         {
             DeliverLongMode(vector, errorCode, kind, returnRip);

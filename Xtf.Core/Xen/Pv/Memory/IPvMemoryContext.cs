@@ -1,0 +1,42 @@
+using Xtf.Core.Cpu;
+using Xtf.Core.Machine;
+
+namespace Xtf.Core.Xen.Pv.Memory;
+
+/// <summary>
+/// What the PV memory manager (page types, mmu_update, update_va_mapping, mmuext_op) needs of its
+/// domain. Guest frames are machine frames 0 .. <see cref="GuestFrames"/> - 1 (the p2m is the
+/// identity); frames above are the hypervisor's, of which the guest may map only
+/// <see cref="SharedInfoMfn"/>.
+/// </summary>
+public interface IPvMemoryContext
+{
+    X86Cpu Cpu { get; }
+
+    /// <summary>Machine memory.</summary>
+    PhysicalMemory Memory { get; }
+
+    /// <summary>pv64 (4-level tables, the guest's root is an L4) or pv32pae (compat: the guest's root is a PAE L3).</summary>
+    bool Is64Bit { get; }
+
+    /// <summary>The number of frames the guest owns (machine frames 0 .. GuestFrames - 1).</summary>
+    ulong GuestFrames { get; }
+
+    /// <summary>The shared_info frame: the hypervisor's, mappable by the guest (share_xen_page_with_guest).</summary>
+    ulong SharedInfoMfn { get; }
+
+    /// <summary>copy_from_guest / copy_to_guest through the guest's page tables.</summary>
+    GuestMemory Guest { get; }
+
+    /// <summary>The root the vCPU runs on in guest kernel mode (an L4 mfn for pv64, an L3 mfn for pv32pae).</summary>
+    ulong KernelRoot { get; }
+
+    /// <summary>pv64's user-mode root (MMUEXT_NEW_USER_BASEPTR), 0 when none.</summary>
+    ulong UserRoot { get; }
+
+    /// <summary>
+    /// Installs a validated root: the kernel one (MMUEXT_NEW_BASEPTR) or pv64's user one
+    /// (MMUEXT_NEW_USER_BASEPTR); the domain reloads CR3 if that root is live.
+    /// </summary>
+    void SetRoot(ulong mfn, bool user);
+}
