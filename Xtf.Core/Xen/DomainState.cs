@@ -34,18 +34,39 @@ public sealed class DomainState
     /// </summary>
     public static DomainState CreateHvm(PhysicalMemory memory)
     {
-        var d = new DomainState(DomainId.FirstGuest);
         ulong storeFrame = memory.FrameCount - 2, consoleFrame = memory.FrameCount - 1;
-        memory.Write(storeFrame << 12, new byte[PhysicalMemory.FrameSize]);
-        memory.Write(consoleFrame << 12, new byte[PhysicalMemory.FrameSize]);
-        var ring = new ConsoleRing(memory, consoleFrame);
-        d.Console = ring;
-        long storePort = d.EventChannels.AllocUnbound(DomainId.Dom0);
-        long consolePort = d.EventChannels.BindToBackend(DomainId.Dom0, ConsoleBackendPort, ring.Notify);
+        var d = Create(memory, storeFrame, consoleFrame, out long storePort, out long consolePort);
         d.HvmParams[HvmParam.StorePfn] = storeFrame;
         d.HvmParams[HvmParam.StoreEvtchn] = (ulong)storePort;
         d.HvmParams[HvmParam.ConsolePfn] = consoleFrame;
         d.HvmParams[HvmParam.ConsoleEvtchn] = (ulong)consolePort;
+        return d;
+    }
+
+    /// <summary>
+    /// The same for a PV guest, whose builder chose the two frames; their mfns and ports go into
+    /// start_info (<see cref="StorePort"/>, <see cref="Console"/>).
+    /// </summary>
+    public static DomainState CreatePv(PhysicalMemory memory, ulong storeFrame, ulong consoleFrame) =>
+        Create(memory, storeFrame, consoleFrame, out _, out _);
+
+    /// <summary>The xenstore event channel (unbound to dom0).</summary>
+    public uint StorePort { get; private set; }
+
+    /// <summary>The console event channel (bound to the backend).</summary>
+    public uint ConsolePort { get; private set; }
+
+    private static DomainState Create(PhysicalMemory memory, ulong storeFrame, ulong consoleFrame, out long storePort, out long consolePort)
+    {
+        var d = new DomainState(DomainId.FirstGuest);
+        memory.Write(storeFrame << 12, new byte[PhysicalMemory.FrameSize]);
+        memory.Write(consoleFrame << 12, new byte[PhysicalMemory.FrameSize]);
+        var ring = new ConsoleRing(memory, consoleFrame);
+        d.Console = ring;
+        storePort = d.EventChannels.AllocUnbound(DomainId.Dom0);
+        consolePort = d.EventChannels.BindToBackend(DomainId.Dom0, ConsoleBackendPort, ring.Notify);
+        d.StorePort = (uint)storePort;
+        d.ConsolePort = (uint)consolePort;
         return d;
     }
 

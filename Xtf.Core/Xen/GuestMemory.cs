@@ -14,9 +14,13 @@ public sealed class GuestMemory
 
     public GuestMemory(X86Cpu cpu) => this.cpu = cpu;
 
-    public bool TryRead(ulong linear, Span<byte> data)
+    public bool TryRead(ulong linear, Span<byte> data) => TryRead(linear, data, cpu.Cpl == 3);
+
+    public bool TryWrite(ulong linear, ReadOnlySpan<byte> data) => TryWrite(linear, data, cpu.Cpl == 3);
+
+    /// <summary>A read with explicit rights: <paramref name="user"/> false is the hypervisor's own (supervisor) access.</summary>
+    public bool TryRead(ulong linear, Span<byte> data, bool user)
     {
-        bool user = cpu.Cpl == 3;
         for (int i = 0; i < data.Length; i++)
         {
             if (!TryTranslate(linear + (ulong)i, AccessKind.Read, user, out ulong pa))
@@ -27,9 +31,9 @@ public sealed class GuestMemory
         return true;
     }
 
-    public bool TryWrite(ulong linear, ReadOnlySpan<byte> data)
+    /// <summary>A write with explicit rights (see <see cref="TryRead(ulong, Span{byte}, bool)"/>).</summary>
+    public bool TryWrite(ulong linear, ReadOnlySpan<byte> data, bool user)
     {
-        bool user = cpu.Cpl == 3;
         // Translate everything first so a failing copy writes nothing.
         var physical = new ulong[data.Length];
         for (int i = 0; i < data.Length; i++)

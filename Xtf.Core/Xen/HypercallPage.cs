@@ -34,4 +34,53 @@ public static class HypercallPage
 
         return page;
     }
+
+    /// <summary>
+    /// A 64-bit PV guest's page (pv_ring3_init_hypercall_page): each slot saves RCX and R11
+    /// around <c>syscall</c>: <c>push %rcx; push %r11; mov $nr, %eax; syscall; pop %r11; pop %rcx;
+    /// ret</c>; the iret slot pushes RCX, R11, RAX and makes the call without returning.
+    /// </summary>
+    public static byte[] BuildPv64()
+    {
+        var page = Filled();
+        for (int nr = 0; nr < HypercallNumber.PageSlots; nr++)
+        {
+            int o = nr * SlotSize;
+            byte[] stub = nr == HypercallNumber.Iret
+                ? [0x51, 0x41, 0x53, 0x50, .. MovEax(nr), 0x0F, 0x05]
+                : [0x51, 0x41, 0x53, .. MovEax(nr), 0x0F, 0x05, 0x41, 0x5B, 0x59, 0xC3];
+            stub.CopyTo(page, o);
+        }
+
+        return page;
+    }
+
+    /// <summary>
+    /// A compat guest's page (pv_ring1_init_hypercall_page), and our extension's page for a PV
+    /// guest whose hypercall iopl is above 0: <c>mov $nr, %eax; int $0x82; ret</c>; the iret
+    /// slot <c>push %eax; mov $__HYPERVISOR_iret, %eax; int $0x82</c>.
+    /// </summary>
+    public static byte[] BuildInt82()
+    {
+        var page = Filled();
+        for (int nr = 0; nr < HypercallNumber.PageSlots; nr++)
+        {
+            int o = nr * SlotSize;
+            byte[] stub = nr == HypercallNumber.Iret
+                ? [0x50, .. MovEax(nr), 0xCD, 0x82]
+                : [.. MovEax(nr), 0xCD, 0x82, 0xC3];
+            stub.CopyTo(page, o);
+        }
+
+        return page;
+    }
+
+    private static byte[] Filled()
+    {
+        var page = new byte[Size];
+        Array.Fill(page, (byte)0xCC);
+        return page;
+    }
+
+    private static byte[] MovEax(int nr) => [0xB8, .. BitConverter.GetBytes(nr)];
 }

@@ -11,7 +11,18 @@ public sealed class HypercallPrivilege(bool enabled, Func<bool> callerIsKernel)
     public bool Enabled { get; } = enabled;
 
     /// <summary>The hypercall iopl, 0..3; 0 at domain creation (Xen's rule: kernel only).</summary>
-    public int Iopl { get; internal set; }
+    public int Iopl
+    {
+        get;
+        internal set
+        {
+            field = value;
+            Changed?.Invoke();
+        }
+    }
+
+    /// <summary>Raised when the kernel changes <see cref="Iopl"/> (a PV domain rewrites its hypercall page).</summary>
+    public event Action? Changed;
 
     /// <summary>True when the current caller is the guest kernel.</summary>
     public bool CallerIsKernel => callerIsKernel();

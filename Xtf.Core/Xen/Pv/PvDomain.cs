@@ -1,0 +1,154 @@
+using Iced.Intel;
+using Xtf.Core.Cpu;
+using Xtf.Core.Cpu.Memory;
+using Xtf.Core.Machine;
+using Xtf.Core.Xen.Hypercalls;
+using Xtf.Core.Xen.Pv.Builder;
+using Xtf.Core.Xen.Pv.Memory;
+
+namespace Xtf.Core.Xen.Pv;
+
+/// <summary>
+/// A PV domain (pv64 or pv32pae): the hypervisor owns ring 0 and the IDT. Every event the vCPU
+/// raises and every SYSCALL/SYSENTER reaches it through the CPU's intercepts, as they would reach
+/// Xen's IDT and syscall entry points; it emulates privileged instructions, runs hypercalls, or
+/// bounces the event to the guest kernel, and returns to the guest with a real IRETQ at CPL 0.
+/// </summary>
+public sealed partial class PvDomain : ICpuIntercepts, IHypercallContext, IHypercallPrivilegeContext, IPvMemoryContext
+{
+    private static readonly Instruction Iretq = DecodeIretq();
+
+    public PvDomain(VirtualMachine machine, ulong guestFrames, bool is64Bit, HypervisorOptions? options = null)
+    {
+        if (guestFrames + XenFrames.Reserved > machine.Memory.FrameCount)
+            throw new ArgumentException("machine memory must hold the guest's frames and the hypervisor's", nameof(guestFrames));
+        Machine = machine;
+        Options = options ?? new HypervisorOptions();
+        GuestFrames = guestFrames;
+        Is64BitDomain = is64Bit;
+        Guest = new GuestMemory(machine.Cpu);
+        Frames = new XenFrames(machine.Memory, guestFrames);
+        HypercallPrivilege = new HypercallPrivilege(Options.UserHypercalls, () => Vcpu.KernelMode);
+        HypercallPrivilege.Changed += WriteHypercallPage;
+        machine.Cpu.Intercepts = this;
+    }
+
+    public VirtualMachine Machine { get; }
+
+    public X86Cpu Cpu => Machine.Cpu;
+
+    public PhysicalMemory Memory => Machine.Memory;
+
+    public HypervisorOptions Options { get; }
+
+    /// <summary>True for pv64, false for pv32pae (a compat guest of a 64-bit hypervisor).</summary>
+    public bool Is64BitDomain { get; }
+
+    public ulong GuestFrames { get; }
+
+    public XenFrames Frames { get; }
+
+    public PvVcpu Vcpu { get; } = new();
+
+    public GuestMemory Guest { get; }
+
+    public ConsoleLog HypervisorConsole { get; } = new();
+
+    public HypercallPrivilege HypercallPrivilege { get; }
+
+    /// <summary>The domain's event channels, console backend and start_info facts; set by the builder.</summary>
+    public DomainState Domain { get; internal set; } = null!;
+
+    /// <summary>The machine frame of shared_info (a hypervisor frame the guest may map).</summary>
+    public ulong SharedInfoMfn { get; internal set; }
+
+    /// <summary>pv32pae: the hypervisor's L4, whose slot 0 holds the guest's L3 (CR3 points here).</summary>
+    public ulong CompatL4 { get; internal set; }
+
+    /// <summary>The machine frame of the hypercall page (XEN_ELFNOTE_HYPERCALL_PAGE), 0 if the image has none.</summary>
+    public ulong HypercallPageMfn { get; internal set; }
+
+    /// <summary>Hypervisor addresses of Xen's stack top and the frame holding it.</summary>
+    internal ulong XenStackTop { get; set; }
+
+    internal ulong XenStackMfn { get; set; }
+
+    public bool Is64Bit => Is64BitDomain;
+
+    public bool IsHvm => false;
+
+    public ShutdownReason? ShutdownCode { get; set; }
+
+    public ShutdownReason? ShutdownState { get; private set; }
+
+    public long Hypercalls { get; private set; }
+
+    ulong IPvMemoryContext.KernelRoot => Vcpu.KernelRoot;
+
+    ulong IPvMemoryContext.UserRoot => Vcpu.UserRoot;
+
+    public void Shutdown(ShutdownReason reason)
+    {
+        ShutdownState ??= reason;
+        Cpu.RequestStop();
+    }
+
+    /// <summary>domain_crash(): the hypervisor logs why and the domain ends (the instance is a CRASH).</summary>
+    public void Crash(string why)
+    {
+        if (ShutdownState is null)
+            Log($"domain_crash: {why}");
+        Shutdown(ShutdownReason.Crash);
+    }
+
+    /// <summary>A line of the hypervisor's log about this vCPU (what <c>xl dmesg</c> shows).</summary>
+    public void Log(string message) =>
+        HypervisorConsole.Append(System.Text.Encoding.Latin1.GetBytes($"(XEN) d{Domain?.Id ?? 0}v0 {message}\n"));
+
+    public void SetRoot(ulong mfn, bool user)
+    {
+        if (user)
+            Vcpu.UserRoot = mfn;
+        else
+            Vcpu.KernelRoot = mfn;
+        if (user != Vcpu.KernelMode || !Is64BitDomain)
+            LoadCr3();
+    }
+
+    /// <summary>Loads CR3 for the vCPU's mode: pv64's kernel or user root; pv32pae's hypervisor L4 with the guest L3 in slot 0.</summary>
+    internal void LoadCr3()
+    {
+        if (Is64BitDomain)
+        {
+            Cpu.WriteControlRegister(3, (Vcpu.KernelMode ? Vcpu.KernelRoot : Vcpu.UserRoot) << 12);
+            return;
+        }
+
+        PageTableWriter.Set(Memory, CompatL4, 0, (Vcpu.KernelRoot << 12) | PageTableWriter.Hypervisor | PageWalker.US);
+        Cpu.WriteControlRegister(3, CompatL4 << 12);
+    }
+
+    public CpuidResult Cpuid(X86Cpu cpu, uint leaf, uint subleaf) =>
+        XenCpuid.Leaf(leaf, subleaf, XenVersion.Major, XenVersion.Minor, hvm: false);
+
+    public bool TryReadMsr(X86Cpu cpu, uint msr, out ulong value)
+    {
+        value = 0;
+        return false;
+    }
+
+    public bool TryWriteMsr(X86Cpu cpu, uint msr, ulong value) => false;
+
+    /// <summary>VMCALL from a PV guest: not a hypercall instruction here; #UD.</summary>
+    public bool Vmcall(X86Cpu cpu) => false;
+
+    /// <summary>#UD reaches the hypervisor through <see cref="DeliverEvent"/> like every other exception.</summary>
+    public bool InvalidOpcode(X86Cpu cpu) => false;
+
+    private static Instruction DecodeIretq()
+    {
+        var decoder = Decoder.Create(64, new ByteArrayCodeReader(new byte[] { 0x48, 0xCF }));
+        decoder.Decode(out var insn);
+        return insn;
+    }
+}

@@ -1,0 +1,17 @@
+using Xtf.Core.Xen.Pv.Traps;
+
+namespace Xtf.Core.Xen.Pv;
+
+/// <summary>The hypercalls only PV guests have (pv_hypercall_table); the rest of the table is shared with HVM.</summary>
+public static class PvHypercalls
+{
+    public static long Dispatch(PvDomain d, int number, HypercallArgs args) => number switch
+    {
+        HypercallNumber.SetTrapTable => TrapHypercalls.SetTrapTable(d, args),
+        HypercallNumber.StackSwitch => TrapHypercalls.StackSwitch(d, args),
+        HypercallNumber.SetCallbacks => TrapHypercalls.SetCallbacks(d, args),
+        HypercallNumber.CallbackOp => TrapHypercalls.CallbackOp(d, args),
+        HypercallNumber.Iret => PvIret.Call(d),
+        _ => -XenErrno.ENOSYS,
+    };
+}
