@@ -29,7 +29,8 @@ public static class GuestLauncher
             reason = $"host exception: {e.GetType().Name}: {e.Message}";
         }
 
-        var log = runtime.Machine.Log;
+        // HVM: the debug port. PV has none: console_io, which every message reaches first.
+        var log = runtime.IsPv ? runtime.Domain.HypervisorConsole : runtime.Machine.Log;
         return new GuestExit(log.Text, log.Lines, runtime.Domain.HypervisorConsole.Text, reason, runtime.Cpu.Retired)
         {
             PvConsoleText = runtime.Domain.Domain.Console?.Log.Text ?? "",

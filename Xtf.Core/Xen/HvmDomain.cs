@@ -10,7 +10,7 @@ namespace Xtf.Core.Xen;
 /// leaves, installs the hypercall page on the MSR write, runs hypercalls on VMCALL, and sends
 /// instructions behind the forced emulation prefix through its instruction emulator.
 /// </summary>
-public sealed class HvmDomain : ICpuIntercepts, IHypercallContext, IHypercallPrivilegeContext
+public sealed class HvmDomain : ICpuIntercepts, IHypercallContext, IHypercallPrivilegeContext, IXenDomain
 {
     private readonly VirtualMachine machine;
     private readonly HvmEmulator emulator;

@@ -23,7 +23,8 @@ public sealed partial class GuestRuntime
         {
             int n = Math.Min(HvmLayout.PrintkBufferSize, bytes.Length - offset);
             WriteKernelBytes(HvmLayout.PrintkBuffer, bytes.AsSpan(offset, n));
-            DebugPortWrite(HvmLayout.PrintkBuffer, n);
+            if (!IsPv)
+                DebugPortWrite(HvmLayout.PrintkBuffer, n);
             if (HypercallsReady)
                 _ = Hypercall(HypercallNumber.ConsoleIo, ConsoleIoCommand.Write, (ulong)n, HvmLayout.PrintkBuffer);
             if (PvConsoleReady)

@@ -23,6 +23,12 @@ public sealed partial class GuestRuntime
     /// </summary>
     public void SetupPvConsole()
     {
+        if (IsPv)
+        {
+            SetupPvConsoleFromStartInfo();
+            return;
+        }
+
         if (!HypercallsReady || !TryGetHvmParam(HvmParam.ConsolePfn, out ulong pfn) || !TryGetHvmParam(HvmParam.ConsoleEvtchn, out ulong port))
             return;
         if (port >= (ulong)(Bitness * Bitness))

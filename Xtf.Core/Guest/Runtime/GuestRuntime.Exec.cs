@@ -63,7 +63,7 @@ public sealed partial class GuestRuntime
 
     private ExecResult ExecCore(Action<Assembler, AsmExtable> body, ExecFaults faults, ExtableHandler? handler)
     {
-        bool user = Cpu.Cpl == 3;
+        bool user = InUserMode;
         int depth = execFrames.Count;
         ulong start = user ? userTextTop : snippetTop;
         ulong saveSlot = (user ? HvmLayout.UserExecSaveSlots : HvmLayout.ExecSaveSlots) + (ulong)(depth * 8);
@@ -249,7 +249,7 @@ public sealed partial class GuestRuntime
     /// </summary>
     private void WriteCode(ulong address, ReadOnlySpan<byte> bytes)
     {
-        if (Cpu.Cpl == 3)
+        if (InUserMode)
         {
             for (int i = 0; i < bytes.Length; i++)
                 Cpu.WriteLogical(X86Cpu.DS, address + (ulong)i, 1, bytes[i]);

@@ -26,7 +26,7 @@ public sealed partial class GuestRuntime
     public ushort ExecUserCs { get; set; }
 
     /// <summary>XTF's exec_user_ss: the stack segment ExecUser's IRET loads (__USER_DS).</summary>
-    public ushort ExecUserSs { get; set; } = HvmLayout.UserDs;
+    public ushort ExecUserSs { get; set; }
 
     /// <summary>XTF's exec_user_efl_and_mask: ANDed into the kernel's EFLAGS for the IRET frame (HVM: all ones).</summary>
     public ulong ExecUserEflagsAndMask { get; set; } = ~0ul;
@@ -48,9 +48,9 @@ public sealed partial class GuestRuntime
     /// </summary>
     public ExecResult ExecUser(Action<Assembler> body, ExecFaults faults = ExecFaults.Record, ExtableHandler? handler = null)
     {
-        if (Cpu.Cpl == 3)
+        if (InUserMode)
             throw new InvalidOperationException("exec_user from CPL 3: XTF's exec_user is a kernel function");
-        ushort userCs = ExecUserCs != 0 ? ExecUserCs : Bitness == 64 ? HvmLayout.UserCs64 : HvmLayout.UserCs;
+        ushort userCs = ExecUserCs != 0 ? ExecUserCs : UserCs;
         ulong userStart = userTextTop;
         var user = new Assembler(CodeBitness(userCs));
         body(user);
@@ -136,7 +136,7 @@ public sealed partial class GuestRuntime
     {
         userFunctions.Push((body, 0));
         ulong gate = ExecUserFunctionGate;
-        bool wide = CodeBitness(ExecUserCs != 0 ? ExecUserCs : Bitness == 64 ? HvmLayout.UserCs64 : HvmLayout.UserCs) == 64;
+        bool wide = CodeBitness(ExecUserCs != 0 ? ExecUserCs : UserCs) == 64;
         try
         {
             var r = ExecUser(a =>
@@ -197,6 +197,14 @@ public sealed partial class GuestRuntime
             a.push(userCs);
             a.push((int)userEntry);
             a.Label(ref iret);
+            if (IsPv)
+            {
+                // HYPERVISOR_iret: the flags word (not VGCF_in_syscall), then the page's iret slot.
+                a.push(0);
+                a.jmp(PvLayout.HypercallIret);
+                return;
+            }
+
             a.iretq();
             return;
         }
@@ -210,7 +218,10 @@ public sealed partial class GuestRuntime
         a.push(userCs);
         a.push((int)userEntry);
         a.Label(ref iret);
-        a.iretd();
+        if (IsPv)
+            a.jmp((uint)PvLayout.HypercallIret);
+        else
+            a.iretd();
     }
 
     /// <summary>
@@ -221,6 +232,8 @@ public sealed partial class GuestRuntime
     {
         if (Bitness != 64 || (selector & 4) != 0)
             return Bitness;
+        if (IsPv)
+            return selector == Xen.Pv.PvAbi.FlatRing3Cs32On64 ? 32 : 64;
         ulong descriptor = ReadKernel(HvmLayout.Gdt + (ulong)(selector & ~7));
         return (descriptor & (1ul << 53)) != 0 ? 64 : 32;
     }

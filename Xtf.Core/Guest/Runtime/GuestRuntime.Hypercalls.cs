@@ -51,6 +51,12 @@ public sealed partial class GuestRuntime
     /// </summary>
     public void InitHypercalls()
     {
+        if (IsPv)
+        {
+            InitPv();
+            return;
+        }
+
         uint? found = null;
         for (uint leaf = 0x40000000; leaf < 0x40010000; leaf += 0x100)
         {

@@ -16,7 +16,13 @@ public sealed partial class GuestRuntime
         if (vector is < 0 or > 255)
             throw new ArgumentOutOfRangeException(nameof(vector));
         if (cs == 0)
-            cs = Bitness == 64 ? HvmLayout.KernelCs64 : HvmLayout.KernelCs;
+            cs = KernelCs;
+        if (IsPv)
+        {
+            SetTrapTableEntry(vector, present ? handler : 0, dpl, cs);
+            return;
+        }
+
         if (Bitness == 64)
         {
             WriteKernelBytes(HvmLayout.Idt + (ulong)(vector * 16),

@@ -32,6 +32,8 @@ public sealed partial class GuestRuntime
         Printk(Stars + "PANIC: " + message + Stars);
         if (HypercallsReady)
             _ = Shutdown(ShutdownReason.Crash);
+        if (IsPv)
+            CrashHardPv();
         Exec(a =>
         {
             a.cli();

@@ -4,6 +4,8 @@ using Xtf.Core.Cpu.Segmentation;
 using Xtf.Core.Guest.Image;
 using Xtf.Core.Machine;
 using Xtf.Core.Xen;
+using Xtf.Core.Xen.Pv;
+using Xtf.Core.Xen.Pv.Builder;
 
 namespace Xtf.Core.Guest.Runtime;
 
@@ -26,12 +28,11 @@ public sealed partial class GuestRuntime
 
     public GuestRuntime(TestCase test, GuestConfig config)
     {
-        if (config.Environment is not (Environments.Hvm32 or Environments.Hvm32Pse or Environments.Hvm32Pae or Environments.Hvm64))
-            throw new NotSupportedException($"environment {GuestEnvironment.Name(config.Environment)} is not available yet");
         this.test = test;
         this.config = config;
-        Machine = new VirtualMachine(new MachineOptions { MemoryBytes = config.MemoryBytes, InstructionBudget = 0 });
-        Domain = new HvmDomain(Machine, config.Hypervisor);
+        IsPv = (config.Environment & Environments.Pv) != 0;
+        ulong machineBytes = config.MemoryBytes + (IsPv ? XenFrames.Reserved * PhysicalMemory.FrameSize : 0);
+        Machine = new VirtualMachine(new MachineOptions { MemoryBytes = machineBytes, InstructionBudget = 0 });
         Cpu = Machine.Cpu;
         Gates = new HostGates(HvmLayout.SupervisorGates, HvmLayout.UserGates);
         Cpu.GateBase = HvmLayout.SupervisorGates;
@@ -40,13 +41,32 @@ public sealed partial class GuestRuntime
         doExceptionGate = Gates.Register("do_exception", DoException);
         execCaptureGate = Gates.Register("exec_capture", CaptureExecRegisters);
         execReturnGate = Gates.Register("exec_return", () => throw new InvalidOperationException("exec_return outside Exec"));
-        Entry = HvmImageBuilder.Build(Machine.Memory, config.Environment, xtfMain, doExceptionGate);
+        if (IsPv)
+        {
+            var pv = new PvDomain(Machine, config.MemoryBytes / PhysicalMemory.FrameSize, config.Environment == Environments.Pv64, config.Hypervisor);
+            Domain = pv;
+            PvDomain = pv;
+            var (image, stubs) = PvImageBuilder.Build(Machine.Memory, config.Environment, xtfMain, doExceptionGate);
+            pvEntryStubs = stubs;
+            StartOfDay = PvDomainBuilder.Build(pv, image with { CommandLine = config.Variation ?? "" });
+        }
+        else
+        {
+            Domain = new HvmDomain(Machine, config.Hypervisor);
+            Entry = HvmImageBuilder.Build(Machine.Memory, config.Environment, xtfMain, doExceptionGate);
+        }
+
+        ExecUserSs = UserDs;
         budgetLeft = config.InstructionBudget;
     }
 
     public VirtualMachine Machine { get; }
 
-    public HvmDomain Domain { get; }
+    /// <summary>The domain: an <see cref="HvmDomain"/>, or a <see cref="Xen.Pv.PvDomain"/> in the PV environments.</summary>
+    public IXenDomain Domain { get; }
+
+    /// <summary>True in pv32pae and pv64.</summary>
+    public bool IsPv { get; }
 
     public X86Cpu Cpu { get; }
 
@@ -55,26 +75,20 @@ public sealed partial class GuestRuntime
     public Extable Extable { get; } = new();
 
     /// <summary>The width of the environment's kernel code: 64 in hvm64 (after boot), 32 otherwise.</summary>
-    public int Bitness => config.Environment == Environments.Hvm64 ? 64 : 32;
+    public int Bitness => config.Environment is Environments.Hvm64 or Environments.Pv64 ? 64 : 32;
 
     private ulong Entry { get; }
 
     /// <summary>
-    /// Starts the vCPU as Xen's domain builder does for a PVH-style 32-bit entry: protected
-    /// mode, paging off, flat 4 GiB CS and data segments, EFLAGS = 2 (hvm64 too: its boot code
-    /// enters IA-32e mode itself); then runs to the end.
-    /// Returns why the machine stopped.
+    /// Starts the vCPU and runs to the end; returns why the machine stopped. HVM: as Xen's domain
+    /// builder does for a PVH-style 32-bit entry: protected mode, paging off, flat 4 GiB CS and
+    /// data segments, EFLAGS = 2 (hvm64 too: its boot code enters IA-32e mode itself). PV: the
+    /// domain builder has already put the vCPU at the entry point.
     /// </summary>
     public string Run()
     {
-        var cs = Cpu.Segments[X86Cpu.CS];
-        cs.Load(HvmLayout.KernelCs, SegmentDescriptor.Code32(0));
-        foreach (int seg in new[] { X86Cpu.DS, X86Cpu.ES, X86Cpu.SS, X86Cpu.FS, X86Cpu.GS })
-            Cpu.Segments[seg].Load(HvmLayout.KernelDs, SegmentDescriptor.Data32(0));
-        Cpu.Cr0Value = Cr0.PE | Cr0.ET;
-        Cpu.Eflags = RFlags.Reserved1;
-        Cpu.Rip = Entry;
-        Cpu.UpdateMode();
+        if (!IsPv)
+            EnterHvm();
         clock.Start();
         try
         {
@@ -85,6 +99,18 @@ public sealed partial class GuestRuntime
         {
             return stop.Message;
         }
+    }
+
+    private void EnterHvm()
+    {
+        var cs = Cpu.Segments[X86Cpu.CS];
+        cs.Load(HvmLayout.KernelCs, SegmentDescriptor.Code32(0));
+        foreach (int seg in new[] { X86Cpu.DS, X86Cpu.ES, X86Cpu.SS, X86Cpu.FS, X86Cpu.GS })
+            Cpu.Segments[seg].Load(HvmLayout.KernelDs, SegmentDescriptor.Data32(0));
+        Cpu.Cr0Value = Cr0.PE | Cr0.ET;
+        Cpu.Eflags = RFlags.Reserved1;
+        Cpu.Rip = Entry;
+        Cpu.UpdateMode();
     }
 
     /// <summary>
@@ -121,7 +147,10 @@ public sealed partial class GuestRuntime
                     throw new GuestStoppedException("triple fault: the processor entered shutdown");
                 case StopReason.StopRequested:
                     if (Domain.ShutdownState is { } s)
-                        throw new GuestStoppedException($"domain shut down: {s.ToString().ToLowerInvariant()}");
+                    {
+                        string why = PvDomain?.LastXenMessage is { } m && s == ShutdownReason.Crash ? $" ({m})" : "";
+                        throw new GuestStoppedException($"domain shut down: {s.ToString().ToLowerInvariant()}{why}");
+                    }
                     break;
             }
         }

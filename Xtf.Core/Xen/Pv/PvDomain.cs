@@ -14,7 +14,7 @@ namespace Xtf.Core.Xen.Pv;
 /// Xen's IDT and syscall entry points; it emulates privileged instructions, runs hypercalls, or
 /// bounces the event to the guest kernel, and returns to the guest with a real IRETQ at CPL 0.
 /// </summary>
-public sealed partial class PvDomain : ICpuIntercepts, IHypercallContext, IHypercallPrivilegeContext, IPvMemoryContext
+public sealed partial class PvDomain : ICpuIntercepts, IHypercallContext, IHypercallPrivilegeContext, IPvMemoryContext, IXenDomain
 {
     private static readonly Instruction Iretq = DecodeIretq();
 
@@ -53,6 +53,12 @@ public sealed partial class PvDomain : ICpuIntercepts, IHypercallContext, IHyper
     public GuestMemory Guest { get; }
 
     public ConsoleLog HypervisorConsole { get; } = new();
+
+    /// <summary>The hypervisor's own messages about the domain (crash reasons, unhandled traps), as <c>xl dmesg</c> shows them.</summary>
+    public ConsoleLog XenLog { get; } = new();
+
+    /// <summary>The last message in <see cref="XenLog"/>.</summary>
+    public string? LastXenMessage { get; private set; }
 
     public HypercallPrivilege HypercallPrivilege { get; }
 
@@ -102,8 +108,11 @@ public sealed partial class PvDomain : ICpuIntercepts, IHypercallContext, IHyper
     }
 
     /// <summary>A line of the hypervisor's log about this vCPU (what <c>xl dmesg</c> shows).</summary>
-    public void Log(string message) =>
-        HypervisorConsole.Append(System.Text.Encoding.Latin1.GetBytes($"(XEN) d{Domain?.Id ?? 0}v0 {message}\n"));
+    public void Log(string message)
+    {
+        LastXenMessage = message;
+        XenLog.Append(System.Text.Encoding.Latin1.GetBytes($"(XEN) d{Domain?.Id ?? 0}v0 {message}\n"));
+    }
 
     public void SetRoot(ulong mfn, bool user)
     {
