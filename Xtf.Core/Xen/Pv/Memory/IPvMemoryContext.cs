@@ -39,4 +39,26 @@ public interface IPvMemoryContext
     /// (MMUEXT_NEW_USER_BASEPTR); the domain reloads CR3 if that root is live.
     /// </summary>
     void SetRoot(ulong mfn, bool user);
+
+    /// <summary>
+    /// init_xen_l4_slots: writes Xen's entries (slots 256-271) into a pv64 L4 the guest is having
+    /// validated as a page table (the guest's values there are discarded, as Xen's promote_l4_table does).
+    /// </summary>
+    void InitXenL4Slots(ulong l4Mfn);
+
+    /// <summary>
+    /// init_xen_pae_l2_slots: writes Xen's compat entries (slots 428-511, the compat M2P) into the
+    /// pv32 L2 that the guest's L3 slot 3 points to.
+    /// </summary>
+    void InitXenPaeL2Slots(ulong l2Mfn);
+
+    /// <summary>set_gpfn_from_mfn (MMU_MACHPHYS_UPDATE): the M2P entry of <paramref name="mfn"/>.</summary>
+    void SetM2pEntry(ulong mfn, ulong pfn);
+
+    /// <summary>
+    /// MMUEXT_SET_LDT with arguments already checked: the vCPU's LDT becomes
+    /// <paramref name="entries"/> descriptors at guest linear <paramref name="linearBase"/>
+    /// (0 entries: no LDT), as pv_destroy_ldt then load_LDT.
+    /// </summary>
+    void SetLdt(ulong linearBase, uint entries);
 }

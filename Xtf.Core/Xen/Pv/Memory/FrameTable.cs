@@ -1,0 +1,95 @@
+namespace Xtf.Core.Xen.Pv.Memory;
+
+/// <summary>The use a frame is typed for (Xen's PGT_* type of page_info.u.inuse.type_info).</summary>
+public enum PageType : byte
+{
+    /// <summary>PGT_none, or any type with a type count of 0 (a page with no type references may take any type).</summary>
+    None,
+    Writable,
+    L1,
+    L2,
+    L3,
+    L4,
+
+    /// <summary>PGT_seg_desc_page: a GDT or LDT frame.</summary>
+    SegDesc,
+}
+
+/// <summary>Who a machine frame belongs to (page_get_owner).</summary>
+public enum FrameOwner : byte
+{
+    Guest,
+
+    /// <summary>A Xen frame shared with the guest (share_xen_page_with_guest): owned by it, typed writable for good.</summary>
+    SharedWithGuest,
+
+    /// <summary>A frame of the hypervisor (Xen heap, M2P, Xen's own page tables): the guest may not reference it.</summary>
+    Hypervisor,
+}
+
+/// <summary>
+/// The frame table: Xen's struct page_info for every machine frame, reduced to what the PV MMU
+/// rules read: owner, type, type count, PGT_pinned and PGT_pae_xen_l2. The general reference
+/// count is not kept: guest frames are never freed here.
+/// </summary>
+public sealed class FrameTable
+{
+    private readonly PageType[] types;
+    private readonly int[] counts;
+    private readonly bool[] pinned;
+    private readonly bool[] paeXenL2;
+    private readonly ulong guestFrames;
+    private readonly ulong sharedInfoMfn;
+
+    public FrameTable(ulong frameCount, ulong guestFrames, ulong sharedInfoMfn)
+    {
+        types = new PageType[frameCount];
+        counts = new int[frameCount];
+        pinned = new bool[frameCount];
+        paeXenL2 = new bool[frameCount];
+        this.guestFrames = guestFrames;
+        this.sharedInfoMfn = sharedInfoMfn;
+
+        // share_xen_page_with_guest(SHARE_rw): "the incremented type count pins as writable".
+        if (sharedInfoMfn < frameCount)
+        {
+            types[sharedInfoMfn] = PageType.Writable;
+            counts[sharedInfoMfn] = 1;
+        }
+    }
+
+    public ulong FrameCount => (ulong)types.Length;
+
+    /// <summary>mfn_valid: the frame exists in machine memory.</summary>
+    public bool IsValid(ulong mfn) => mfn < FrameCount;
+
+    public FrameOwner Owner(ulong mfn) =>
+        mfn < guestFrames ? FrameOwner.Guest
+        : mfn == sharedInfoMfn ? FrameOwner.SharedWithGuest
+        : FrameOwner.Hypervisor;
+
+    /// <summary>get_page(page, d): the frame exists and the guest owns it (shared Xen frames included).</summary>
+    public bool IsGuests(ulong mfn) => IsValid(mfn) && Owner(mfn) != FrameOwner.Hypervisor;
+
+    /// <summary>The type, <see cref="PageType.None"/> while no type reference is held.</summary>
+    public PageType Type(ulong mfn) => IsValid(mfn) && counts[mfn] > 0 ? types[mfn] : PageType.None;
+
+    public int TypeCount(ulong mfn) => IsValid(mfn) ? counts[mfn] : 0;
+
+    public bool IsPinned(ulong mfn) => IsValid(mfn) && pinned[mfn];
+
+    /// <summary>PGT_pae_xen_l2: a pv32 L2 under L3 slot 3, whose slots from 428 up are Xen's.</summary>
+    public bool IsPaeXenL2(ulong mfn) => IsValid(mfn) && counts[mfn] > 0 && paeXenL2[mfn];
+
+    internal void Set(ulong mfn, PageType type, bool xenL2)
+    {
+        types[mfn] = type;
+        paeXenL2[mfn] = xenL2;
+    }
+
+    internal int Increment(ulong mfn) => ++counts[mfn];
+
+    internal int Decrement(ulong mfn) => --counts[mfn];
+
+    internal void SetPinned(ulong mfn, bool value) => pinned[mfn] = value;
+}
