@@ -92,12 +92,20 @@ public sealed partial class GuestRuntime
             {
                 ulong pte = ReadPte(page);
                 if ((pte & PageWalker.P) != 0 && (pte & PageWalker.US) == 0)
-                    PanicIfFailed(Hypercall(HypercallNumber.UpdateVaMapping, page, pte | PageWalker.US, UvmfInvlpg), $"update_va_mapping({page:x8}) failed");
+                    PanicIfFailed(UpdateVaMapping(page, pte | PageWalker.US, UvmfInvlpg), $"update_va_mapping({page:x8}) failed");
             }
         }
 
-        PanicIfFailed(Hypercall(HypercallNumber.UpdateVaMapping, 0, 0, UvmfInvlpg), "Failed to unmap page at NULL");
+        PanicIfFailed(UpdateVaMapping(0, 0, UvmfInvlpg), "Failed to unmap page at NULL");
     }
+
+    /// <summary>
+    /// HYPERVISOR_update_va_mapping(va, pte, flags): a 32-bit caller passes the 64-bit PTE in two
+    /// argument registers, low half first (XTF's hypercall-x86_32.h).
+    /// </summary>
+    public long UpdateVaMapping(ulong va, ulong pte, ulong flags) => Bitness == 64
+        ? Hypercall(HypercallNumber.UpdateVaMapping, va, pte, flags)
+        : Hypercall(HypercallNumber.UpdateVaMapping, va, pte & 0xFFFFFFFF, pte >> 32, flags);
 
     /// <summary>The pages user code needs: the user gate page, user text, user data and the user stack.</summary>
     private static IEnumerable<ulong> HvmPageTablesUserPages =>

@@ -1,6 +1,7 @@
 using Iced.Intel;
 using Xtf.Core.Cpu;
 using Xtf.Core.Cpu.Memory;
+using Xtf.Core.Cpu.Segmentation;
 using Xtf.Core.Machine;
 using Xtf.Core.Xen.Hypercalls;
 using Xtf.Core.Xen.Pv.Builder;
@@ -30,6 +31,7 @@ public sealed partial class PvDomain : ICpuIntercepts, IHypercallContext, IHyper
         Frames = new XenFrames(machine.Memory, guestFrames);
         HypercallPrivilege = new HypercallPrivilege(Options.UserHypercalls, () => Vcpu.KernelMode);
         HypercallPrivilege.Changed += WriteHypercallPage;
+        Mmu = new PvMemoryManager(this);
         machine.Cpu.Intercepts = this;
     }
 
@@ -73,6 +75,12 @@ public sealed partial class PvDomain : ICpuIntercepts, IHypercallContext, IHyper
 
     /// <summary>The machine frame of the hypercall page (XEN_ELFNOTE_HYPERCALL_PAGE), 0 if the image has none.</summary>
     public ulong HypercallPageMfn { get; internal set; }
+
+    /// <summary>Page types and the MMU hypercalls (mmu_update, update_va_mapping, mmuext_op).</summary>
+    public PvMemoryManager Mmu { get; }
+
+    /// <summary>The hypervisor's part of the address space; set by the builder.</summary>
+    internal XenArea Xen { get; set; } = null!;
 
     /// <summary>Hypervisor addresses of Xen's stack top and the frame holding it.</summary>
     internal ulong XenStackTop { get; set; }
@@ -122,6 +130,29 @@ public sealed partial class PvDomain : ICpuIntercepts, IHypercallContext, IHyper
             Vcpu.KernelRoot = mfn;
         if (user != Vcpu.KernelMode || !Is64BitDomain)
             LoadCr3();
+    }
+
+    public void InitXenL4Slots(ulong l4Mfn) => Xen.InstallL4Slots(l4Mfn);
+
+    public void InitXenPaeL2Slots(ulong l2Mfn) => Xen.InstallCompatL2Slots(l2Mfn);
+
+    public void SetM2pEntry(ulong mfn, ulong pfn) => Xen.SetM2pEntry(mfn, pfn);
+
+    /// <summary>
+    /// MMUEXT_SET_LDT: the LDT the guest names (its linear base and entry count; 0 entries is
+    /// none). Xen maps those pages into its per-domain area; here LDTR caches the guest's own
+    /// linear base, which shows the same descriptors.
+    /// </summary>
+    public void SetLdt(ulong linearBase, uint entries)
+    {
+        if (entries == 0)
+        {
+            Cpu.Ldtr.LoadNull(0);
+            return;
+        }
+
+        Cpu.Ldtr.Load(PvAbi.FirstReservedGdtByte + 0x50, SegmentDescriptor.System(SystemDescriptorType.Ldt, linearBase & 0xFFFFFFFF, (entries * 8) - 1));
+        Cpu.Ldtr.Base = linearBase;
     }
 
     /// <summary>Loads CR3 for the vCPU's mode: pv64's kernel or user root; pv32pae's hypervisor L4 with the guest L3 in slot 0.</summary>

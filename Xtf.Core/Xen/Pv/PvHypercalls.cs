@@ -1,3 +1,4 @@
+using Xtf.Core.Xen.Hypercalls;
 using Xtf.Core.Xen.Pv.Traps;
 
 namespace Xtf.Core.Xen.Pv;
@@ -12,6 +13,10 @@ public static class PvHypercalls
         HypercallNumber.SetCallbacks => TrapHypercalls.SetCallbacks(d, args),
         HypercallNumber.CallbackOp => TrapHypercalls.CallbackOp(d, args),
         HypercallNumber.Iret => PvIret.Call(d),
+        HypercallNumber.MmuUpdate => MmuUpdate.Call(d, d.Mmu, args),
+        HypercallNumber.UpdateVaMapping => UpdateVaMapping.Call(d, d.Mmu, args),
+        HypercallNumber.UpdateVaMappingOtherdomain => UpdateVaMapping.CallOtherDomain(d, d.Mmu, args),
+        HypercallNumber.MmuextOp => MmuextOp.Call(d, d.Mmu, args),
         _ => -XenErrno.ENOSYS,
     };
 }

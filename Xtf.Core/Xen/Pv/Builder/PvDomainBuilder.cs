@@ -55,6 +55,7 @@ public static class PvDomainBuilder
         // The hypervisor's frames: shared_info, GDT, TSS, stack, and its page-table slots.
         d.SharedInfoMfn = frames.Allocate();
         var xen = XenArea.Build(d);
+        d.Xen = xen;
 
         // Start-of-day tables: pv64 L4 -> L3 -> L2 -> L1s; pv32pae L3 -> L2 (slot 0) and the
         // L2 of slot 3 that carries Xen's compat slots.
@@ -100,6 +101,8 @@ public static class PvDomainBuilder
         WriteStartInfo(d, startInfo, store >> 12, console >> 12, root << 12, tableCount, mfnList, image.CommandLine, wide);
         d.Vcpu.KernelRoot = root;
         xen.LoadCpu(root);
+        if (d.Mmu.PinInitial(root) is var rc and not 0)
+            throw new InvalidOperationException($"the start-of-day page tables do not validate: {rc}");
         var sod = new PvStartOfDay(startInfo, root << 12, tableCount, mfnList, stack + Page, mappedEnd);
         Enter(d, image.Entry, sod);
         return sod;

@@ -22,6 +22,8 @@ internal sealed class XenArea
     private readonly PvDomain d;
     private readonly PhysicalMemory memory;
     private ulong m2pL3, perDomainL3, privateL3, compatM2pL1;
+    private List<ulong> m2pFrames = [];
+    private int m2pEntrySize;
 
     private XenArea(PvDomain d)
     {
@@ -65,13 +67,13 @@ internal sealed class XenArea
         ulong machineFrames = memory.FrameCount;
         if (d.Is64BitDomain)
         {
-            var m2p = WriteM2p(machineFrames, 8);
+            var m2p = m2pFrames = WriteM2p(machineFrames, m2pEntrySize = 8);
             const ulong userReadOnly = PageWalker.P | PageWalker.A | PageWalker.US;
             PageTableWriter.Map(memory, frames, scratch, PvAbi.HypervisorVirtStart64, m2p, userReadOnly, userReadOnly);
         }
         else
         {
-            var m2p = WriteM2p(machineFrames, 4);
+            var m2p = m2pFrames = WriteM2p(machineFrames, m2pEntrySize = 4);
             if (m2p.Count > 512)
                 throw new InvalidOperationException("the compat M2P needs more than one L1");
             compatM2pL1 = frames.Allocate();
@@ -140,6 +142,16 @@ internal sealed class XenArea
         for (int i = 0; i < page.Length; i++)
             BitConverter.TryWriteBytes(bytes.AsSpan(i * 8), page[i]);
         memory.Write(ReservedGdtFrame << 12, bytes);
+    }
+
+    /// <summary>MMU_MACHPHYS_UPDATE: one M2P entry.</summary>
+    public void SetM2pEntry(ulong mfn, ulong pfn)
+    {
+        ulong offset = mfn * (ulong)m2pEntrySize;
+        int page = (int)(offset >> 12);
+        if (page >= m2pFrames.Count)
+            return;
+        d.Cpu.WritePhysical((m2pFrames[page] << 12) + (offset & 0xFFF), m2pEntrySize, m2pEntrySize == 8 ? pfn : pfn & 0xFFFFFFFF);
     }
 
     /// <summary>init_xen_l4_slots: the M2P (pv64), per-domain and private slots of a top-level table.</summary>

@@ -185,7 +185,13 @@ public static class TrapBounce
     {
         var bytes = new byte[values.Count * size];
         for (int i = 0; i < values.Count; i++)
-            BitConverter.TryWriteBytes(bytes.AsSpan(i * size, size), size == 8 ? values[i] : (uint)values[i]);
+        {
+            if (size == 8)
+                BitConverter.TryWriteBytes(bytes.AsSpan(i * 8), values[i]);
+            else
+                BitConverter.TryWriteBytes(bytes.AsSpan(i * 4), (uint)values[i]);
+        }
+
         if (d.Guest.TryWrite(bottom, bytes, user: false))
             return true;
         d.Crash($"fault writing the bounce frame at {bottom:x}");
