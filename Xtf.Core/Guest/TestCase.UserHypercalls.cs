@@ -28,21 +28,36 @@ public abstract partial class TestCase
     /// a user-text stub at CPL 3 (where Xen refuses it with -EPERM).
     /// </summary>
     protected long HypercallSetIopl(int iopl) =>
-        Runtime.Cpu.Cpl == 0
+        !Runtime.InUserMode
             ? Hypercall(HypercallNumber.SetHypercallIopl, (ulong)(uint)iopl)
             : UserHypercall(HypercallNumber.SetHypercallIopl, (ulong)(uint)iopl);
 
     /// <summary>
-    /// A hypercall issued by <c>mov $nr, %eax; vmcall</c> in code of the current CPL (at CPL 3, on
-    /// the user text page), arguments in EBX, ECX, EDX, ESI, EDI (RDI, RSI, RDX, R10, R8 in
-    /// 64-bit code). <paramref name="afterRetire"/>, if given, runs on the host from a gate the
-    /// code calls right after the VMCALL retires, before any further instruction of the caller.
-    /// A fault is a framework bug and panics. (From hvm64 compatibility-mode user code this
-    /// needs Exec at CPL 3 in compatibility mode, which the runtime does not support yet: put the
-    /// VMCALL in the ExecUser snippet itself.)
+    /// A hypercall issued by <c>mov $nr, %eax; vmcall</c> (HVM) or <c>int $0x82</c> (PV) in code
+    /// of the current CPL (at CPL 3, on the user text page), arguments in EBX, ECX, EDX, ESI, EDI
+    /// (RDI, RSI, RDX, R10, R8 in 64-bit code). <paramref name="afterRetire"/>, if given, runs on
+    /// the host from a gate the code calls right after the hypercall instruction retires, before
+    /// any further instruction of the caller. A fault is a framework bug and panics (see
+    /// <see cref="TryUserHypercall"/>). (From hvm64 compatibility-mode user code this needs Exec
+    /// at CPL 3 in compatibility mode, which the runtime does not support yet: put the VMCALL in
+    /// the ExecUser snippet itself.)
     /// </summary>
     protected long UserHypercall(int number, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0, ulong a5 = 0, Action? afterRetire = null)
     {
+        var (rc, fault) = TryUserHypercall(number, a1, a2, a3, a4, a5, afterRetire);
+        if (!fault.IsNone)
+            Panic($"user hypercall {number}: {fault}\n");
+        return rc;
+    }
+
+    /// <summary>
+    /// <see cref="UserHypercall"/> that records an exception instead: a PV guest's <c>int $0x82</c>
+    /// from user mode is #GP((0x82 &lt;&lt; 3) | 2) while the hypercall iopl is below 3 (the gate's
+    /// DPL is 1, DESIGN.md section 5).
+    /// </summary>
+    protected (long Result, ExInfo Fault) TryUserHypercall(int number, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0, ulong a5 = 0, Action? afterRetire = null)
+    {
+        bool pv = Runtime.IsPv;
         bool wide = Runtime.Cpu.Bitness == 64;
         ulong gate = afterVmcallGate ??= Runtime.Gates.Register("after_vmcall", AfterVmcall, user: true);
         afterVmcall = afterRetire;
@@ -68,7 +83,10 @@ public abstract partial class TestCase
                 }
 
                 a.mov(eax, (uint)number);
-                a.vmcall();
+                if (pv)
+                    a.@int(0x82);
+                else
+                    a.vmcall();
                 if (afterRetire is not null)
                 {
                     if (wide)
@@ -76,8 +94,8 @@ public abstract partial class TestCase
                     else
                         a.call((uint)gate);
                 }
-            }, ExecFaults.Unhandled);
-            return wide ? (long)r.Rax : (int)r.Eax;
+            });
+            return (wide ? (long)r.Rax : (int)r.Eax, r.Fault);
         }
         finally
         {
@@ -103,9 +121,16 @@ public abstract partial class TestCase
         return UserHypercall(HypercallNumber.ConsoleIo, ConsoleIoCommand.Write, (ulong)n, UserPrintkBuffer, afterRetire: afterRetire);
     }
 
+    /// <summary><see cref="UserConsoleWrite"/> that returns the exception the hypercall instruction took, if any.</summary>
+    protected (long Result, ExInfo Fault) TryUserConsoleWrite(string text, Action? afterRetire = null)
+    {
+        int n = StageUserText(text);
+        return TryUserHypercall(HypercallNumber.ConsoleIo, ConsoleIoCommand.Write, (ulong)n, UserPrintkBuffer, afterRetire: afterRetire);
+    }
+
     /// <summary>
     /// printk from user mode through every channel the mode permits, in XTF's console order: the
-    /// debug port (<c>rep outsb</c>, refused with #GP when CPL &gt; EFLAGS.IOPL, SDM vol. 1,
+    /// debug port (HVM only: PV guests have none) (<c>rep outsb</c>, refused with #GP when CPL &gt; EFLAGS.IOPL, SDM vol. 1,
     /// 18.5.1), then console_io (refused with -EPERM when CPL &gt; the hypercall iopl). LF becomes
     /// CRLF as in printk. <paramref name="afterRetire"/> runs right after console_io's VMCALL
     /// retires. Returns console_io's result.
@@ -114,7 +139,8 @@ public abstract partial class TestCase
     {
         string crlf = text.Replace("\r\n", "\n", StringComparison.Ordinal).Replace("\n", "\r\n", StringComparison.Ordinal);
         int n = StageUserText(crlf);
-        _ = Runtime.Exec(a =>
+        if (!Runtime.IsPv)
+            _ = Runtime.Exec(a =>
         {
             a.mov(esi, (uint)UserPrintkBuffer);
             a.mov(ecx, (uint)n);

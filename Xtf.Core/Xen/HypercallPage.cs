@@ -38,17 +38,21 @@ public static class HypercallPage
     /// <summary>
     /// A 64-bit PV guest's page (pv_ring3_init_hypercall_page): each slot saves RCX and R11
     /// around <c>syscall</c>: <c>push %rcx; push %r11; mov $nr, %eax; syscall; pop %r11; pop %rcx;
-    /// ret</c>; the iret slot pushes RCX, R11, RAX and makes the call without returning.
+    /// ret</c>; the iret slot pushes RCX, R11, RAX and makes the call without returning. With
+    /// <paramref name="int82"/> (our extension, a hypercall iopl above 0) each <c>syscall</c>
+    /// becomes <c>int $0x82</c>, of the same length, so a call in flight while the page is
+    /// rewritten (set_hypercall_iopl itself) returns into the same instruction boundaries.
     /// </summary>
-    public static byte[] BuildPv64()
+    public static byte[] BuildPv64(bool int82 = false)
     {
+        byte op0 = int82 ? (byte)0xCD : (byte)0x0F, op1 = int82 ? (byte)0x82 : (byte)0x05;
         var page = Filled();
         for (int nr = 0; nr < HypercallNumber.PageSlots; nr++)
         {
             int o = nr * SlotSize;
             byte[] stub = nr == HypercallNumber.Iret
-                ? [0x51, 0x41, 0x53, 0x50, .. MovEax(nr), 0x0F, 0x05]
-                : [0x51, 0x41, 0x53, .. MovEax(nr), 0x0F, 0x05, 0x41, 0x5B, 0x59, 0xC3];
+                ? [0x51, 0x41, 0x53, 0x50, .. MovEax(nr), op0, op1]
+                : [0x51, 0x41, 0x53, .. MovEax(nr), op0, op1, 0x41, 0x5B, 0x59, 0xC3];
             stub.CopyTo(page, o);
         }
 
@@ -56,8 +60,7 @@ public static class HypercallPage
     }
 
     /// <summary>
-    /// A compat guest's page (pv_ring1_init_hypercall_page), and our extension's page for a PV
-    /// guest whose hypercall iopl is above 0: <c>mov $nr, %eax; int $0x82; ret</c>; the iret
+    /// A compat guest's page (pv_ring1_init_hypercall_page): <c>mov $nr, %eax; int $0x82; ret</c>; the iret
     /// slot <c>push %eax; mov $__HYPERVISOR_iret, %eax; int $0x82</c>.
     /// </summary>
     public static byte[] BuildInt82()

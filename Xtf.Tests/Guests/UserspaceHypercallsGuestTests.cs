@@ -5,8 +5,8 @@ using Xtf.Core.Testing;
 namespace Xtf.Tests.Guests;
 
 /// <summary>
-/// userspace-hypercalls (the set_hypercall_iopl extension, DESIGN.md section 5) in each HVM
-/// environment, with the extension offered and with it switched off: absent, the test must
+/// userspace-hypercalls (the set_hypercall_iopl extension, DESIGN.md section 5) in each of the
+/// six environments, with the extension offered and with it switched off: absent, the test must
 /// report FAILURE, never SUCCESS.
 /// </summary>
 [TestFixture]
@@ -24,6 +24,8 @@ public sealed class UserspaceHypercallsGuestTests
     [TestCase(Environments.Hvm32Pse)]
     [TestCase(Environments.Hvm32Pae)]
     [TestCase(Environments.Hvm64)]
+    [TestCase(Environments.Pv32Pae)]
+    [TestCase(Environments.Pv64)]
     public void PassesWithTheExtension(Environments env)
     {
         var o = Run(env, userHypercalls: true);
@@ -37,6 +39,8 @@ public sealed class UserspaceHypercallsGuestTests
 
     [TestCase(Environments.Hvm32)]
     [TestCase(Environments.Hvm64)]
+    [TestCase(Environments.Pv32Pae)]
+    [TestCase(Environments.Pv64)]
     public void ReportsFailureWithoutTheExtension(Environments env)
     {
         var o = Run(env, userHypercalls: false);

@@ -86,7 +86,7 @@ public sealed partial class PvDomain
     /// </summary>
     private bool HypercallGateAdmits()
     {
-        if (!Vcpu.KernelMode || (Is64BitDomain ? false : Cpu.Cpl == 3))
+        if (!InGuestKernelMode)
             return HypercallPrivilege.Enabled && HypercallPrivilege.Iopl == 3;
         return !Is64BitDomain || (HypercallPrivilege.Enabled && HypercallPrivilege.Iopl > 0);
     }

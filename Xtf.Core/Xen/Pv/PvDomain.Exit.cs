@@ -49,7 +49,7 @@ public sealed partial class PvDomain
     {
         if (HypercallPageMfn == 0)
             return;
-        bool int82 = !Is64BitDomain || (HypercallPrivilege.Enabled && HypercallPrivilege.Iopl > 0);
-        Memory.Write(HypercallPageMfn << 12, int82 ? HypercallPage.BuildInt82() : HypercallPage.BuildPv64());
+        bool int82 = HypercallPrivilege.Enabled && HypercallPrivilege.Iopl > 0;
+        Memory.Write(HypercallPageMfn << 12, Is64BitDomain ? HypercallPage.BuildPv64(int82) : HypercallPage.BuildInt82());
     }
 }

@@ -29,7 +29,7 @@ public sealed partial class PvDomain : ICpuIntercepts, IHypercallContext, IHyper
         Is64BitDomain = is64Bit;
         Guest = new GuestMemory(machine.Cpu);
         Frames = new XenFrames(machine.Memory, guestFrames);
-        HypercallPrivilege = new HypercallPrivilege(Options.UserHypercalls, () => Vcpu.KernelMode);
+        HypercallPrivilege = new HypercallPrivilege(Options.UserHypercalls, () => InGuestKernelMode);
         HypercallPrivilege.Changed += WriteHypercallPage;
         Mmu = new PvMemoryManager(this);
         machine.Cpu.Intercepts = this;
