@@ -9,9 +9,10 @@ namespace Xtf.TestCases.Cpuid;
 /// ranges at 0x40000000 and 0x40000100 up to their maxima, and the extended leaves up to
 /// CPUID.80000000H:EAX. Leaves 4, 7 and 0xD are walked by subleaf (4 until a null cache type, 7 up
 /// to CPUID.(7,0):EAX, 0xD over the valid XSAVE components); other leaves print subleaf ffffffff.
-/// (Upstream's PV "Emulated cpuid" dump needs the PV environments, which Xtf.NET does not have yet.)
+/// PV guests dump both: native CPUID (the processor's, which Xen does not intercept) and the
+/// emulated CPUID behind the forced prefix (Xen's view, with its leaves at 0x40000000).
 /// </summary>
-[XtfTest("cpuid", Category.Utility, Environments.Hvm, Title = "Guest CPUID information")]
+[XtfTest("cpuid", Category.Utility, Environments.All, Title = "Guest CPUID information")]
 public sealed class Cpuid : TestCase
 {
     private const uint HypervisorBase = 0x40000000, Hypervisor2Base = 0x40000100, ExtendedBase = 0x80000000;
@@ -20,11 +21,17 @@ public sealed class Cpuid : TestCase
     {
         Printk("Guest cpuid information\n");
         Printk("Native cpuid:\n");
-        DumpLeaves();
+        DumpLeaves(forced: false);
+        if (Runtime.IsPv)
+        {
+            Printk("Emulated cpuid:\n");
+            DumpLeaves(forced: true);
+        }
+
         Success();
     }
 
-    private void DumpLeaves()
+    private void DumpLeaves(bool forced)
     {
         uint leaf = 0, subleaf = ~0u;
         ulong validXstateLeaves = 0;
@@ -32,7 +39,7 @@ public sealed class Cpuid : TestCase
 
         while (true)
         {
-            var r = Cpuid(leaf, subleaf);
+            var r = Runtime.Cpuid(leaf, subleaf, forced);
             Printk($"  {leaf:x8}:{subleaf:x8} -> {r.Eax:x8}:{r.Ebx:x8}:{r.Ecx:x8}:{r.Edx:x8}\n");
 
             switch (leaf)

@@ -90,13 +90,21 @@ public sealed partial class GuestRuntime
         HypercallsReady = true;
     }
 
-    /// <summary>CPUID executed in the guest.</summary>
-    public Cpu.CpuidResult Cpuid(uint leaf, uint subleaf)
+    /// <summary>
+    /// CPUID executed in the guest; PV guests use the forced form (XTF's pv_cpuid_count:
+    /// <c>ud2a; .ascii "xen"; cpuid</c>), which the hypervisor answers with its own view.
+    /// </summary>
+    public Cpu.CpuidResult Cpuid(uint leaf, uint subleaf) => Cpuid(leaf, subleaf, forced: IsPv);
+
+    /// <summary>CPUID in the guest, behind the forced emulation prefix when <paramref name="forced"/>.</summary>
+    public Cpu.CpuidResult Cpuid(uint leaf, uint subleaf, bool forced)
     {
         var r = Exec(a =>
         {
             a.mov(eax, leaf);
             a.mov(ecx, subleaf);
+            if (forced)
+                a.Fep();
             a.cpuid();
         }, ExecFaults.Unhandled);
         return new Cpu.CpuidResult(r.Eax, r.Ebx, r.Ecx, r.Edx);

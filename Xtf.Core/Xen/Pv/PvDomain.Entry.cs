@@ -1,6 +1,7 @@
 using Iced.Intel;
 using Xtf.Core.Cpu;
 using Xtf.Core.Cpu.Interrupts;
+using Xtf.Core.Xen.Emulation;
 using Xtf.Core.Xen.Hypercalls;
 using Xtf.Core.Xen.Pv.Traps;
 
@@ -125,7 +126,32 @@ public sealed partial class PvDomain
             return;
         }
 
+        if (vector == (int)X86Vector.UD && EmulateForcedCpuid(frame))
+            return;
+
         TrapBounce.Exception(this, vector, errorCode, frame);
+    }
+
+    /// <summary>
+    /// pv_emulate_forced_invalid_op: a PV guest's <c>ud2a; .ascii "xen"; cpuid</c> is CPUID as the
+    /// hypervisor presents it (Xen's leaves and policy), then the guest resumes after it. Any
+    /// other instruction behind the prefix is an ordinary #UD: PV guests have no general FEP.
+    /// </summary>
+    private bool EmulateForcedCpuid(GuestFrame frame)
+    {
+        var sig = ForcedEmulation.Signature;
+        Span<byte> bytes = stackalloc byte[sig.Length + 2];
+        ulong at = Cpu.Bitness == 64 ? frame.Rip : (Cpu.Segments[X86Cpu.CS].Base + frame.Rip) & 0xFFFFFFFF;
+        if (!Guest.TryRead(at, bytes) || !bytes[..sig.Length].SequenceEqual(sig) || bytes[sig.Length] != 0x0F || bytes[sig.Length + 1] != 0xA2)
+            return false;
+        var r = EmulatedCpuid(Cpu.Eax, Cpu.Ecx);
+        Cpu[X86Cpu.RAX] = r.Eax;
+        Cpu[X86Cpu.RBX] = r.Ebx;
+        Cpu[X86Cpu.RCX] = r.Ecx;
+        Cpu[X86Cpu.RDX] = r.Edx;
+        ulong next = frame.Rip + (ulong)bytes.Length;
+        ExitToGuest(frame with { Rip = Cpu.Bitness == 64 ? next : next & 0xFFFFFFFF, Rflags = frame.Rflags & ~(ulong)RFlags.RF });
+        return true;
     }
 
     /// <summary>guest_kernel_mode(): pv64's tracked kernel mode; for pv32pae, ring 1.</summary>

@@ -168,7 +168,14 @@ public sealed partial class PvDomain : ICpuIntercepts, IHypercallContext, IHyper
         Cpu.WriteControlRegister(3, CompatL4 << 12);
     }
 
-    public CpuidResult Cpuid(X86Cpu cpu, uint leaf, uint subleaf) =>
+    /// <summary>
+    /// A PV guest's native CPUID is not intercepted (no CPUID faulting here): the processor's own
+    /// leaves, without Xen's. The hypervisor's view is the forced form (<see cref="EmulateForcedCpuid"/>).
+    /// </summary>
+    public CpuidResult Cpuid(X86Cpu cpu, uint leaf, uint subleaf) => CpuidLeaves.Native(leaf, subleaf);
+
+    /// <summary>The CPUID policy Xen presents to a PV guest (pv_cpuid).</summary>
+    public static CpuidResult EmulatedCpuid(uint leaf, uint subleaf) =>
         XenCpuid.Leaf(leaf, subleaf, XenVersion.Major, XenVersion.Minor, hvm: false);
 
     public bool TryReadMsr(X86Cpu cpu, uint msr, out ulong value)
