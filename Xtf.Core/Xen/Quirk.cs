@@ -1,8 +1,8 @@
 namespace Xtf.Core.Xen;
 
 /// <summary>
-/// A historical hypervisor bug, re-created on request in the instruction emulator path only
-/// (DESIGN.md section 6). Each security test names the quirk it guards: with the quirk on it must
+/// A historical hypervisor bug, re-created on request in the path it lived in only: the
+/// instruction emulator (DESIGN.md section 6), or for XSA-213 the PV multicall path. Each security test names the quirk it guards: with the quirk on it must
 /// report FAILURE, with it off SUCCESS.
 /// </summary>
 public enum Quirk
@@ -36,6 +36,9 @@ public enum Quirk
 
     /// <summary>XSA-204: the single-step trap after SYSCALL uses TF from before IA32_FMASK was applied.</summary>
     Xsa204,
+
+    /// <summary>XSA-213: a multicall batch goes on after a HYPERVISOR_iret entry, running the rest on the context the iret switched to.</summary>
+    Xsa213,
 
     /// <summary>CVE-2017-2583: MOV SS with a null selector is accepted at CPL 3 in 64-bit mode.</summary>
     Cve2017_2583,

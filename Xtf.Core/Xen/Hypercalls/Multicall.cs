@@ -89,7 +89,9 @@ internal static class Multicall
                 return -XenErrno.EFAULT;
             if (disposition == Disposition.Preempt)
             {
-                // PV (later): a preempted batch is resumed by a continuation at entry i + 1.
+                // Xen resumes a preempted batch by a continuation at entry i + 1 once the guest is
+                // back in kernel mode; only an iret leaves kernel mode here, and that entry exits
+                // the batch first, so the rest of the batch is simply not run.
                 return 0;
             }
         }
@@ -99,21 +101,21 @@ internal static class Multicall
 
     /// <summary>
     /// arch_do_multicall_call's verdict after one entry. HVM (hvm_do_multicall_call): continue
-    /// while the vCPU is at CPL 0, which a multicall caller always is here. PV hook (XSA-213,
-    /// pv_do_multicall_call): an entry that was __HYPERVISOR_iret must end the batch
+    /// while the vCPU is at CPL 0, which a multicall caller always is here. PV
+    /// (pv_do_multicall_call, the XSA-213 fix): an entry that was __HYPERVISOR_iret ends the batch
     /// (<see cref="Disposition.Exit"/>: the iret has switched the guest's context, so no further
-    /// entry may run on the old one), and an entry that left the guest in user mode preempts it.
-    /// A PV domain implements this here when it exists; nothing below depends on HVM.
+    /// entry may run on the old one, and the iret's result is the multicall's), and an entry that
+    /// left the guest in user mode preempts it. The <c>xsa-213</c> quirk re-creates the bug: the
+    /// batch runs on regardless.
     /// </summary>
-    private static Disposition AfterCall(IHypercallContext ctx, ulong op) =>
-        StopBatchAfterIret(ctx) && op == HypercallNumber.Iret ? Disposition.Exit : Disposition.Continue;
-
-    /// <summary>
-    /// The XSA-213 flag: true for a PV caller, whose __HYPERVISOR_iret inside a batch must end
-    /// it. HVM has no iret hypercall (its hypercall page slot is ud2, and the table answers
-    /// -ENOSYS), so the flag is off for HVM.
-    /// </summary>
-    private static bool StopBatchAfterIret(IHypercallContext ctx) => !ctx.IsHvm;
+    private static Disposition AfterCall(IHypercallContext ctx, ulong op)
+    {
+        if (ctx is not Pv.PvDomain pv || pv.Options.Quirks.Contains(Quirk.Xsa213))
+            return Disposition.Continue;
+        if (op == HypercallNumber.Iret)
+            return Disposition.Exit;
+        return pv.InGuestKernelMode ? Disposition.Continue : Disposition.Preempt;
+    }
 
     /// <summary>The table lookup on the entry's full op: a value beyond the table is -ENOSYS, not truncated.</summary>
     private static long Dispatch(IHypercallContext ctx, ulong op, HypercallArgs args) =>
