@@ -1,7 +1,7 @@
 using Iced.Intel;
-using Xtf.Core.Xen.Pv.Memory;
 using Xtf.Core.Guest;
 using Xtf.Core.Testing;
+using Xtf.Core.Xen.Pv.Memory;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Xtf.TestCases.MmuBatch;
