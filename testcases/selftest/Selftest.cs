@@ -10,25 +10,29 @@ namespace Xtf.TestCases.Selftest;
 
 /// <summary>
 /// XTF's selftest (tests/selftest/main.c): sanity tests of the framework itself; a failure here
-/// points at the framework. With SMEP and SMAP turned on where the CPU has them, so that
-/// exec_user is shown not to rely on supervisor access to user pages: the exception table (fixup
-/// and custom handler), the exception log with "trap OK" entries, exec_user at CPL 3, NULL
-/// unmapped (paged environments), the unhandled-exception hook, and a custom IDT entry at
-/// X86_VEC_AVAIL. Upstream's xenstore read and driver initialisation (APIC, grant tables) are
-/// left out: our Xen model has no xenstore, local APIC or grant tables yet.
+/// points at the framework. In HVM with SMEP and SMAP turned on where the CPU has them, so that
+/// exec_user is shown not to rely on supervisor access to user pages (upstream leaves CR4 alone
+/// in PV, where the guest does not own it): the exception table (fixup and custom handler), the
+/// exception log with "trap OK" entries, exec_user at CPL 3, NULL unmapped (every environment
+/// with paging, PV included: arch_init_traps unmaps page 0 with update_va_mapping), the
+/// unhandled-exception hook, and a custom IDT entry at X86_VEC_AVAIL (PV: a trap-table entry
+/// with DPL 1, returning with HYPERVISOR_iret). Upstream's xenstore read and driver
+/// initialisation (APIC, grant tables) are left out: our Xen model has no xenstore, local APIC
+/// or grant tables yet.
 /// </summary>
-[XtfTest("selftest", Category.Functional, Environments.Hvm32 | Environments.Hvm32Pse | Environments.Hvm32Pae | Environments.Hvm64, Title = "XTF Selftests")]
+[XtfTest("selftest", Category.Functional, Environments.All, Title = "XTF Selftests")]
 public sealed class Selftest : TestCase
 {
     private const ulong UserSeen = 1, UserBadCs = 2;
 
     public override void Main()
     {
-        EnableSmepSmap();
+        if (!Runtime.IsPv)
+            EnableSmepSmap();
         TestExtable();
         TestExlog();
         TestExecUser();
-        if (Environment is Environments.Hvm32Pse or Environments.Hvm32Pae or Environments.Hvm64)
+        if (Environment is not Environments.Hvm32)
             TestNullUnmapped();
         TestUnhandledExceptionHook();
         TestExtableHandler();
@@ -110,7 +114,7 @@ public sealed class Selftest : TestCase
     private void TestExlog()
     {
         Printk("Test: Exception Logging\n");
-        ushort kernelCs = HvmLayout.KernelCsFor(Environment);
+        ushort kernelCs = Runtime.KernelCs;
         ExlogStart();
         try
         {
@@ -212,7 +216,7 @@ public sealed class Selftest : TestCase
             return load;
         });
         if (CheckNrEntries(1))
-            CheckExlogEntry(0, HvmLayout.KernelCsFor(Environment), movAt, X86Vector.PF, 0);
+            CheckExlogEntry(0, Runtime.KernelCs, movAt, X86Vector.PF, 0);
         ExlogStop();
     }
 
@@ -268,22 +272,43 @@ public sealed class Selftest : TestCase
     }
 
     /// <summary>
-    /// XTF's test_custom_idte: a DPL 0 interrupt gate at X86_VEC_AVAIL on __KERN_CS whose handler
-    /// sets EAX and IRETs (IRETQ in hvm64: IA-32e delivery pushes five 8-byte slots, SDM vol. 3,
-    /// 6.14.2); <c>int $X86_VEC_AVAIL</c> at CPL 0 returns with EAX = 0x1E51C0DE.
+    /// XTF's test_custom_idte: an entry at X86_VEC_AVAIL on __KERN_CS whose handler sets EAX and
+    /// returns; <c>int $X86_VEC_AVAIL</c> from the kernel returns with EAX = 0x1E51C0DE.
+    /// HVM: a DPL 0 interrupt gate, returning with IRET (IRETQ in hvm64: IA-32e delivery pushes
+    /// five 8-byte slots, SDM vol. 3, 6.14.2). PV: a trap-table entry with DPL 1, because Xen
+    /// admits INT n from the guest kernel only if the entry's DPL is at least 1 (permit_softint,
+    /// "Level 0: noone; 1,2: kernel; 3: everyone"); the handler returns with HYPERVISOR_iret,
+    /// pv64 first popping the RCX and R11 of Xen's bounce frame and pushing the flags word 0.
     /// </summary>
     private void TestCustomIdte()
     {
         Printk("Test: Custom IDT entry\n");
+        bool pv = Runtime.IsPv;
         ulong handler = AssembleKernelCode(a =>
         {
+            if (pv && Bitness == 64)
+            {
+                a.pop(rcx);
+                a.pop(r11);
+            }
+
             a.mov(eax, 0x1E51C0DE);
-            if (Bitness == 64)
+            if (pv)
+            {
+                if (Bitness == 64)
+                    a.push(0);
+                a.jmp(PvLayout.HypercallIret);
+            }
+            else if (Bitness == 64)
+            {
                 a.iretq();
+            }
             else
+            {
                 a.iretd();
+            }
         });
-        SetIdtEntry(X86VecAvail, handler, dpl: 0);
+        SetIdtEntry(X86VecAvail, handler, dpl: pv ? 1 : 0);
         var r = ExecDetailed(a =>
         {
             a.xor(eax, eax);
