@@ -23,8 +23,9 @@ namespace Xtf.TestCases.Xsa213;
 /// multicall_return</c>, the label after the hypercall; ours reaches the same point by the
 /// PoC calling its own multicall code, so that %dr0 holds a stack pointer whose top is the
 /// address of multicall_return, and the handler's <c>mov %dr0, %rsp; ret</c> returns there.
+/// It guards the <c>xsa-213</c> quirk, which lets the batch run on after the iret.
 /// </summary>
-[XtfTest("xsa-213", Category.Xsa, Environments.Pv, Title = "XSA-213 PoC")]
+[XtfTest("xsa-213", Category.Xsa, Environments.Pv, Title = "XSA-213 PoC", Guards = ["xsa-213"])]
 public sealed class Xsa213 : TestCase
 {
     /// <summary>The RAX/EAX the iret frame restores (XTF's IRET_IDENTIFIER).</summary>
