@@ -113,41 +113,14 @@ public abstract partial class TestCase
     protected ulong StartInfoNrPages => ReadKernelMemory(Runtime.StartOfDay!.StartInfo + 32, Bitness == 64 ? 8 : 4);
 
     /// <summary>pfn_to_mfn: start_info's mfn_list (the p2m), read by the kernel.</summary>
-    protected ulong PfnToMfn(ulong pfn)
-    {
-        int word = Bitness == 64 ? 8 : 4;
-        return ReadKernelMemory(Runtime.StartOfDay!.MfnList + (pfn * (ulong)word), word);
-    }
+    protected ulong PfnToMfn(ulong pfn) => Runtime.PfnToMfn(pfn);
 
     /// <summary>mfn_to_pfn: machine_to_phys_mapping[mfn], the read-only M2P in the hypervisor's area.</summary>
-    protected ulong MfnToPfn(ulong mfn) => Bitness == 64
-        ? ReadKernelMemory(PvAbi.HypervisorVirtStart64 + (mfn * 8), 8)
-        : ReadKernelMemory(PvAbi.HypervisorVirtStartCompat + (mfn * 4), 4);
+    protected ulong MfnToPfn(ulong mfn) => Runtime.MfnToPfn(mfn);
 
-    /// <summary>
-    /// The guest's page-table entry at <paramref name="level"/> (1 = L1 .. 4 = L4; pv32pae's top
-    /// is the 4-entry L3) for <paramref name="va"/>, read through the guest's own read-only
-    /// mappings of its tables (virtual = pfn &lt;&lt; 12), and the machine address of that entry
-    /// (what mmu_update's <c>ptr</c> names). An entry above it that is not present ends the
-    /// walk: the result is that entry, with Present false.
-    /// </summary>
-    protected (ulong Entry, ulong MachineAddress, bool Present) GuestPageTableEntry(ulong va, int level)
-    {
-        int top = Bitness == 64 ? 4 : 3;
-        ulong tableMfn = PfnToMfn(Runtime.StartOfDay!.PageTableBase >> 12);
-        for (int l = top; ; l--)
-        {
-            int shift = 12 + (9 * (l - 1));
-            ulong index = (va >> shift) & (l == 3 && top == 3 ? 3ul : 511ul);
-            ulong tableVa = MfnToPfn(tableMfn) << 12;
-            ulong entry = ReadKernelMemory(tableVa + (index * 8), 8);
-            ulong machine = (tableMfn << 12) + (index * 8);
-            bool present = (entry & PageWalker.P) != 0;
-            if (l == level || !present)
-                return (entry, machine, present && l == level);
-            tableMfn = (entry & 0x000F_FFFF_FFFF_F000) >> 12;
-        }
-    }
+    /// <summary>The guest's page-table entry for <paramref name="va"/> at <paramref name="level"/> (see <see cref="Runtime.GuestRuntime.GuestPageTableEntry"/>).</summary>
+    protected (ulong Entry, ulong MachineAddress, bool Present) GuestPageTableEntry(ulong va, int level) =>
+        Runtime.GuestPageTableEntry(va, level);
 
     private static void Put(byte[] buffer, int offset, ulong value, int width)
     {

@@ -90,7 +90,7 @@ public sealed partial class GuestRuntime
         {
             foreach (ulong page in HvmPageTablesUserPages)
             {
-                ulong pte = ReadPte(page);
+                ulong pte = GuestPageTableEntry(page, 1).Entry;
                 if ((pte & PageWalker.P) != 0 && (pte & PageWalker.US) == 0)
                     PanicIfFailed(UpdateVaMapping(page, pte | PageWalker.US, UvmfInvlpg), $"update_va_mapping({page:x8}) failed");
             }
@@ -150,31 +150,37 @@ public sealed partial class GuestRuntime
     }
 
     /// <summary>mfn_to_pfn: machine_to_phys_mapping[mfn], the read-only M2P the hypervisor maps into every PV guest.</summary>
-    private ulong MfnToPfn(ulong mfn) => Bitness == 64
-        ? ReadKernel(PvAbi.HypervisorVirtStart64 + (mfn * 8))
+    public ulong MfnToPfn(ulong mfn) => Bitness == 64
+        ? ReadKernel64(PvAbi.HypervisorVirtStart64 + (mfn * 8))
         : ReadKernelUInt32(PvAbi.HypervisorVirtStartCompat + (mfn * 4));
 
     /// <summary>pfn_to_mfn: start_info's mfn_list (the p2m).</summary>
-    private ulong PfnToMfn(ulong pfn)
-    {
-        ulong si = ReadKernel(PvLayout.StartInfoSlot);
-        ulong list = Bitness == 64 ? ReadKernel(si + 104) : ReadKernelUInt32(si + 68);
-        return Bitness == 64 ? ReadKernel(list + (pfn * 8)) : ReadKernelUInt32(list + (pfn * 4));
-    }
+    public ulong PfnToMfn(ulong pfn) => Bitness == 64
+        ? ReadKernel64(StartOfDay!.MfnList + (pfn * 8))
+        : ReadKernelUInt32(StartOfDay!.MfnList + (pfn * 4));
 
-    /// <summary>The L1 entry mapping <paramref name="va"/>, read through the guest's (read-only) view of its own PAE tables.</summary>
-    private ulong ReadPte(ulong va)
+    /// <summary>
+    /// The guest's page-table entry at <paramref name="level"/> (1 = L1 .. 4 = L4; pv32pae's top
+    /// is the 4-entry L3) for <paramref name="va"/>, read through the guest's own read-only
+    /// mappings of its tables (mfn_to_virt), and the machine address of that entry (what
+    /// mmu_update's <c>ptr</c> names). A non-present entry above ends the walk: the result is
+    /// that entry, with Present false.
+    /// </summary>
+    public (ulong Entry, ulong MachineAddress, bool Present) GuestPageTableEntry(ulong va, int level)
     {
-        ulong table = StartOfDay!.PageTableBase;
-        for (int shift = 30; shift >= 12; shift -= 9)
+        int top = Bitness == 64 ? 4 : 3;
+        ulong tableMfn = PfnToMfn(StartOfDay!.PageTableBase >> 12);
+        for (int l = top; ; l--)
         {
-            ulong entry = ReadKernel64(table + (((va >> shift) & (shift == 30 ? 3ul : 511ul)) * 8));
-            if (shift == 12 || (entry & PageWalker.P) == 0)
-                return entry;
-            table = MfnToPfn((entry & 0x000FFFFFFFFFF000) >> 12) << 12;
+            int shift = 12 + (9 * (l - 1));
+            ulong index = (va >> shift) & (l == 3 && top == 3 ? 3ul : 511ul);
+            ulong entry = ReadKernel64((MfnToPfn(tableMfn) << 12) + (index * 8));
+            ulong machine = (tableMfn << 12) + (index * 8);
+            bool present = (entry & PageWalker.P) != 0;
+            if (l == level || !present)
+                return (entry, machine, present && l == level);
+            tableMfn = (entry & 0x000F_FFFF_FFFF_F000) >> 12;
         }
-
-        return 0;
     }
 
     private ulong ReadKernel64(ulong address) => Cpu.ReadLinear(address, 8, user: false);
