@@ -125,6 +125,12 @@ public sealed partial class PvDomain
             return;
         }
 
+        if (vector == (int)X86Vector.NM)
+        {
+            DeviceNotAvailable(frame);
+            return;
+        }
+
         TrapBounce.Exception(this, vector, errorCode, frame);
     }
 
