@@ -68,6 +68,12 @@ public sealed class DescriptorHypercallTests
             Printk($"gs-user {Hypercall(HypercallNumber.SetSegmentBase, 1, 0x5000)}\n");
             Printk($"which {Hypercall(HypercallNumber.SetSegmentBase, 4, 0)}\n");
             Hypercall(HypercallNumber.SetSegmentBase, 0, 0);
+            var gs = pv.Cpu.Segments[X86Cpu.GS];
+            Hypercall(HypercallNumber.SetSegmentBase, 2, 0x7000);
+            Printk($"gs-sel {Hypercall(HypercallNumber.SetSegmentBase, 3, Runtime.UserDs)} {gs.Selector:x} {gs.Base:x} {pv.Cpu.ReadMsr(X86Cpu.MsrKernelGsBase):x}\n");
+            Printk($"gs-sel-bad {Hypercall(HypercallNumber.SetSegmentBase, 3, 0x1234)} {gs.Selector:x} {gs.Base:x}\n");
+            Hypercall(HypercallNumber.SetSegmentBase, 3, Runtime.UserDs);
+            Hypercall(HypercallNumber.SetSegmentBase, 2, 0);
 
             Printk($"ts {Hypercall(HypercallNumber.FpuTaskswitch, 1)}\n");
             Printk($"fpu1 {Exec(a => a.fninit())}\n");
@@ -164,6 +170,15 @@ public sealed class DescriptorHypercallTests
         Assert.That(Lines(Environments.Pv64), Does.Contain("fs 0 12345000").And.Contain("fs-noncanonical -22").And.Contain("gs-user 0").And.Contain("which -22"));
         Assert.That(Lines(Environments.Pv32Pae), Does.Contain("fs-noncanonical -38").And.Contain("gs-user -38").And.Contain("which -38"));
     }
+
+    /// <summary>
+    /// SEGBASE_GS_USER_SEL (pv64): __USER_DS (0xe02b) is loaded into %gs, its base (0) becomes the
+    /// user GS base (MSR_KERNEL_GS_BASE while the kernel runs) and the kernel's GS base (0x7000)
+    /// stays live; a selector that faults (0x1237: past any GDT entry) loads null, still 0.
+    /// </summary>
+    [Test]
+    public void SetSegmentBaseLoadsTheUserGsSelector() =>
+        Assert.That(Lines(Environments.Pv64), Does.Contain("gs-sel 0 e02b 7000 0").And.Contain("gs-sel-bad 0 0 7000"));
 
     /// <summary>
     /// fpu_taskswitch(1) sets the virtual and real CR0.TS: the next FPU instruction raises #NM,
