@@ -14,6 +14,9 @@ public sealed class GuestMemory
 
     public GuestMemory(X86Cpu cpu) => this.cpu = cpu;
 
+    /// <summary>The vCPU whose paging this view walks (machine memory is reached through it).</summary>
+    internal X86Cpu Cpu => cpu;
+
     public bool TryRead(ulong linear, Span<byte> data) => TryRead(linear, data, cpu.Cpl == 3);
 
     public bool TryWrite(ulong linear, ReadOnlySpan<byte> data) => TryWrite(linear, data, cpu.Cpl == 3);

@@ -53,10 +53,14 @@ public static class XenErrno
     public const int EPERM = 1;
     public const int ENOENT = 2;
     public const int ESRCH = 3;
+    public const int EACCES = 13;
     public const int EFAULT = 14;
     public const int EBUSY = 16;
+    public const int EEXIST = 17;
+    public const int ENODEV = 19;
     public const int EINVAL = 22;
     public const int ENOSPC = 28;
+    public const int EDOM = 33;
     public const int ENOSYS = 38;
     public const int ENOBUFS = 105;
 }

@@ -38,3 +38,13 @@ public static class DomainId
 
     public const ushort Self = 0x7FF0;
 }
+
+/// <summary>VIRQ_* (public/xen.h): virtual interrupts a domain may bind to an event channel.</summary>
+public static class Virq
+{
+    public const uint Timer = 0, Debug = 1, Console = 2, DomExc = 3, Tbuf = 4, Debugger = 6, Xenoprof = 7,
+        ConRing = 8, PcpuState = 9, MemEvent = 10, Argo = 11, Enomem = 12, Xenpmu = 13;
+
+    /// <summary>virq_is_global: every VIRQ but the per-vCPU ones (timer, debug, xenoprof, xenpmu) is global and binds on vCPU 0 only.</summary>
+    public static bool IsGlobal(uint virq) => virq is not (Timer or Debug or Xenoprof or Xenpmu);
+}

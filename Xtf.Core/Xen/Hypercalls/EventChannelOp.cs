@@ -7,7 +7,9 @@ namespace Xtf.Core.Xen.Hypercalls;
 /// HYPERVISOR_event_channel_op(cmd, arg) (public/event_channel.h, xen/common/event_channel.c
 /// do_event_channel_op): the argument structure is copied in (-EFAULT), the command runs, and
 /// a structure with outputs is copied back on success (-EFAULT). The layouts are the same for
-/// native and compat callers. Commands not implemented here return -ENOSYS, as unknown ones do.
+/// native and compat callers. Commands not implemented here (bind_pirq, bind_vcpu, reset and
+/// the FIFO ABI's) return -ENOSYS, as unknown ones do. This domain has one vCPU: a vCPU other
+/// than 0 does not exist (-ENOENT).
 /// </summary>
 internal static class EventChannelOp
 {
@@ -35,6 +37,55 @@ internal static class EventChannelOp
                     BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(4), (uint)port);
                     return ctx.Guest.TryWrite(arg, s) ? 0 : -XenErrno.EFAULT;
                 }
+
+            case EventChannelCommand.BindInterdomain:
+                {
+                    // struct evtchn_bind_interdomain { domid_t remote_dom; evtchn_port_t remote_port; evtchn_port_t local_port; }
+                    var s = new byte[12];
+                    if (!ctx.Guest.TryRead(arg, s))
+                        return -XenErrno.EFAULT;
+                    ushort remote = BinaryPrimitives.ReadUInt16LittleEndian(s);
+                    // rcu_lock_domain_by_id: ourselves (DOMID_SELF or our id) or dom0, whose only
+                    // port for us is the console backend's, already bound (-EINVAL); no other domain exists.
+                    if (remote != DomainId.Self && remote != ctx.Domain.Id)
+                        return remote == DomainId.Dom0 ? -XenErrno.EINVAL : -XenErrno.ESRCH;
+                    long port = channels.BindInterdomainToSelf(BinaryPrimitives.ReadUInt32LittleEndian(s.AsSpan(4)));
+                    return port < 0 ? port : WriteBack(ctx, arg, s, 8, (uint)port);
+                }
+
+            case EventChannelCommand.BindVirq:
+                {
+                    // struct evtchn_bind_virq { uint32_t virq; uint32_t vcpu; evtchn_port_t port; }
+                    var s = new byte[12];
+                    if (!ctx.Guest.TryRead(arg, s))
+                        return -XenErrno.EFAULT;
+                    uint virq = BinaryPrimitives.ReadUInt32LittleEndian(s);
+                    uint vcpu = BinaryPrimitives.ReadUInt32LittleEndian(s.AsSpan(4));
+                    if (virq >= EventChannels.VirqCount)
+                        return -XenErrno.EINVAL;
+                    if (Virq.IsGlobal(virq) && vcpu != 0)
+                        return -XenErrno.EINVAL;
+                    if (vcpu != 0)
+                        return -XenErrno.ENOENT;
+                    long port = channels.BindVirq(virq);
+                    return port < 0 ? port : WriteBack(ctx, arg, s, 8, (uint)port);
+                }
+
+            case EventChannelCommand.BindIpi:
+                {
+                    // struct evtchn_bind_ipi { uint32_t vcpu; evtchn_port_t port; }
+                    var s = new byte[8];
+                    if (!ctx.Guest.TryRead(arg, s))
+                        return -XenErrno.EFAULT;
+                    if (BinaryPrimitives.ReadUInt32LittleEndian(s) != 0)
+                        return -XenErrno.ENOENT;
+                    long port = channels.BindIpi();
+                    return port < 0 ? port : WriteBack(ctx, arg, s, 4, (uint)port);
+                }
+
+            case EventChannelCommand.Unmask:
+                // struct evtchn_unmask { evtchn_port_t port; }
+                return ctx.Guest.TryReadUInt32(arg, out uint unmaskPort) ? channels.Unmask(unmaskPort) : -XenErrno.EFAULT;
 
             case EventChannelCommand.Send:
                 // struct evtchn_send { evtchn_port_t port; }
@@ -65,11 +116,20 @@ internal static class EventChannelOp
                         BinaryPrimitives.WriteUInt16LittleEndian(s.AsSpan(16), remoteDom);
                     if (status == EventChannelStatus.Interdomain)
                         BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(20), remotePort);
+                    if (status == EventChannelStatus.Virq)
+                        BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(16), remotePort);
                     return ctx.Guest.TryWrite(arg, s) ? 0 : -XenErrno.EFAULT;
                 }
 
             default:
                 return -XenErrno.ENOSYS;
         }
+    }
+
+    /// <summary>The output port copied back into the argument structure (-EFAULT if that fails; the port stays bound, as in Xen).</summary>
+    private static long WriteBack(IHypercallContext ctx, ulong arg, byte[] s, int offset, uint port)
+    {
+        BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(offset), port);
+        return ctx.Guest.TryWrite(arg, s) ? 0 : -XenErrno.EFAULT;
     }
 }

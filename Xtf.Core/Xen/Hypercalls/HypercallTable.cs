@@ -12,6 +12,7 @@ public static class HypercallTable
         HypercallNumber.HvmOp => HvmOp.Call(ctx, args),
         HypercallNumber.SetHypercallIopl => SetHypercallIopl.Call(ctx, args),
         HypercallNumber.Multicall => Multicall.Call(ctx, args),
+        HypercallNumber.MemoryOp => MemoryOp.Call(ctx, args),
         _ when ctx is Pv.PvDomain pv => Pv.PvHypercalls.Dispatch(pv, number, args),
         _ => -XenErrno.ENOSYS,
     };

@@ -128,6 +128,11 @@ public sealed partial class PvDomain
 
         if (vector == (int)X86Vector.UD && EmulateForcedCpuid(frame))
             return;
+        if (vector == (int)X86Vector.NM)
+        {
+            DeviceNotAvailable(frame);
+            return;
+        }
 
         TrapBounce.Exception(this, vector, errorCode, frame);
     }

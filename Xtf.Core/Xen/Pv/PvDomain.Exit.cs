@@ -17,7 +17,7 @@ public sealed partial class PvDomain
     /// </summary>
     internal void ExitToGuest(GuestFrame frame)
     {
-        if (ShutdownState is not null)
+        if (ShutdownState is not null || DeliverEventUpcall(frame))
             return;
         var cpu = Cpu;
         ulong rflags = (frame.Rflags & ~(RFlags.IOPL | RFlags.VM)) | RFlags.IF | RFlags.Reserved1;

@@ -17,6 +17,12 @@ public static class PvHypercalls
         HypercallNumber.UpdateVaMapping => UpdateVaMapping.Call(d, d.Mmu, args),
         HypercallNumber.UpdateVaMappingOtherdomain => UpdateVaMapping.CallOtherDomain(d, d.Mmu, args),
         HypercallNumber.MmuextOp => MmuextOp.Call(d, d.Mmu, args),
+        HypercallNumber.SetGdt => Descriptors.DescriptorTables.SetGdt(d, args),
+        HypercallNumber.UpdateDescriptor => Descriptors.DescriptorTables.UpdateDescriptor(d, args),
+        HypercallNumber.SetSegmentBase => SetSegmentBase.Call(d, args),
+        HypercallNumber.FpuTaskswitch => d.FpuTaskswitch((int)args.A1 != 0),
+        HypercallNumber.SetDebugreg => PvDebugRegisters.Set(d, args),
+        HypercallNumber.GetDebugreg => PvDebugRegisters.Get(d, args),
         _ => -XenErrno.ENOSYS,
     };
 }

@@ -1,0 +1,74 @@
+using System.Buffers.Binary;
+using Xtf.Core.Xen.Events;
+
+namespace Xtf.Core.Xen.Hypercalls;
+
+/// <summary>
+/// HYPERVISOR_memory_op(cmd, arg) (public/memory.h, xen/common/memory.c do_memory_op): the low
+/// 6 bits of cmd select the operation (MEMOP_CMD_MASK), the rest is a continuation's start
+/// extent. Only XENMEM_add_to_physmap with XENMAPSPACE_shared_info is implemented; other
+/// operations return -ENOSYS.
+/// </summary>
+internal static class MemoryOp
+{
+    public const int AddToPhysmap = 7;
+    private const int CmdMask = 0x3F, ExtentShift = 6;
+
+    /// <summary>XENMAPSPACE_* (public/memory.h).</summary>
+    public const uint SpaceSharedInfo = 0, SpaceGrantTable = 1, SpaceGmfn = 2, SpaceGmfnRange = 3, SpaceGmfnForeign = 4, SpaceDevMmio = 5;
+
+    public static long Call(IHypercallContext ctx, HypercallArgs a)
+    {
+        int op = (int)(a.A1 & CmdMask);
+        ulong startExtent = a.A1 >> ExtentShift;
+        return op switch
+        {
+            AddToPhysmap => AddToPhysmapCall(ctx, startExtent, a.A2),
+            _ => -XenErrno.ENOSYS,
+        };
+    }
+
+    /// <summary>
+    /// XENMEM_add_to_physmap, struct xen_add_to_physmap { domid_t domid; uint16_t size; unsigned
+    /// int space; xen_ulong_t idx; xen_pfn_t gpfn; } (native 24 bytes: idx at 8, gpfn at 16;
+    /// compat 16 bytes: idx at 8, gpfn at 12). Order as in do_memory_op: a start extent beyond
+    /// 16 bits is -EDOM, the copy -EFAULT, the foreign space -ENOSYS, the domain -ESRCH/-EPERM;
+    /// then xenmem_add_to_physmap: a PV domain (not translated) -EACCES; shared_info needs idx 0
+    /// (else no frame: -EINVAL). The frame at gpfn becomes shared_info, and its format is latched
+    /// from the caller's mode (hvm_latch_shinfo_size). Here gpfn must be a RAM frame (-EINVAL
+    /// otherwise); the other spaces are not implemented (-EINVAL, as a space with no frame).
+    /// </summary>
+    private static long AddToPhysmapCall(IHypercallContext ctx, ulong startExtent, ulong arg)
+    {
+        if (startExtent != (ushort)startExtent)
+            return -XenErrno.EDOM;
+        bool wide = ctx.Is64Bit;
+        var s = new byte[wide ? 24 : 16];
+        if (!ctx.Guest.TryRead(arg, s))
+            return -XenErrno.EFAULT;
+        uint space = BinaryPrimitives.ReadUInt32LittleEndian(s.AsSpan(4));
+        if (space == SpaceGmfnForeign)
+            return -XenErrno.ENOSYS;
+        int rc = ctx.Domain.CheckTarget(BinaryPrimitives.ReadUInt16LittleEndian(s));
+        if (rc != 0)
+            return rc;
+        if (!ctx.IsHvm)
+            return -XenErrno.EACCES;
+        ulong idx = wide ? BinaryPrimitives.ReadUInt64LittleEndian(s.AsSpan(8)) : BinaryPrimitives.ReadUInt32LittleEndian(s.AsSpan(8));
+        ulong gpfn = wide ? BinaryPrimitives.ReadUInt64LittleEndian(s.AsSpan(16)) : BinaryPrimitives.ReadUInt32LittleEndian(s.AsSpan(12));
+        if (space != SpaceSharedInfo || idx != 0)
+            return -XenErrno.EINVAL;
+        var cpu = ctx.Guest.Cpu;
+        if (gpfn >= cpu.Memory.FrameCount)
+            return -XenErrno.EINVAL;
+        var channels = ctx.Domain.EventChannels;
+        if (channels.SharedInfo is { } current && current.Page == gpfn << 12 && current.Compat == !wide)
+            return 0;
+        // The frame's old contents are gone: it is now the shared_info page (moved from where it
+        // was mapped before, or Xen's fresh, zeroed page).
+        for (ulong off = 0; off < 4096; off += 8)
+            cpu.WritePhysical((gpfn << 12) + off, 8, channels.SharedInfo is { } old ? cpu.ReadPhysical(old.Page + off, 8) : 0);
+        channels.Attach(new SharedInfoEvents(cpu, gpfn << 12, compat: !wide));
+        return 0;
+    }
+}
