@@ -20,7 +20,7 @@ namespace Xtf.TestCases.MemopSeg;
 /// 32-bit: user code and data segments with a 2 GiB limit and an address of 3 GiB (a write through
 /// the code segment faults on its type). 64-bit: the non-canonical address 0x8000000040000000.
 /// </summary>
-[XtfTest("memop-seg", Category.Functional, Environments.Hvm32Pae | Environments.Hvm64 | Environments.Pv64, Title = "Memory operand and segment emulation tests")]
+[XtfTest("memop-seg", Category.Functional, Environments.Hvm32Pae | Environments.Hvm64 | Environments.Pv, Title = "Memory operand and segment emulation tests")]
 public sealed class MemopSeg : TestCase
 {
     private const int UserCodeEntry = HvmLayout.GdteAvail0, UserDataEntry = HvmLayout.GdteAvail0 + 1;

@@ -66,6 +66,7 @@ public sealed partial class GuestRuntime
         table.AddRange(TrapInfoBytes(0, 0, 0, 0));
         WriteKernelBytes(HvmLayout.Scratch, table.ToArray());
         PanicIfFailed(Hypercall(HypercallNumber.SetTrapTable, HvmLayout.Scratch), "Failed to set trap table");
+        SetGdtPv();
         PanicIfFailed(Hypercall(HypercallNumber.StackSwitch, PvLayout.KernelDs(config.Environment), HvmLayout.Ring0StackTop), "Failed to set kernel stack");
         ushort ds = UserDs;
         Exec(a =>
@@ -97,6 +98,31 @@ public sealed partial class GuestRuntime
         }
 
         PanicIfFailed(UpdateVaMapping(0, 0, UvmfInvlpg), "Failed to unmap page at NULL");
+    }
+
+    /// <summary>
+    /// XTF's GDT for PV (arch_init_traps): the page holding gdt[] (15 entries, the runtime's and the
+    /// tests' slots; none used yet, so all null) is remapped read-only, then registered with set_gdt.
+    /// </summary>
+    private void SetGdtPv()
+    {
+        var (pte, _, _) = GuestPageTableEntry(HvmLayout.Gdt, 1);
+        PanicIfFailed(UpdateVaMapping(HvmLayout.Gdt, pte & ~PageWalker.RW, UvmfInvlpg), "Failed to remap the GDT read-only");
+        WriteKernelBytes(HvmLayout.Scratch, BitConverter.GetBytes(PfnToMfn(HvmLayout.Gdt >> 12)));
+        PanicIfFailed(Hypercall(HypercallNumber.SetGdt, HvmLayout.Scratch, HvmLayout.GdtEntries - 1), "Failed to set the GDT");
+    }
+
+    /// <summary>
+    /// HYPERVISOR_update_descriptor(maddr, desc): the machine address of the slot (through the
+    /// p2m) and the descriptor; 32-bit callers pass each as two 32-bit halves, low first.
+    /// </summary>
+    private void UpdateDescriptor(ulong va, ulong descriptor)
+    {
+        ulong maddr = (PfnToMfn(va >> 12) << 12) | (va & 0xFFF);
+        long rc = Bitness == 64
+            ? Hypercall(HypercallNumber.UpdateDescriptor, maddr, descriptor)
+            : Hypercall(HypercallNumber.UpdateDescriptor, maddr & 0xFFFFFFFF, maddr >> 32, descriptor & 0xFFFFFFFF, descriptor >> 32);
+        PanicIfFailed(rc, $"update_descriptor({va:x}) failed");
     }
 
     /// <summary>
