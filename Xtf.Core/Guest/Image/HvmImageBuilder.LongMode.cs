@@ -93,15 +93,7 @@ public static partial class HvmImageBuilder
         }
 
         a.Label(ref common);
-        AssemblerRegister64[] saved = [rdi, rsi, rdx, rcx, rax, r8, r9, r10, r11, rbx, rbp, r12, r13, r14, r15];
-        foreach (var r in saved)
-            a.push(r);
-        a.mov(rdi, rsp);
-        a.cld();
-        a.call(doExceptionGate);
-        for (int i = saved.Length - 1; i >= 0; i--)
-            a.pop(saved[i]);
-        a.add(rsp, 8);
+        ExceptionEntryPath.Emit64(a, doExceptionGate);
         a.iretq();
 
         var ret2kern = a.CreateLabel("entry_ret_to_kernel");

@@ -177,20 +177,7 @@ public static partial class HvmImageBuilder
         a.jmp(common);
 
         a.Label(ref common);
-        a.pushad();
-        a.push(ds);
-        a.push(es);
-        a.mov(eax, (uint)HvmLayout.KernelDs);
-        a.mov(ds, ax);
-        a.mov(es, ax);
-        a.cld();
-        a.push(esp);
-        a.call(doExceptionGate);
-        a.add(esp, 4);
-        a.pop(es);
-        a.pop(ds);
-        a.popad();
-        a.add(esp, 8);
+        ExceptionEntryPath.Emit32(a, doExceptionGate, HvmLayout.KernelDs);
         a.iretd();
 
         var ret2kern = a.CreateLabel("entry_ret_to_kernel");

@@ -73,34 +73,13 @@ public static class PvImageBuilder
         a.Label(ref common);
         if (wide)
         {
-            AssemblerRegister64[] saved = [rdi, rsi, rdx, rcx, rax, r8, r9, r10, r11, rbx, rbp, r12, r13, r14, r15];
-            foreach (var r in saved)
-                a.push(r);
-            a.mov(rdi, rsp);
-            a.cld();
-            a.call(doExceptionGate);
-            for (int i = saved.Length - 1; i >= 0; i--)
-                a.pop(saved[i]);
-            a.add(rsp, 8);
+            ExceptionEntryPath.Emit64(a, doExceptionGate);
             a.push(0);
             a.jmp(PvLayout.HypercallIret);
         }
         else
         {
-            a.pushad();
-            a.push(ds);
-            a.push(es);
-            a.mov(eax, (uint)PvLayout.UserDs32);
-            a.mov(ds, ax);
-            a.mov(es, ax);
-            a.cld();
-            a.push(esp);
-            a.call((uint)doExceptionGate);
-            a.add(esp, 4);
-            a.pop(es);
-            a.pop(ds);
-            a.popad();
-            a.add(esp, 8);
+            ExceptionEntryPath.Emit32(a, doExceptionGate, PvLayout.UserDs32);
             a.jmp((uint)PvLayout.HypercallIret);
         }
 

@@ -220,7 +220,7 @@ public sealed partial class GuestRuntime
     }
 
     /// <summary>XTF's arch_crash_hard for PV: a stack pointer Xen cannot build a bounce frame on, then PUSHF.</summary>
-    private void CrashHardPv() =>
+    internal void CrashHardPv() =>
         Exec(a =>
         {
             if (Bitness == 64)

@@ -31,6 +31,12 @@ public sealed class DescriptorHypercallTests
             ulong mfn = Page >> 12;
             ulong list = HvmLayout.Scratch;
 
+            // The runtime registered gdt[] at boot (XTF's arch_init_traps): drop it and make its
+            // page writable again, so the checks below start from a plain page.
+            ulong ro = Page | PageWalker.P | PageWalker.US | PageWalker.A;
+            if (Hypercall(HypercallNumber.SetGdt, list, 0) != 0 || Runtime.UpdateVaMapping(Page, ro | PageWalker.RW, 2) != 0)
+                Panic("could not release the runtime's GDT page\n");
+
             Printk($"too-many {Hypercall(HypercallNumber.SetGdt, list, 7169)}\n");
             Printk($"bad-list {Hypercall(HypercallNumber.SetGdt, wide ? 0xFFFF800000000000 : 0xFFFFF000, 1)}\n");
 
@@ -41,7 +47,6 @@ public sealed class DescriptorHypercallTests
             Runtime.WriteKernelBytes(list, BitConverter.GetBytes(mfn));
             Printk($"writable {Hypercall(HypercallNumber.SetGdt, list, 3)}\n");
 
-            ulong ro = Page | PageWalker.P | PageWalker.US | PageWalker.A;
             Printk($"remap-ro {Runtime.UpdateVaMapping(Page, ro, 2)}\n");
             Printk($"set {Hypercall(HypercallNumber.SetGdt, list, 3)}\n");
             Printk($"fixed {Read64(Page + 8):x16}\n");

@@ -145,14 +145,7 @@ public sealed class TrapHypercallTests
     {
         public override void Main()
         {
-            Exec(a =>
-            {
-                if (Bitness == 64)
-                    a.mov(rsp, 0x800000000badc0deul);
-                else
-                    a.mov(esp, 0xfbadc0deu);
-                a.pushf();
-            });
+            Runtime.CrashHardPv();
             Success();
         }
     }
