@@ -23,6 +23,8 @@ public static class PvHypercalls
         HypercallNumber.FpuTaskswitch => d.FpuTaskswitch((int)args.A1 != 0),
         HypercallNumber.SetDebugreg => PvDebugRegisters.Set(d, args),
         HypercallNumber.GetDebugreg => PvDebugRegisters.Get(d, args),
+        HypercallNumber.PhysdevOp => PhysdevOp.Call(d, args),
+        HypercallNumber.VmAssist => VmAssist.Call(d, args),
         _ => -XenErrno.ENOSYS,
     };
 }
