@@ -35,6 +35,8 @@ internal sealed partial class PrivilegedOpEmulator
         bool write = IsControlRegister(i.Op0Register);
         int cr = (write ? i.Op0Register : i.Op1Register) - Register.CR0;
         var (gpr, bytes) = Gpr(write ? i.Op1Register : i.Op0Register);
+        if (gpr < 0)
+            return PrivOpResult.Unhandleable;
         if (write)
         {
             ulong value = bytes == 4 ? Cpu[gpr] & 0xFFFFFFFF : Cpu[gpr];

@@ -43,6 +43,8 @@ internal sealed partial class PrivilegedOpEmulator
         bool write = IsDebugRegister(i.Op0Register);
         int dr = (write ? i.Op0Register : i.Op1Register) - Register.DR0;
         var (gpr, bytes) = Gpr(write ? i.Op1Register : i.Op0Register);
+        if (gpr < 0)
+            return PrivOpResult.Unhandleable;
         if (write)
         {
             ulong value = bytes == 4 ? Cpu[gpr] & 0xFFFFFFFF : Cpu[gpr];

@@ -191,12 +191,12 @@ internal sealed partial class PrivilegedOpEmulator
         SetGpr32(X86Cpu.RDX, (uint)(value >> 32));
     }
 
-    /// <summary>The general-purpose register an Iced register names, and its width in bytes.</summary>
+    /// <summary>The general-purpose register an Iced register names and its width in bytes; (-1, 0) for anything else.</summary>
     private static (int Index, int Bytes) Gpr(Register r) => r switch
     {
         >= Register.RAX and <= Register.R15 => (r - Register.RAX, 8),
         >= Register.EAX and <= Register.R15D => (r - Register.EAX, 4),
-        _ => throw new ArgumentOutOfRangeException(nameof(r), r, "not a 32/64-bit general-purpose register"),
+        _ => (-1, 0),
     };
 
     private static bool IsControlRegister(Register r) => r is >= Register.CR0 and <= Register.CR15;
