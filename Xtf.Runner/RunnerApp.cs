@@ -67,6 +67,12 @@ internal sealed class RunnerApp
         AllowMultipleArgumentsPerToken = false,
     };
 
+    private readonly Option<string> shardOption = new("--shard")
+    {
+        Description = "Run only shard K of N of the selection (instance i goes to shard i mod N + 1), for splitting a matrix across machines",
+        HelpName = "K/N",
+    };
+
     private readonly Argument<string[]> conformancePaths = new("PATH")
     {
         Description = "SingleStepTests MOO files (.MOO or .MOO.gz) or directories holding them",
@@ -135,6 +141,7 @@ internal sealed class RunnerApp
             timeoutOption,
             fepOption,
             quirkOption,
+            shardOption,
         };
         return root;
     }
@@ -175,6 +182,7 @@ internal sealed class RunnerApp
             Quirks = ParseQuirks(parse.GetValue(quirkOption) ?? []),
         };
 
+        Shard? shard = parse.GetValue(shardOption) is { } shardText ? Shard.Parse(shardText) : null;
         bool all = parse.GetValue(allOption), nonDefault = parse.GetValue(nonDefaultOption);
         bool listing = parse.GetValue(listOption);
 
@@ -182,6 +190,9 @@ internal sealed class RunnerApp
         var selection = listing && tokens.Length == 0 && !all && !nonDefault
             ? Selection.Interpret(catalog, [], all: true, nonDefault: true)
             : Selection.Interpret(catalog, tokens, all, nonDefault);
+        int unsharded = selection.Count;
+        if (shard is { } part)
+            selection = part.Of(selection);
 
         if (parse.GetValue(environmentsOption))
         {
@@ -192,15 +203,22 @@ internal sealed class RunnerApp
 
         if (listing)
         {
-            if (selection.Count == 0)
+            if (unsharded == 0)
                 throw new RunnerException("No tests selected");
             foreach (var instance in selection)
                 stdout.WriteLine(instance.Id);
             return 0;
         }
 
-        if (selection.Count == 0)
+        if (unsharded == 0)
             throw new RunnerException("No tests to run");
+
+        // A shard beyond a small selection has nothing to do; that is not an error in a matrix.
+        if (selection.Count == 0)
+        {
+            stdout.WriteLine($"Shard {shard} of the selection is empty");
+            return 0;
+        }
 
         return RunAll(selection, settings, quiet);
     }
