@@ -4,6 +4,7 @@ using Xtf.Core.Guest;
 using Xtf.Core.Testing;
 using Xtf.Core.Testing.Benchmarks;
 using Xtf.Core.Testing.Conformance;
+using Xtf.Core.Testing.Reports;
 using Xtf.Core.Xen;
 
 namespace Xtf.Runner;
@@ -71,6 +72,12 @@ internal sealed class RunnerApp
     {
         Description = "Run only shard K of N of the selection (instance i goes to shard i mod N + 1), for splitting a matrix across machines",
         HelpName = "K/N",
+    };
+
+    private readonly Option<string> junitOption = new("--junit")
+    {
+        Description = "Also write the results as a JUnit XML report to FILE (one testcase per instance, the console log as system-out)",
+        HelpName = "FILE",
     };
 
     private readonly Argument<string[]> conformancePaths = new("PATH")
@@ -142,6 +149,7 @@ internal sealed class RunnerApp
             fepOption,
             quirkOption,
             shardOption,
+            junitOption,
         };
         return root;
     }
@@ -220,7 +228,11 @@ internal sealed class RunnerApp
             return 0;
         }
 
-        return RunAll(selection, settings, quiet);
+        using var junit = OpenReport(parse.GetValue(junitOption), "--junit");
+        int exit = RunAll(selection, settings, quiet, out var outcomes);
+        if (junit is not null)
+            JUnitReport.Write(junit, outcomes);
+        return exit;
     }
 
     private int RunConformance(IReadOnlyList<string> args)
@@ -316,14 +328,32 @@ internal sealed class RunnerApp
         return quirks.Count == 0 ? Quirks.None : quirks;
     }
 
-    private int RunAll(IReadOnlyList<TestInstance> selection, RunSettings settings, int quiet)
+    /// <summary>Opens a report file before anything runs, so a path that cannot be written is the user's error at once.</summary>
+    private static StreamWriter? OpenReport(string? path, string option)
+    {
+        if (path is null)
+            return null;
+        try
+        {
+            return new StreamWriter(path, append: false, new System.Text.UTF8Encoding(false));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new RunnerException($"{option}: cannot write '{path}': {e.Message}");
+        }
+    }
+
+    private int RunAll(IReadOnlyList<TestInstance> selection, RunSettings settings, int quiet, out List<InstanceOutcome> outcomes)
     {
         var worst = TestResult.Success;
         var results = new List<(TestInstance Instance, TestResult Result)>(selection.Count);
+        outcomes = new List<InstanceOutcome>(selection.Count);
 
         foreach (var instance in selection)
         {
-            var (result, lines, diagnostic) = RunOne(instance, settings);
+            var outcome = RunOne(instance, settings);
+            outcomes.Add(outcome);
+            var (result, lines, diagnostic) = (outcome.Result, outcome.Lines, outcome.Diagnostic);
             if (quiet == 0)
             {
                 foreach (var line in lines)
@@ -353,16 +383,15 @@ internal sealed class RunnerApp
     /// One instance. The result is the engine's, which decides it from the console log; a host
     /// exception escaping the engine leaves no result line, so it is a CRASH (DESIGN.md section 5).
     /// </summary>
-    private (TestResult Result, IReadOnlyList<string> Lines, string? Diagnostic) RunOne(TestInstance instance, RunSettings settings)
+    private InstanceOutcome RunOne(TestInstance instance, RunSettings settings)
     {
         try
         {
-            var outcome = engine.Run(instance, settings);
-            return (outcome.Result, outcome.Lines, outcome.Diagnostic);
+            return engine.Run(instance, settings);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            return (TestResult.Crash, [], $"host exception: {e.GetType().Name}: {e.Message}");
+            return new InstanceOutcome(instance, TestResult.Crash, "", [], $"host exception: {e.GetType().Name}: {e.Message}", 0, TimeSpan.Zero);
         }
     }
 }
