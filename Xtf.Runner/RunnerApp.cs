@@ -80,6 +80,12 @@ internal sealed class RunnerApp
         HelpName = "FILE",
     };
 
+    private readonly Option<string> jsonOption = new("--json")
+    {
+        Description = "Also write the results as JSON to FILE (the worst result, then each instance with its result and console log)",
+        HelpName = "FILE",
+    };
+
     private readonly Argument<string[]> conformancePaths = new("PATH")
     {
         Description = "SingleStepTests MOO files (.MOO or .MOO.gz) or directories holding them",
@@ -150,6 +156,7 @@ internal sealed class RunnerApp
             quirkOption,
             shardOption,
             junitOption,
+            jsonOption,
         };
         return root;
     }
@@ -229,9 +236,16 @@ internal sealed class RunnerApp
         }
 
         using var junit = OpenReport(parse.GetValue(junitOption), "--junit");
+        using var json = OpenReport(parse.GetValue(jsonOption), "--json");
         int exit = RunAll(selection, settings, quiet, out var outcomes);
         if (junit is not null)
             JUnitReport.Write(junit, outcomes);
+        if (json is not null)
+        {
+            json.Flush();
+            JsonReport.Write(json.BaseStream, outcomes);
+        }
+
         return exit;
     }
 

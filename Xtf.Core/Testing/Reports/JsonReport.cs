@@ -1,0 +1,44 @@
+using System.Text.Json;
+using Xtf.Core.Guest;
+
+namespace Xtf.Core.Testing.Reports;
+
+/// <summary>
+/// The run as JSON (System.Text.Json): the worst result and exit code, then one object per
+/// instance with its id, test, environment, variation, category, result, crash reason,
+/// instructions retired, wall-clock milliseconds and console log.
+/// </summary>
+public static class JsonReport
+{
+    public static void Write(Stream output, IReadOnlyList<InstanceOutcome> outcomes)
+    {
+        using var json = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true });
+        var worst = outcomes.Count == 0 ? TestResult.Success : outcomes.Max(o => o.Result);
+        json.WriteStartObject();
+        json.WriteString("result", TestResults.Name(worst));
+        json.WriteNumber("exit_code", TestResults.ExitCode(worst));
+        json.WriteStartArray("instances");
+        foreach (var o in outcomes)
+        {
+            json.WriteStartObject();
+            json.WriteString("id", o.Instance.Id);
+            json.WriteString("test", o.Instance.Test.Name);
+            json.WriteString("environment", GuestEnvironment.Name(o.Instance.Environment));
+            if (o.Instance.Variation is { } v)
+                json.WriteString("variation", v);
+            else
+                json.WriteNull("variation");
+            json.WriteString("category", Categories.Name(o.Instance.Test.Category));
+            json.WriteString("result", TestResults.Name(o.Result));
+            if (o.Diagnostic is { } d)
+                json.WriteString("diagnostic", d);
+            json.WriteNumber("instructions", o.Instructions);
+            json.WriteNumber("elapsed_ms", Math.Round(o.Elapsed.TotalMilliseconds, 3));
+            json.WriteString("log", o.ConsoleLog);
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+        json.WriteEndObject();
+    }
+}
