@@ -142,7 +142,8 @@ internal sealed class RunnerApp
     {
         var root = new RootCommand("Xen Test Framework enumeration and running tool (Xtf.NET). "
             + "`xtf-runner conformance PATH...` runs SingleStepTests conformance files (see `xtf-runner conformance --help`); "
-            + "`xtf-runner bench` measures the CPU (see `xtf-runner bench --help`).")
+            + "`xtf-runner bench` measures the CPU (see `xtf-runner bench --help`); "
+            + "`xtf-runner info NAME` prints a test's info.json.")
         {
             selectionArgument,
             listOption,
@@ -168,6 +169,8 @@ internal sealed class RunnerApp
             return RunConformance(args.Skip(1).ToList());
         if (args.Count > 0 && args[0] == BenchCommand.Name)
             return RunBench(args.Skip(1).ToList());
+        if (args.Count > 0 && args[0] == "info")
+            return RunInfo(args.Skip(1).ToList());
 
         var root = BuildCommand();
         var parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
@@ -266,6 +269,22 @@ internal sealed class RunnerApp
         if (paths.FirstOrDefault(t => t.StartsWith('-')) is { } unknown)
             throw new RunnerException($"Unrecognised option '{unknown}'");
         return new ConformanceCommand(stdout).Run(paths, parse.GetValue(conformanceVerbose));
+    }
+
+    /// <summary>
+    /// <c>xtf-runner info NAME</c>: the test's info.json (name, category, environments,
+    /// variations; and title and guarded quirks) on stdout. NAME may carry the <c>test-</c> prefix.
+    /// </summary>
+    private int RunInfo(IReadOnlyList<string> args)
+    {
+        if (args.Count != 1 || args[0].StartsWith('-'))
+            throw new RunnerException("usage: xtf-runner info NAME");
+        string name = args[0].StartsWith("test-", StringComparison.Ordinal) ? args[0]["test-".Length..] : args[0];
+        var test = catalog.Find(name) ?? throw new RunnerException($"Unrecognised test '{args[0]}'");
+        using var buffer = new MemoryStream();
+        TestInfo.Write(buffer, test);
+        stdout.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
+        return 0;
     }
 
     private int RunBench(IReadOnlyList<string> args)
