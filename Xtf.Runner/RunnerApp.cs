@@ -86,6 +86,12 @@ internal sealed class RunnerApp
         HelpName = "FILE",
     };
 
+    private readonly Option<string> logsOption = new("--logs")
+    {
+        Description = "Write each instance's console log to DIR/<instance id>.log (the directory is created if needed)",
+        HelpName = "DIR",
+    };
+
     private readonly Argument<string[]> conformancePaths = new("PATH")
     {
         Description = "SingleStepTests MOO files (.MOO or .MOO.gz) or directories holding them",
@@ -158,6 +164,7 @@ internal sealed class RunnerApp
             shardOption,
             junitOption,
             jsonOption,
+            logsOption,
         };
         return root;
     }
@@ -238,6 +245,7 @@ internal sealed class RunnerApp
             return 0;
         }
 
+        logsDirectory = PrepareLogs(parse.GetValue(logsOption));
         using var junit = OpenReport(parse.GetValue(junitOption), "--junit");
         using var json = OpenReport(parse.GetValue(jsonOption), "--json");
         int exit = RunAll(selection, settings, quiet, out var outcomes);
@@ -361,6 +369,39 @@ internal sealed class RunnerApp
         return quirks.Count == 0 ? Quirks.None : quirks;
     }
 
+    private string? logsDirectory;
+
+    /// <summary>Creates the --logs directory before anything runs; one that cannot be made is the user's error.</summary>
+    private static string? PrepareLogs(string? directory)
+    {
+        if (directory is null)
+            return null;
+        try
+        {
+            return Directory.CreateDirectory(directory).FullName;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new RunnerException($"--logs: cannot create '{directory}': {e.Message}");
+        }
+    }
+
+    /// <summary>One instance's console log, exactly as the guest wrote it, in its own file.</summary>
+    private void WriteInstanceLog(InstanceOutcome outcome)
+    {
+        if (logsDirectory is null)
+            return;
+        string path = Path.Combine(logsDirectory, outcome.Instance.Id + ".log");
+        try
+        {
+            File.WriteAllText(path, outcome.ConsoleLog, System.Text.Encoding.Latin1);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new RunnerException($"--logs: cannot write '{path}': {e.Message}");
+        }
+    }
+
     /// <summary>Opens a report file before anything runs, so a path that cannot be written is the user's error at once.</summary>
     private static StreamWriter? OpenReport(string? path, string option)
     {
@@ -386,6 +427,7 @@ internal sealed class RunnerApp
         {
             var outcome = RunOne(instance, settings);
             outcomes.Add(outcome);
+            WriteInstanceLog(outcome);
             var (result, lines, diagnostic) = (outcome.Result, outcome.Lines, outcome.Diagnostic);
             if (quiet == 0)
             {
