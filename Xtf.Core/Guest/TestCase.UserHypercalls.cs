@@ -65,23 +65,7 @@ public abstract partial class TestCase
         {
             var r = Runtime.Exec(a =>
             {
-                if (wide)
-                {
-                    a.mov(rdi, a1);
-                    a.mov(rsi, a2);
-                    a.mov(rdx, a3);
-                    a.mov(r10, a4);
-                    a.mov(r8, a5);
-                }
-                else
-                {
-                    a.mov(ebx, (uint)a1);
-                    a.mov(ecx, (uint)a2);
-                    a.mov(edx, (uint)a3);
-                    a.mov(esi, (uint)a4);
-                    a.mov(edi, (uint)a5);
-                }
-
+                HypercallRegisters.Load(a, new HypercallArgs(a1, a2, a3, a4, a5));
                 a.mov(eax, (uint)number);
                 if (pv)
                     a.@int(0x82);

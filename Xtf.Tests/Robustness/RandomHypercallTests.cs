@@ -1,6 +1,7 @@
 using NUnit.Framework;
 using Xtf.Core.Guest;
 using Xtf.Core.Guest.Image;
+using Xtf.Core.Guest.Runtime;
 using Xtf.Core.Testing;
 using Xtf.Core.Xen;
 using static Iced.Intel.AssemblerRegisters;
@@ -68,25 +69,9 @@ public sealed class RandomHypercallTests
             Success();
         }
 
-        private void Vmcall(Iced.Intel.Assembler c, int nr, HypercallArgs a)
+        private static void Vmcall(Iced.Intel.Assembler c, int nr, HypercallArgs a)
         {
-            if (Bitness == 64)
-            {
-                c.mov(rdi, a.A1);
-                c.mov(rsi, a.A2);
-                c.mov(rdx, a.A3);
-                c.mov(r10, a.A4);
-                c.mov(r8, a.A5);
-            }
-            else
-            {
-                c.mov(ebx, (uint)a.A1);
-                c.mov(ecx, (uint)a.A2);
-                c.mov(edx, (uint)a.A3);
-                c.mov(esi, (uint)a.A4);
-                c.mov(edi, (uint)a.A5);
-            }
-
+            HypercallRegisters.Load(c, a);
             c.mov(eax, nr);
             c.vmcall();
         }

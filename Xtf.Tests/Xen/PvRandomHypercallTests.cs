@@ -1,6 +1,7 @@
 using NUnit.Framework;
 using Xtf.Core.Guest;
 using Xtf.Core.Guest.Image;
+using Xtf.Core.Guest.Runtime;
 using Xtf.Core.Testing;
 using Xtf.Core.Xen;
 using static Iced.Intel.AssemblerRegisters;
@@ -73,40 +74,17 @@ public sealed class PvRandomHypercallTests
 
         private void KernelHypercall(Iced.Intel.Assembler c, int nr, HypercallArgs a)
         {
+            HypercallRegisters.Load(c, a);
+            c.mov(eax, nr);
             if (Bitness == 64)
-            {
-                c.mov(rdi, a.A1);
-                c.mov(rsi, a.A2);
-                c.mov(rdx, a.A3);
-                c.mov(r10, a.A4);
-                c.mov(r8, a.A5);
-                c.mov(eax, nr);
                 c.syscall();
-                return;
-            }
-
-            Int82(c, nr, a);
+            else
+                c.@int(0x82);
         }
 
-        private void Int82(Iced.Intel.Assembler c, int nr, HypercallArgs a)
+        private static void Int82(Iced.Intel.Assembler c, int nr, HypercallArgs a)
         {
-            if (Bitness == 64)
-            {
-                c.mov(rdi, a.A1);
-                c.mov(rsi, a.A2);
-                c.mov(rdx, a.A3);
-                c.mov(r10, a.A4);
-                c.mov(r8, a.A5);
-            }
-            else
-            {
-                c.mov(ebx, (uint)a.A1);
-                c.mov(ecx, (uint)a.A2);
-                c.mov(edx, (uint)a.A3);
-                c.mov(esi, (uint)a.A4);
-                c.mov(edi, (uint)a.A5);
-            }
-
+            HypercallRegisters.Load(c, a);
             c.mov(eax, nr);
             c.@int(0x82);
         }

@@ -18,30 +18,15 @@ public sealed partial class GuestRuntime
     public long Hypercall(int number, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0, ulong a5 = 0)
     {
         ulong stub = HvmLayout.HypercallPage + (ulong)(number * HypercallPage.SlotSize);
-        if (Bitness == 64)
-        {
-            var r64 = Exec(a =>
-            {
-                a.mov(rdi, a1);
-                a.mov(rsi, a2);
-                a.mov(rdx, a3);
-                a.mov(r10, a4);
-                a.mov(r8, a5);
-                a.call(stub);
-            }, ExecFaults.Unhandled);
-            return (long)r64.Rax;
-        }
-
         var r = Exec(a =>
         {
-            a.mov(ebx, (uint)a1);
-            a.mov(ecx, (uint)a2);
-            a.mov(edx, (uint)a3);
-            a.mov(esi, (uint)a4);
-            a.mov(edi, (uint)a5);
-            a.call(stub);
+            HypercallRegisters.Load(a, new HypercallArgs(a1, a2, a3, a4, a5));
+            if (Bitness == 64)
+                a.call(stub);
+            else
+                a.call((uint)stub);
         }, ExecFaults.Unhandled);
-        return (int)r.Eax;
+        return Bitness == 64 ? (long)r.Rax : (int)r.Eax;
     }
 
     /// <summary>
