@@ -42,7 +42,11 @@ public sealed class PvTrapDeliveryTests
     public void ExceptionsReachTheKernelsTrapTableHandlers(Environments env) =>
         Assert.That(Lines(env), Does.Contain("ud2 #UD").And.Contain("int3 #BP").And.Contain("userud2 #UD"));
 
-    /// <summary>pv_inject_event: a PV kernel's own #PF has the U bit clear, even pv64's, which runs in ring 3.</summary>
+    /// <summary>
+    /// pv_inject_event: a PV kernel's own #PF has the U bit clear, even pv64's, which runs in ring 3.
+    /// A read of the unmapped page 0 by the kernel: P, W/R, U/S, I/D all clear, error code 0,
+    /// which XTF's decode.c prints as <c>#PF[-d-sr-]</c>.
+    /// </summary>
     [TestCaseSource(nameof(Pv))]
     public void KernelPageFaultReportsSupervisorAccess(Environments env) =>
         Assert.That(Lines(env), Does.Contain("null #PF[-d-sr-]"));
