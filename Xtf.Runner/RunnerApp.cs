@@ -417,56 +417,32 @@ internal sealed class RunnerApp
         }
     }
 
-    private int RunAll(IReadOnlyList<TestInstance> selection, RunSettings settings, int quiet, out List<InstanceOutcome> outcomes)
+    private int RunAll(IReadOnlyList<TestInstance> selection, RunSettings settings, int quiet, out IReadOnlyList<InstanceOutcome> outcomes)
     {
-        var worst = TestResult.Success;
-        var results = new List<(TestInstance Instance, TestResult Result)>(selection.Count);
-        outcomes = new List<InstanceOutcome>(selection.Count);
-
-        foreach (var instance in selection)
+        outcomes = MatrixRun.Run(engine, selection, settings, jobs: 1, inOrder: (_, outcome) =>
         {
-            var outcome = RunOne(instance, settings);
-            outcomes.Add(outcome);
             WriteInstanceLog(outcome);
-            var (result, lines, diagnostic) = (outcome.Result, outcome.Lines, outcome.Diagnostic);
             if (quiet == 0)
             {
-                foreach (var line in lines)
+                foreach (var line in outcome.Lines)
                     stdout.WriteLine(line);
-                if (result == TestResult.Crash && !string.IsNullOrEmpty(diagnostic))
-                    stdout.WriteLine(OneLine(diagnostic));
+                if (outcome.Result == TestResult.Crash && !string.IsNullOrEmpty(outcome.Diagnostic))
+                    stdout.WriteLine(OneLine(outcome.Diagnostic));
                 stdout.WriteLine();
             }
+        });
 
-            if (result > worst)
-                worst = result;
-            results.Add((instance, result));
-        }
-
+        var worst = TestResult.Success;
         stdout.WriteLine("Combined test results:");
-        foreach (var (instance, result) in results)
+        foreach (var outcome in outcomes)
         {
-            if (result == TestResult.Success && quiet >= 2)
+            if (outcome.Result > worst)
+                worst = outcome.Result;
+            if (outcome.Result == TestResult.Success && quiet >= 2)
                 continue;
-            stdout.WriteLine($"{instance.Id,-40} {TestResults.Name(result)}");
+            stdout.WriteLine($"{outcome.Instance.Id,-40} {TestResults.Name(outcome.Result)}");
         }
 
         return TestResults.ExitCode(worst);
-    }
-
-    /// <summary>
-    /// One instance. The result is the engine's, which decides it from the console log; a host
-    /// exception escaping the engine leaves no result line, so it is a CRASH (DESIGN.md section 5).
-    /// </summary>
-    private InstanceOutcome RunOne(TestInstance instance, RunSettings settings)
-    {
-        try
-        {
-            return engine.Run(instance, settings);
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            return new InstanceOutcome(instance, TestResult.Crash, "", [], $"host exception: {e.GetType().Name}: {e.Message}", 0, TimeSpan.Zero);
-        }
     }
 }
