@@ -149,7 +149,7 @@ public sealed partial class X86Cpu
         // faulting address anyway (SDM vol. 3, 4.10.4.3).
         slot.Tag = 0;
         ulong physical = PageWalker.Translate(this, linear, kind, user, implicitAccess, out var entry);
-        slot = entry;
+        tlb.Fill(linear, entry);
         return physical;
     }
 

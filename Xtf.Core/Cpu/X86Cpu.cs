@@ -176,6 +176,27 @@ public sealed partial class X86Cpu
     /// <summary>Executes instructions until the budget runs out or something stops the CPU.</summary>
     public StopReason Run()
     {
+        if (runDepth > 0)
+            return RunLoop();
+
+        // Entered from outside: nothing runs out of a dropped code frame any more.
+        decodeCache.RecycleRetired();
+        runDepth++;
+        try
+        {
+            return RunLoop();
+        }
+        finally
+        {
+            runDepth--;
+        }
+    }
+
+    /// <summary>Nesting of <see cref="Run"/> (a host callback running the CPU again).</summary>
+    private int runDepth;
+
+    private StopReason RunLoop()
+    {
         stopRequested = false;
         while (true)
         {

@@ -57,6 +57,26 @@ public sealed class DecodeCacheTests
         Assert.That((cpu.Rip, cpu.Eax), Is.EqualTo((6ul, 5u)));
     }
 
+    [TestCase(TestName = "Code at another physical page but the same offset and RIP runs its own bytes after a written code page's cache entries were dropped and reused")]
+    public void DroppedCodeFrameLeavesNothingBehind()
+    {
+        var vm = new VirtualMachine(new MachineOptions { MemoryBytes = 1 << 20 });
+        var cpu = vm.Cpu;
+
+        // 1000:0000 (physical 0x10000): inc ax; inc ax; hlt.
+        vm.Memory.Write(0x10000, [0x40, 0x40, 0xF4]);
+        RunAt(cpu, 0x1000, 0, cx: 0);
+        Assert.That(cpu.Eax, Is.EqualTo(2u));
+
+        // A write to that page drops its decodes; the storage they used is reused for the next page
+        // decoded. 2000:0000 (physical 0x20000, same offsets, same IPs): nop; dec ax; hlt. An entry
+        // left from the first page would run INC at IP 1 again.
+        cpu.InvalidateCode(0x10);
+        vm.Memory.Write(0x20000, [0x90, 0x48, 0xF4]);
+        RunAt(cpu, 0x2000, 0, cx: 0);
+        Assert.That(cpu.Eax & 0xFFFF, Is.EqualTo(0xFFFFu), "DEC AX from 0 wraps to FFFF");
+    }
+
     private static void RunAt(X86Cpu cpu, ushort cs, ushort ip, ushort cx)
     {
         cpu.Segments[X86Cpu.CS].LoadReal(cs);

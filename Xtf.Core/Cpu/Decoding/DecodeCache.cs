@@ -16,6 +16,13 @@ internal sealed class DecodeCache
 {
     private readonly X86Cpu cpu;
     private readonly Dictionary<ulong, CodeFrame> frames = [];
+
+    // Frames dropped by a write wait in `retired` until no instruction can still be running out of
+    // them (a store form reads its micro-op after the store that dropped its own frame), then are
+    // cleared into `spare` for reuse: a frame is some 500 KiB, and test snippets rewrite code pages
+    // thousands of times.
+    private readonly List<CodeFrame> retired = [];
+    private readonly Stack<CodeFrame> spare = [];
     private readonly bool[] isCode;
     private readonly GuestCodeReader reader;
     private readonly Decoder decoder16, decoder32, decoder64;
@@ -73,7 +80,7 @@ internal sealed class DecodeCache
 
         if (cached is null)
         {
-            cached = new CodeFrame();
+            cached = spare.TryPop(out var reused) ? reused : new CodeFrame();
             frames[frame] = cached;
             isCode[frame] = true;
             lastFrame = frame;
@@ -84,6 +91,8 @@ internal sealed class DecodeCache
         // is decoded again (for another RIP or code size), the frame's blocks are stale.
         if (cached.Ops[offset].Mode != 0)
             cached.DropBlocks();
+        else
+            cached.Filled.Add((ushort)offset);
         cached.Ops[offset] = FastForms.Build(in scratch, bitness);
         cached.Instructions[offset] = scratch;
         return ref cached.Instructions[offset];
@@ -95,11 +104,28 @@ internal sealed class DecodeCache
         if (frame < (ulong)isCode.Length && isCode[frame])
         {
             isCode[frame] = false;
-            frames.Remove(frame);
+            if (frames.Remove(frame, out var dropped))
+                retired.Add(dropped);
             if (frame == lastFrame)
                 lastCode = null;
             cpu.InvalidateFetchWindow();
         }
+    }
+
+    /// <summary>
+    /// Makes the frames dropped so far reusable. Called only where no instruction is executing
+    /// (the CPU entering <see cref="X86Cpu.Run"/> from outside), since a running micro-op may
+    /// still read its own entry in a frame that its store dropped.
+    /// </summary>
+    public void RecycleRetired()
+    {
+        foreach (var frame in retired)
+        {
+            frame.Clear();
+            spare.Push(frame);
+        }
+
+        retired.Clear();
     }
 
     /// <summary>The cached decodes of a frame, if it has any (for the CPU's fetch window).</summary>
@@ -118,6 +144,18 @@ internal sealed class DecodeCache
 
         /// <summary>Compiled blocks of this frame (index 0 unused); dropped with the frame.</summary>
         public readonly List<CompiledBlock?> Blocks = [null];
+
+        /// <summary>Offsets holding an entry, so that clearing the frame for reuse touches only those.</summary>
+        public readonly List<ushort> Filled = [];
+
+        /// <summary>Empties the frame for reuse at another physical address.</summary>
+        public void Clear()
+        {
+            foreach (ushort offset in Filled)
+                Ops[offset] = default;
+            Filled.Clear();
+            Blocks.RemoveRange(1, Blocks.Count - 1);
+        }
 
         /// <summary>Forgets every compiled block of the frame; hot code compiles again.</summary>
         public void DropBlocks()

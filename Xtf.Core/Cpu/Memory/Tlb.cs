@@ -48,31 +48,87 @@ internal sealed class Tlb
     private const int Size = 1024;
     private readonly TlbEntry[] entries = new TlbEntry[Size];
 
-    public ref TlbEntry Slot(ulong linear) => ref entries[(int)((linear >> 12) & (Size - 1))];
+    // The slots filled since the last flush, while there are few of them: a flush then clears just
+    // those instead of scanning every slot (guests flush far more often than they fill the TLB).
+    // `filled` past the list's length means "too many to track": flushes scan the whole array.
+    private readonly ushort[] recent = new ushort[64];
+    private int filled;
+
+    private static int Index(ulong linear) => (int)((linear >> 12) & (Size - 1));
+
+    public ref TlbEntry Slot(ulong linear) => ref entries[Index(linear)];
 
     public static bool Hits(in TlbEntry e, ulong linear, TlbRights need) =>
         e.Tag == (linear >> 12) + 1 && (e.Rights & need) != 0;
 
-    /// <summary>MOV CR3 (without PCIDs): every entry but global ones (SDM vol. 3, 4.10.4.1).</summary>
-    public void FlushNonGlobal()
+    /// <summary>Caches the translation of the page holding <paramref name="linear"/>.</summary>
+    public void Fill(ulong linear, in TlbEntry entry)
     {
-        foreach (ref var e in entries.AsSpan())
+        int index = Index(linear);
+        entries[index] = entry;
+        if (filled < recent.Length)
+            recent[filled] = (ushort)index;
+        if (filled <= recent.Length)
+            filled++;
+    }
+
+    /// <summary>MOV CR3 (without PCIDs): every entry but global ones (SDM vol. 3, 4.10.4.1).</summary>
+    public void FlushNonGlobal() => Drop(e => !e.Global);
+
+    /// <summary>Changes of CR0.PG/WP, CR4.PGE/PSE/PAE/SMEP/SMAP, EFER.NXE/LMA: everything (SDM vol. 3, 4.10.4.1).</summary>
+    public void FlushAll()
+    {
+        if (filled > recent.Length)
+            Array.Clear(entries);
+        else
         {
-            if (!e.Global)
-                e.Tag = 0;
+            foreach (ushort index in recent.AsSpan(0, filled))
+                entries[index].Tag = 0;
+        }
+
+        filled = 0;
+    }
+
+    /// <summary>INVLPG: every entry of the page containing <paramref name="linear"/>, whatever its size, global ones too.</summary>
+    public void FlushPage(ulong linear) =>
+        Drop(e => (linear & ~e.PageMask) == e.PageBase);
+
+    /// <summary>
+    /// Empties the entries <paramref name="matches"/> picks, and tracks the ones left as filled
+    /// (so a later flush still finds them).
+    /// </summary>
+    private void Drop(Func<TlbEntry, bool> matches)
+    {
+        int count = filled;
+        filled = 0;
+        if (count > recent.Length)
+        {
+            for (int index = 0; index < Size; index++)
+                Keep(index, matches);
+        }
+        else
+        {
+            Span<ushort> slots = stackalloc ushort[count];
+            recent.AsSpan(0, count).CopyTo(slots);
+            foreach (ushort index in slots)
+                Keep(index, matches);
         }
     }
 
-    /// <summary>Changes of CR0.PG/WP, CR4.PGE/PSE/PAE/SMEP/SMAP, EFER.NXE/LMA: everything (SDM vol. 3, 4.10.4.1).</summary>
-    public void FlushAll() => Array.Clear(entries);
-
-    /// <summary>INVLPG: every entry of the page containing <paramref name="linear"/>, whatever its size, global ones too.</summary>
-    public void FlushPage(ulong linear)
+    private void Keep(int index, Func<TlbEntry, bool> matches)
     {
-        foreach (ref var e in entries.AsSpan())
+        ref var e = ref entries[index];
+        if (e.Tag == 0)
+            return;
+        if (matches(e))
         {
-            if (e.Tag != 0 && (linear & ~e.PageMask) == e.PageBase)
-                e.Tag = 0;
+            e.Tag = 0;
+            return;
         }
+
+        if (filled < recent.Length)
+            recent[filled] = (ushort)index;
+        if (filled <= recent.Length)
+            filled++;
     }
 }
