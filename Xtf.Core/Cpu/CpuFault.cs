@@ -7,6 +7,7 @@ namespace Xtf.Core.Cpu;
 /// </summary>
 public sealed class CpuFault : Exception
 {
+    /// <summary>An exception with vector <paramref name="vector"/>; pass <paramref name="errorCode"/> exactly for the vectors that push one (<see cref="X86VectorInfo.HasErrorCode"/>).</summary>
     public CpuFault(X86Vector vector, uint? errorCode = null)
         : base($"#{vector}")
     {
@@ -14,18 +15,22 @@ public sealed class CpuFault : Exception
         ErrorCode = errorCode;
     }
 
+    /// <summary>The exception vector to deliver.</summary>
     public X86Vector Vector { get; }
 
+    /// <summary>The error code pushed on delivery (SDM vol. 3, 6.13), or null for vectors without one.</summary>
     public uint? ErrorCode { get; }
 
     /// <summary>CR2 value for #PF.</summary>
     public ulong FaultAddress { get; init; }
 
+    /// <summary>#GP with the given error code; #GP(0) by default.</summary>
     public static CpuFault GP(uint errorCode = 0) => new(X86Vector.GP, errorCode);
 
+    /// <summary>#UD (no error code).</summary>
     public static CpuFault UD() => new(X86Vector.UD);
 
-    /// <summary>Selector error code (SDM 6.13): selector index and TI, EXT in bit 0.</summary>
+    /// <summary>Selector error code (SDM vol. 3, 6.13): the selector's index and TI bit, with EXT (bit 0) and IDT (bit 1) clear.</summary>
     public static uint SelectorError(ushort selector) => (uint)(selector & 0xFFFC);
 
     /// <summary>IDT error code (SDM 6.13): vector * 8 with the IDT bit (bit 1) set.</summary>

@@ -31,6 +31,7 @@ public static class CpuidLeaves
     /// <summary>1-GByte pages in 4-level paging (CPUID.80000001H:EDX.Page1GB).</summary>
     public const bool Pages1G = (Extended1Edx & (1u << 26)) != 0;
 
+    /// <summary>CPUID as bare hardware answers it for EAX=<paramref name="leaf"/>, ECX=<paramref name="subleaf"/>: "GenuineIntel", max basic leaf 7 and max extended leaf 80000008H, no hypervisor bit (CPUID.1:ECX[31] clear); leaves not listed return all zeros.</summary>
     public static CpuidResult Native(uint leaf, uint subleaf) => leaf switch
     {
         // Max basic leaf 7, vendor "GenuineIntel" (EBX, EDX, ECX).

@@ -12,6 +12,7 @@ public readonly record struct CpuidResult(uint Eax, uint Ebx, uint Ecx, uint Edx
 /// </summary>
 public interface ICpuIntercepts
 {
+    /// <summary>CPUID with EAX=<paramref name="leaf"/> and ECX=<paramref name="subleaf"/>; CPUID always exits under VT-x, so the owner decides every leaf.</summary>
     CpuidResult Cpuid(X86Cpu cpu, uint leaf, uint subleaf);
 
     /// <summary>RDMSR of an MSR the CPU does not implement itself; false raises #GP(0).</summary>
@@ -51,19 +52,26 @@ public interface ICpuIntercepts
 /// <summary>Bare hardware: nothing intercepts, CPUID reports a plain CPU.</summary>
 public sealed class NoIntercepts : ICpuIntercepts
 {
+    /// <summary>The shared instance (the type is stateless).</summary>
     public static readonly NoIntercepts Instance = new();
 
+    /// <inheritdoc/>
+    /// <remarks>Answers <see cref="CpuidLeaves.Native"/>.</remarks>
     public CpuidResult Cpuid(X86Cpu cpu, uint leaf, uint subleaf) => CpuidLeaves.Native(leaf, subleaf);
 
+    /// <inheritdoc/>
     public bool TryReadMsr(X86Cpu cpu, uint msr, out ulong value)
     {
         value = 0;
         return false;
     }
 
+    /// <inheritdoc/>
     public bool TryWriteMsr(X86Cpu cpu, uint msr, ulong value) => false;
 
+    /// <inheritdoc/>
     public bool Vmcall(X86Cpu cpu) => false;
 
+    /// <inheritdoc/>
     public bool InvalidOpcode(X86Cpu cpu) => false;
 }

@@ -33,6 +33,7 @@ public static class DebugRegisters
     /// <summary>DR7 bit 10 reads as 1; bits 11 (RTM), 12, 14 and 15 read as 0. Value at reset: 0x400.</summary>
     public const uint Dr7Fixed1 = 1u << 10;
 
+    /// <summary>DR7 bits a MOV to DR7 keeps: L0-G3 and LE/GE (bits 0-9), GD (bit 13), R/W and LEN (bits 16-31).</summary>
     public const uint Dr7Writable = 0xFFFF23FF;
 }
 

@@ -9,14 +9,20 @@ public sealed partial class X86Cpu
     /// <summary>One x87 data register R0-R7: 64-bit significand (the MMX register) and sign+exponent.</summary>
     public struct X87Register
     {
+        /// <summary>Significand bits 63:0 (bit 63 the explicit integer bit); MMi when used as an MMX register.</summary>
         public ulong Significand;
+
+        /// <summary>Sign (bit 15) and 15-bit biased exponent (bits 14:0); MMX writes set it to all ones.</summary>
         public ushort SignExponent;
     }
 
     /// <summary>One 128-bit XMM register.</summary>
     public struct XmmRegister
     {
+        /// <summary>Bits 63:0.</summary>
         public ulong Low;
+
+        /// <summary>Bits 127:64.</summary>
         public ulong High;
     }
 
@@ -29,9 +35,13 @@ public sealed partial class X86Cpu
     /// <summary>x87 tag word, two bits per physical register (00 valid, 01 zero, 10 special, 11 empty). 5555H at power-up.</summary>
     public ushort FpuTagWord = 0x5555;
 
-    /// <summary>The last x87 opcode (11 bits) and the x87 instruction and data pointers, as FXSAVE stores them.</summary>
+    /// <summary>The last non-control x87 instruction's opcode (FOP, 11 bits), as FXSAVE stores it.</summary>
     public ushort FpuOpcode;
+
+    /// <summary>FPU instruction pointer (FIP) and data (operand) pointer (FDP): offsets of the last non-control x87 instruction and its memory operand.</summary>
     public ulong FpuInstructionPointer, FpuDataPointer;
+
+    /// <summary>FPU CS (FCS) and DS (FDS) selectors belonging to <see cref="FpuInstructionPointer"/> and <see cref="FpuDataPointer"/>.</summary>
     public ushort FpuInstructionSelector, FpuDataSelector;
 
     /// <summary>Physical x87 registers R0-R7; MMi is the significand of Ri (SDM vol. 1, 9.5).</summary>

@@ -119,6 +119,7 @@ public sealed partial class X86Cpu
         ? (seg >= FS ? offset + Segments[seg].Base : offset)
         : (Segments[seg].Base + offset) & 0xFFFFFFFF;
 
+    /// <summary>True when bits 63:47 of <paramref name="la"/> are all equal (48-bit canonical form, SDM vol. 1, 3.3.7.1).</summary>
     public static bool IsCanonical(ulong la) => (ulong)((long)(la << 16) >> 16) == la;
 
     private readonly Tlb tlb = new();
@@ -160,9 +161,11 @@ public sealed partial class X86Cpu
         InvalidateFetchWindow();
     }
 
+    /// <summary>Reads <paramref name="size"/> bytes (1, 2, 4 or 8, little-endian) at seg:offset as the current instruction would: segment checks, alignment check and paging at the current CPL. <paramref name="seg"/> is a segment register number (<see cref="ES"/>..<see cref="GS"/>). Faults throw <see cref="CpuFault"/>.</summary>
     public ulong ReadLogical(int seg, ulong offset, int size) =>
         ReadLinear(LinearAddress(seg, offset, size, AccessKind.Read), size, Cpl == 3);
 
+    /// <summary>Writes the low <paramref name="size"/> bytes (1, 2, 4 or 8, little-endian) of <paramref name="value"/> at seg:offset with the checks of <see cref="ReadLogical"/> for a write access. Faults throw <see cref="CpuFault"/>.</summary>
     public void WriteLogical(int seg, ulong offset, int size, ulong value) =>
         WriteLinear(LinearAddress(seg, offset, size, AccessKind.Write), size, value, Cpl == 3);
 
@@ -194,6 +197,7 @@ public sealed partial class X86Cpu
         return value;
     }
 
+    /// <summary>Writes 1, 2, 4 or 8 bytes at a linear address; <paramref name="user"/> is the paging privilege. Page faults throw <see cref="CpuFault"/> #PF.</summary>
     public void WriteLinear(ulong linear, int size, ulong value, bool user) => WriteLinear(linear, size, value, user, implicitAccess: false);
 
     private void WriteLinear(ulong linear, int size, ulong value, bool user, bool implicitAccess)

@@ -6,6 +6,7 @@ namespace Xtf.Core.Cpu;
 /// <summary>General-purpose register file (SDM vol. 1, 3.4.1 and 3.4.1.1).</summary>
 public sealed partial class X86Cpu
 {
+    /// <summary>Register numbers as ModRM/REX encode them (SDM vol. 2, table 2-2): indexes for <see cref="this[int]"/> and the GPR helpers.</summary>
     public const int RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6, RDI = 7;
 
     /// <summary>The full 64-bit register by number (0 = RAX ... 15 = R15).</summary>
@@ -15,20 +16,28 @@ public sealed partial class X86Cpu
         set => gpr[index] = value;
     }
 
+    /// <summary>EAX, the low 32 bits of RAX; writing zero-extends into RAX as a 64-bit-mode 32-bit write does.</summary>
     public uint Eax { get => (uint)gpr[RAX]; set => gpr[RAX] = value; }
 
+    /// <summary>ECX, the low 32 bits of RCX; writing zero-extends into RCX.</summary>
     public uint Ecx { get => (uint)gpr[RCX]; set => gpr[RCX] = value; }
 
+    /// <summary>EDX, the low 32 bits of RDX; writing zero-extends into RDX.</summary>
     public uint Edx { get => (uint)gpr[RDX]; set => gpr[RDX] = value; }
 
+    /// <summary>EBX, the low 32 bits of RBX; writing zero-extends into RBX.</summary>
     public uint Ebx { get => (uint)gpr[RBX]; set => gpr[RBX] = value; }
 
+    /// <summary>ESP, the low 32 bits of RSP; writing zero-extends into RSP.</summary>
     public uint Esp { get => (uint)gpr[RSP]; set => gpr[RSP] = value; }
 
+    /// <summary>EBP, the low 32 bits of RBP; writing zero-extends into RBP.</summary>
     public uint Ebp { get => (uint)gpr[RBP]; set => gpr[RBP] = value; }
 
+    /// <summary>ESI, the low 32 bits of RSI; writing zero-extends into RSI.</summary>
     public uint Esi { get => (uint)gpr[RSI]; set => gpr[RSI] = value; }
 
+    /// <summary>EDI, the low 32 bits of RDI; writing zero-extends into RDI.</summary>
     public uint Edi { get => (uint)gpr[RDI]; set => gpr[RDI] = value; }
 
     /// <summary>Reads a general-purpose register of any width, as Iced names it.</summary>
@@ -109,6 +118,7 @@ public sealed partial class X86Cpu
         };
     }
 
+    /// <summary>All-ones mask of an operand of <paramref name="size"/> bytes (1, 2, 4; 8 or more gives all 64 bits).</summary>
     public static ulong SizeMask(int size) => size >= 8 ? ulong.MaxValue : (1ul << (size * 8)) - 1;
 }
 

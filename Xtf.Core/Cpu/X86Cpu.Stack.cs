@@ -22,6 +22,7 @@ public sealed partial class X86Cpu
         StackPointer = sp;
     }
 
+    /// <summary>Pops <paramref name="size"/> bytes from SS:[RSP/ESP/SP] (stack address size from SS.B or 64-bit mode); RSP changes only once the read succeeded.</summary>
     public ulong Pop(int size)
     {
         ulong sp = StackPointer;

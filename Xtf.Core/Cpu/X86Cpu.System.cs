@@ -3,10 +3,15 @@ namespace Xtf.Core.Cpu;
 /// <summary>Control registers, MSRs and the time-stamp counter (SDM vol. 3, 2.5 and chapter 2.2.1).</summary>
 public sealed partial class X86Cpu
 {
+    /// <summary>IA32_TIME_STAMP_COUNTER (MSR 10H).</summary>
     public const uint MsrTsc = 0x10;
+    /// <summary>IA32_SYSENTER_CS (174H), IA32_SYSENTER_ESP (175H) and IA32_SYSENTER_EIP (176H): SYSENTER's target (SDM vol. 2, SYSENTER).</summary>
     public const uint MsrSysenterCs = 0x174, MsrSysenterEsp = 0x175, MsrSysenterEip = 0x176;
+    /// <summary>IA32_EFER (C0000080H), see <see cref="Efer"/>.</summary>
     public const uint MsrEfer = 0xC0000080;
+    /// <summary>IA32_STAR (C0000081H: SYSCALL/SYSRET CS/SS bases in bits 47:32 and 63:48), IA32_LSTAR (64-bit SYSCALL target), IA32_CSTAR (compatibility-mode SYSCALL target, unused on Intel) and IA32_FMASK (RFLAGS bits SYSCALL clears).</summary>
     public const uint MsrStar = 0xC0000081, MsrLstar = 0xC0000082, MsrCstar = 0xC0000083, MsrFmask = 0xC0000084;
+    /// <summary>IA32_FS_BASE (C0000100H), IA32_GS_BASE (C0000101H) and IA32_KERNEL_GS_BASE (C0000102H, swapped with GS base by SWAPGS).</summary>
     public const uint MsrFsBase = 0xC0000100, MsrGsBase = 0xC0000101, MsrKernelGsBase = 0xC0000102;
 
     private const ulong Cr4WithoutUmip = Cr4.VME | Cr4.PVI | Cr4.TSD | Cr4.DE | Cr4.PSE | Cr4.PAE | Cr4.MCE | Cr4.PGE
@@ -43,6 +48,7 @@ public sealed partial class X86Cpu
     /// <summary>Called while the shadowing instruction executes (before it retires).</summary>
     internal void InhibitInterrupts() => shadowEndsAt = Retired + 1;
 
+    /// <summary>MOV from CRn for <paramref name="n"/> 0, 2, 3 or 4; any other number raises #UD as the instruction does (SDM vol. 2, MOV CR). Privilege is the caller's check.</summary>
     public ulong ReadControlRegister(int n) => n switch
     {
         0 => Cr0Value,

@@ -32,6 +32,7 @@ public enum StopReason
 /// </summary>
 public sealed partial class X86Cpu
 {
+    /// <summary>Segment register numbers as the ModRM sreg field and the TSS order them: indexes into <see cref="Segments"/>.</summary>
     public const int ES = 0, CS = 1, SS = 2, DS = 3, FS = 4, GS = 5;
 
     private RegisterFile gpr;
@@ -44,6 +45,7 @@ public sealed partial class X86Cpu
     private long retiredPlusBudget = long.MaxValue;
     private StopReason requestedReason;
 
+    /// <summary>A processor in the power-on state (<see cref="ResetToRealMode"/>) over <paramref name="memory"/> and <paramref name="ports"/>, with no intercepts.</summary>
     public X86Cpu(IPhysicalMemory memory, IIoPorts ports)
     {
         Memory = memory;
@@ -54,17 +56,26 @@ public sealed partial class X86Cpu
         ResetToRealMode();
     }
 
+    /// <summary>Physical address space the CPU's page walks and accesses go to.</summary>
     public IPhysicalMemory Memory { get; }
 
+    /// <summary>I/O port space IN/OUT/INS/OUTS address once their IOPL and I/O bitmap checks pass.</summary>
     public IIoPorts Ports { get; }
 
+    /// <summary>The owner of the instructions a virtualised CPU exits on (CPUID, unimplemented MSRs, VMCALL, #UD, events); <see cref="NoIntercepts"/> for bare hardware.</summary>
     public ICpuIntercepts Intercepts { get; set; } = NoIntercepts.Instance;
 
+    /// <summary>Instruction pointer: offset in CS of the next instruction at an instruction boundary (EIP/IP zero-extended outside 64-bit mode).</summary>
     public ulong Rip;
+    /// <summary>Raw CR0, CR2 (last #PF linear address), CR3 (page-directory base plus PCD/PWT), CR4 and IA32_EFER. Field writes bypass the MOV CR/WRMSR checks and TLB flushes: only the domain builder sets them directly, before the vCPU runs.</summary>
     public ulong Cr0Value, Cr2, Cr3, Cr4Value, EferValue;
+    /// <summary>DR0-DR7 by number; DR4/DR5 are never stored (they alias DR6/DR7 or raise #UD per CR4.DE).</summary>
     public readonly ulong[] Dr = new ulong[8];
+    /// <summary>ES, CS, SS, DS, FS, GS, indexed by <see cref="ES"/>..<see cref="GS"/>.</summary>
     public readonly SegmentRegister[] Segments = new SegmentRegister[6];
+    /// <summary>LDTR and TR: selector plus descriptor cache, loaded by LLDT/LTR or a task switch.</summary>
     public readonly SegmentRegister Ldtr = new(), Tr = new();
+    /// <summary>GDTR and IDTR, loaded by LGDT/LIDT.</summary>
     public readonly DescriptorTableRegister Gdtr = new(), Idtr = new();
 
     /// <summary>Current privilege level (SDM vol. 3, 5.5): CS.RPL in protected mode.</summary>
@@ -90,11 +101,13 @@ public sealed partial class X86Cpu
     /// <summary>Physical range whose instruction fetch stops the CPU (host gates).</summary>
     public ulong GateBase { get; set; } = ulong.MaxValue;
 
+    /// <summary>Length in bytes of the host-gate range starting at <see cref="GateBase"/>.</summary>
     public ulong GateSize { get; set; }
 
-    /// <summary>After a <see cref="StopReason.HostGate"/> stop: the physical and linear fetch address.</summary>
+    /// <summary>After a <see cref="StopReason.HostGate"/> stop: the physical fetch address.</summary>
     public ulong StopAddress { get; private set; }
 
+    /// <summary>After a <see cref="StopReason.HostGate"/> stop: the linear fetch address.</summary>
     public ulong StopLinearAddress { get; private set; }
 
     /// <summary>Address of the instruction being executed and of the one after it.</summary>
@@ -102,14 +115,19 @@ public sealed partial class X86Cpu
 
     internal DecodeCache Decoder => decodeCache;
 
+    /// <summary>CR0.PE is set (protected mode, including virtual-8086 and IA-32e modes).</summary>
     public bool ProtectedMode => (Cr0Value & Cr0.PE) != 0;
 
+    /// <summary>EFER.LMA is set: IA-32e mode (64-bit or compatibility mode by CS.L).</summary>
     public bool LongMode => (EferValue & Efer.LMA) != 0;
 
+    /// <summary>EFLAGS.VM is set: virtual-8086 mode.</summary>
     public bool Virtual8086 => (eflags & RFlags.VM) != 0;
 
+    /// <summary>EFLAGS.IOPL (bits 13:12), 0-3.</summary>
     public int Iopl => (int)((eflags & RFlags.IOPL) >> RFlags.IoplShift);
 
+    /// <summary>Asks <see cref="Run"/> to return <paramref name="reason"/> at the next instruction boundary (callable from intercepts and gate handlers while the CPU runs). <see cref="Run"/> clears the request when it starts, so a request made while the CPU is stopped is dropped.</summary>
     public void RequestStop(StopReason reason = StopReason.StopRequested)
     {
         stopRequested = true;

@@ -10,8 +10,10 @@ namespace Xtf.Core.Guest;
 /// </summary>
 public readonly record struct ExInfo(uint Raw)
 {
+    /// <summary>Bit 31 of an exinfo_t, set in every non-empty value (XTF's EXINFO_EXPECTED).</summary>
     public const uint Expected = 1u << 31;
 
+    /// <summary>No exception (raw 0), printed as <c>nothing</c>.</summary>
     public static readonly ExInfo None = new(0);
 
     /// <summary>
@@ -20,11 +22,14 @@ public readonly record struct ExInfo(uint Raw)
     /// </summary>
     public const int MaxFormattedLength = 15;
 
+    /// <summary>XTF's EXINFO_SYM(vector, errorCode): <see cref="Expected"/> | vector &lt;&lt; 16 | the low 16 bits of the error code.</summary>
     public static ExInfo Fault(X86Vector vector, uint errorCode = 0) => Fault((int)vector, errorCode);
 
+    /// <summary>XTF's EXINFO(vector, errorCode): <see cref="Expected"/> | (vector &amp; 0xff) &lt;&lt; 16 | (errorCode &amp; 0xffff).</summary>
     public static ExInfo Fault(int vector, uint errorCode = 0) =>
         new(Expected | ((uint)(vector & 0xFF) << 16) | (errorCode & 0xFFFF));
 
+    /// <summary>True for raw 0: the snippet or access raised nothing.</summary>
     public bool IsNone => Raw == 0;
 
     /// <summary>XTF's exinfo_vec.</summary>
@@ -99,12 +104,16 @@ public readonly record struct ExInfo(uint Raw)
 /// <summary>Error codes that name a selector or IDT vector (SDM vol. 3, 6.13).</summary>
 public static class SelectorErrorCode
 {
+    /// <summary>IDT-vector error code: vector &lt;&lt; 3 | IDT (bit 1) | EXT (bit 0) when <paramref name="external"/>.</summary>
     public static uint Idt(int vector, bool external = false) => (uint)((vector << 3) | 2 | (external ? 1 : 0));
 
+    /// <summary>IDT-vector error code for an architectural vector (see <see cref="Idt(int, bool)"/>).</summary>
     public static uint Idt(X86Vector vector, bool external = false) => Idt((int)vector, external);
 
+    /// <summary>GDT selector error code: index &lt;&lt; 3, TI and IDT clear, EXT (bit 0) when <paramref name="external"/>.</summary>
     public static uint Gdt(int index, bool external = false) => (uint)((index << 3) | (external ? 1 : 0));
 
+    /// <summary>LDT selector error code: index &lt;&lt; 3 | TI (bit 2), EXT (bit 0) when <paramref name="external"/>.</summary>
     public static uint Ldt(int index, bool external = false) => (uint)((index << 3) | 4 | (external ? 1 : 0));
 }
 
@@ -112,11 +121,18 @@ public static class SelectorErrorCode
 [Flags]
 public enum PageFaultErrorCode : uint
 {
+    /// <summary>No bits: a read from supervisor mode of a non-present page.</summary>
     None = 0,
+    /// <summary>P (bit 0): the page was present (a protection violation) rather than not present.</summary>
     Present = 1,
+    /// <summary>W/R (bit 1): the access was a write.</summary>
     Write = 2,
+    /// <summary>U/S (bit 2): the access was a user-mode access (CPL 3, not an implicit supervisor access).</summary>
     User = 4,
+    /// <summary>RSVD (bit 3): a reserved bit was set in a paging-structure entry.</summary>
     Reserved = 8,
+    /// <summary>I/D (bit 4): the access was an instruction fetch (reported with NX or SMEP enabled).</summary>
     InstructionFetch = 0x10,
+    /// <summary>PK (bit 5): protection-key violation.</summary>
     ProtectionKey = 0x20,
 }

@@ -5,16 +5,22 @@ namespace Xtf.Core.Guest;
 /// <summary>How to boot one guest: environment, title, variation, and the limits of the run.</summary>
 public sealed record GuestConfig
 {
+    /// <summary>The single environment to boot (one flag of <see cref="Environments"/>).</summary>
     public Environments Environment { get; init; } = Environments.Hvm32;
 
+    /// <summary>The test's title, printed as the third banner line after <c>Environment:</c> (XTF's test_title).</summary>
     public string Title { get; init; } = "";
 
+    /// <summary>The variation (xtf-runner's <c>test-ENV-NAME~VARIATION</c>), exposed to the test; in PV environments also the start_info command line. Null for none.</summary>
     public string? Variation { get; init; }
 
+    /// <summary>Guest instructions the run may retire before the machine is stopped; a guest stopped this way has printed no result line, so the runner reports CRASH.</summary>
     public long InstructionBudget { get; init; } = 50_000_000;
 
+    /// <summary>Guest RAM in bytes (a multiple of 4 KiB); PV domains get Xen's reserved frames on top.</summary>
     public ulong MemoryBytes { get; init; } = 128ul << 20;
 
+    /// <summary>Host wall-clock limit on the run, checked between budget chunks; null for none.</summary>
     public TimeSpan? Timeout { get; init; }
 
     /// <summary>The hypervisor's options for the domain: FEP and quirks.</summary>

@@ -4,12 +4,19 @@ namespace Xtf.Core.Guest;
 [Flags]
 public enum Environments
 {
+    /// <summary>No environment.</summary>
     None = 0,
+    /// <summary>hvm32: 32-bit protected mode, paging off.</summary>
     Hvm32 = 1 << 0,
+    /// <summary>hvm32pse: 32-bit protected mode, 2-level paging with PSE (4 MiB pages).</summary>
     Hvm32Pse = 1 << 1,
+    /// <summary>hvm32pae: 32-bit protected mode, 3-level PAE paging.</summary>
     Hvm32Pae = 1 << 2,
+    /// <summary>hvm64: IA-32e 64-bit mode, 4-level paging.</summary>
     Hvm64 = 1 << 3,
+    /// <summary>pv32pae: 32-bit PV guest (kernel in ring 1) on a 64-bit Xen, PAE paging.</summary>
     Pv32Pae = 1 << 4,
+    /// <summary>pv64: 64-bit PV guest (kernel and user both in ring 3), 4-level paging.</summary>
     Pv64 = 1 << 5,
 
     /// <summary>xtf-runner's pseudo-environment "hvm".</summary>
@@ -18,6 +25,7 @@ public enum Environments
     /// <summary>xtf-runner's pseudo-environment "pv".</summary>
     Pv = Pv32Pae | Pv64,
 
+    /// <summary>All six environments.</summary>
     All = Hvm | Pv,
 }
 
@@ -28,6 +36,7 @@ public static class GuestEnvironment
     public static readonly IReadOnlyList<Environments> AllEnvironments =
         [Environments.Hvm32, Environments.Hvm32Pae, Environments.Hvm32Pse, Environments.Hvm64, Environments.Pv32Pae, Environments.Pv64];
 
+    /// <summary>XTF's name of a single environment (<c>hvm32</c>, <c>pv64</c>, ...); throws <see cref="ArgumentOutOfRangeException"/> for a set or <see cref="Environments.None"/>.</summary>
     public static string Name(Environments env) => env switch
     {
         Environments.Hvm32 => "hvm32",
@@ -39,6 +48,7 @@ public static class GuestEnvironment
         _ => throw new ArgumentOutOfRangeException(nameof(env), env, "not a single environment"),
     };
 
+    /// <summary>Parses one of the six environment names exactly (case-sensitive, as xtf-runner matches them); pseudo-environments such as "hvm" are not accepted here.</summary>
     public static bool TryParse(string name, out Environments env)
     {
         foreach (var e in AllEnvironments)

@@ -5,6 +5,7 @@ namespace Xtf.Core.Guest;
 /// <summary>Builds a machine and domain for a test, boots it, and returns how it ended.</summary>
 public static class GuestLauncher
 {
+    /// <summary>Boots <paramref name="test"/> in a fresh machine per <paramref name="config"/> and runs it to the end. Never throws for guest or test-code failures: an unsupported configuration or a host exception comes back as the exit's reason with no result line (a CRASH). The console text is the debug port's log for HVM, the console_io log for PV.</summary>
     public static GuestExit Run(TestCase test, GuestConfig config)
     {
         GuestRuntime runtime;

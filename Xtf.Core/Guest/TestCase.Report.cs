@@ -18,12 +18,16 @@ public abstract partial class TestCase
     /// <summary>True once any status has been reported.</summary>
     protected bool StatusReported => status != Status.Running;
 
+    /// <summary>XTF's xtf_success(): prints <paramref name="message"/> if any, then raises the status to SUCCESS (no effect once worse).</summary>
     protected void Success(string? message = null) => Report(Status.Success, message);
 
+    /// <summary>XTF's xtf_skip(): prints <paramref name="message"/> if any, then raises the status to SKIP.</summary>
     protected void Skip(string? message = null) => Report(Status.Skip, message);
 
+    /// <summary>XTF's xtf_error(): prints <paramref name="message"/> if any, then raises the status to ERROR (a test or framework bug, not a product failure).</summary>
     protected void Error(string? message = null) => Report(Status.Error, message);
 
+    /// <summary>XTF's xtf_failure(): prints <paramref name="message"/> if any, then raises the status to FAILURE.</summary>
     protected void Failure(string? message = null) => Report(Status.Failure, message);
 
     /// <summary>A warning leaves the status alone; a final SUCCESS then reads "SUCCESS with warnings".</summary>

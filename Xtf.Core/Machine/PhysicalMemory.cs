@@ -8,10 +8,12 @@ namespace Xtf.Core.Machine;
 /// </summary>
 public sealed class PhysicalMemory : IPhysicalMemory
 {
+    /// <summary>Frame size in bytes (4 KiB).</summary>
     public const int FrameSize = 4096;
     private static readonly byte[] ZeroFrame = new byte[FrameSize];
     private readonly byte[]?[] frames;
 
+    /// <summary>RAM of <paramref name="bytes"/> bytes from physical address 0; throws <see cref="ArgumentOutOfRangeException"/> unless a positive multiple of 4 KiB.</summary>
     public PhysicalMemory(ulong bytes)
     {
         if (bytes == 0 || bytes % FrameSize != 0)
@@ -22,13 +24,16 @@ public sealed class PhysicalMemory : IPhysicalMemory
     /// <summary>Raised when something other than the CPU writes a frame (builder, hypervisor).</summary>
     public event Action<ulong>? FrameWritten;
 
+    /// <inheritdoc/>
     public ulong FrameCount => (ulong)frames.Length;
 
+    /// <summary>RAM size in bytes.</summary>
     public ulong Size => FrameCount * FrameSize;
 
     /// <summary>Frames that have been written at least once.</summary>
     public int AllocatedFrames => frames.Count(f => f is not null);
 
+    /// <inheritdoc/>
     public byte[]? GetFrame(ulong frame, bool forWrite)
     {
         if (frame >= (ulong)frames.Length)
@@ -41,6 +46,7 @@ public sealed class PhysicalMemory : IPhysicalMemory
         return frames[frame] = new byte[FrameSize];
     }
 
+    /// <summary>True when [<paramref name="address"/>, <paramref name="address"/> + <paramref name="length"/>) lies wholly in RAM.</summary>
     public bool Contains(ulong address, int length) =>
         address < Size && (ulong)length <= Size - address;
 

@@ -11,7 +11,9 @@ namespace Xtf.Core.Xen;
 /// </summary>
 public sealed class CpuidFaulting
 {
+    /// <summary>MSR_INTEL_PLATFORM_INFO (0xCE), read-only.</summary>
     public const uint MsrPlatformInfo = 0xCE;
+    /// <summary>MSR_INTEL_MISC_FEATURES_ENABLES (0x140).</summary>
     public const uint MsrMiscFeaturesEnables = 0x140;
 
     /// <summary>MSR_PLATFORM_INFO_CPUID_FAULTING: the only bit of PLATFORM_INFO Xen shows an HVM guest.</summary>

@@ -18,13 +18,16 @@ public sealed class DomainState
 
     private DomainState(ushort id) => Id = id;
 
+    /// <summary>The domain id (<see cref="DomainId.FirstGuest"/>, 1).</summary>
     public ushort Id { get; }
 
+    /// <summary>The domain's event-channel ports.</summary>
     public EventChannels EventChannels { get; } = new();
 
     /// <summary>d->arch.hvm.params.</summary>
     public ulong[] HvmParams { get; } = new ulong[HvmParamCount];
 
+    /// <summary>The PV console ring backend (xenconsoled's side of the console page).</summary>
     public ConsoleRing? Console { get; private set; }
 
     /// <summary>
@@ -84,9 +87,14 @@ public sealed class DomainState
 /// <summary>HVM_PARAM_* indices (public/hvm/params.h).</summary>
 public static class HvmParam
 {
+    /// <summary>HVM_PARAM_CALLBACK_IRQ: how event-channel upcalls are delivered to an HVM guest (GSI, PCI INTx or vector).</summary>
     public const int CallbackIrq = 0;
+    /// <summary>HVM_PARAM_STORE_PFN: guest frame of the xenstore ring.</summary>
     public const int StorePfn = 1;
+    /// <summary>HVM_PARAM_STORE_EVTCHN: the xenstore event-channel port.</summary>
     public const int StoreEvtchn = 2;
+    /// <summary>HVM_PARAM_CONSOLE_PFN: guest frame of the PV console ring (xencons_interface).</summary>
     public const int ConsolePfn = 17;
+    /// <summary>HVM_PARAM_CONSOLE_EVTCHN: the PV console event-channel port.</summary>
     public const int ConsoleEvtchn = 18;
 }

@@ -12,13 +12,16 @@ public sealed class GuestMemory
 {
     private readonly X86Cpu cpu;
 
+    /// <summary>A view through <paramref name="cpu"/>'s current paging mode and CR3.</summary>
     public GuestMemory(X86Cpu cpu) => this.cpu = cpu;
 
     /// <summary>The vCPU whose paging this view walks (machine memory is reached through it).</summary>
     internal X86Cpu Cpu => cpu;
 
+    /// <summary>copy_from_guest of <c>data.Length</c> bytes at <paramref name="linear"/> with the caller's rights (user when CPL 3); false (-EFAULT for the caller) on any translation failure or address outside RAM.</summary>
     public bool TryRead(ulong linear, Span<byte> data) => TryRead(linear, data, cpu.Cpl == 3);
 
+    /// <summary>copy_to_guest with the caller's rights; all or nothing: a failing copy writes no byte.</summary>
     public bool TryWrite(ulong linear, ReadOnlySpan<byte> data) => TryWrite(linear, data, cpu.Cpl == 3);
 
     /// <summary>A read with explicit rights: <paramref name="user"/> false is the hypervisor's own (supervisor) access.</summary>
@@ -50,6 +53,7 @@ public sealed class GuestMemory
         return true;
     }
 
+    /// <summary>Reads a little-endian 32-bit value with the caller's rights; false on failure.</summary>
     public bool TryReadUInt32(ulong linear, out uint value)
     {
         Span<byte> b = stackalloc byte[4];

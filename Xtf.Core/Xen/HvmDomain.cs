@@ -15,6 +15,7 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext, IHypercallPri
     private readonly VirtualMachine machine;
     private readonly HvmEmulator emulator;
 
+    /// <summary>Creates the domain for <paramref name="machine"/> (libxl's HVM build: special pages and event channels) and becomes the CPU's intercept handler.</summary>
     public HvmDomain(VirtualMachine machine, HypervisorOptions? options = null)
     {
         this.machine = machine;
@@ -26,6 +27,7 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext, IHypercallPri
         machine.Cpu.Intercepts = this;
     }
 
+    /// <inheritdoc/>
     public HypervisorOptions Options { get; }
 
     /// <summary>The vCPU's hypercall iopl (__HYPERVISOR_set_hypercall_iopl; HVM kernel = CPL 0).</summary>
@@ -34,21 +36,29 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext, IHypercallPri
     /// <summary>Instructions the emulator has run for this domain.</summary>
     public long EmulatedInstructions => emulator.Emulated;
 
+    /// <inheritdoc/>
     public GuestMemory Guest { get; }
 
+    /// <inheritdoc/>
     public ConsoleLog HypervisorConsole { get; } = new();
 
+    /// <inheritdoc/>
+    /// <remarks>For HVM, the vCPU's current code size at the time of the hypercall (Xen's hvm_guest_x86_mode() == 8).</remarks>
     public bool Is64Bit => machine.Cpu.Bitness == 64;
 
+    /// <inheritdoc/>
     public bool IsHvm => true;
 
+    /// <inheritdoc/>
     public DomainState Domain { get; }
 
+    /// <inheritdoc/>
     public ShutdownReason? ShutdownCode { get; set; }
 
     /// <summary>Set once the domain has shut down; the CPU is stopped at that point.</summary>
     public ShutdownReason? ShutdownState { get; private set; }
 
+    /// <inheritdoc/>
     public void Shutdown(ShutdownReason reason)
     {
         ShutdownState ??= reason;
@@ -58,12 +68,16 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext, IHypercallPri
     /// <summary>The guest's CPUID faulting state (MSRs 0xCE and 0x140).</summary>
     public CpuidFaulting CpuidFaulting { get; } = new();
 
+    /// <inheritdoc/>
+    /// <remarks>CPUID faulting first (#GP(0) at CPL &gt; 0 when enabled), then <see cref="XenCpuid.Leaf"/> with hvm: true.</remarks>
     public CpuidResult Cpuid(X86Cpu cpu, uint leaf, uint subleaf)
     {
         CpuidFaulting.CheckCpuid(cpu);
         return XenCpuid.Leaf(leaf, subleaf, XenVersion.Major, XenVersion.Minor, hvm: true);
     }
 
+    /// <inheritdoc/>
+    /// <remarks>Only the CPUID-faulting MSRs 0xCE and 0x140 exist here.</remarks>
     public bool TryReadMsr(X86Cpu cpu, uint msr, out ulong value)
     {
         value = CpuidFaulting.Owns(msr) ? CpuidFaulting.Read(msr) : 0;

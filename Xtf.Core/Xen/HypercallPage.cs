@@ -7,9 +7,12 @@ namespace Xtf.Core.Xen;
 /// </summary>
 public static class HypercallPage
 {
+    /// <summary>Page size in bytes (one 4 KiB page).</summary>
     public const int Size = 4096;
+    /// <summary>Bytes per hypercall stub: stub for hypercall n is at offset n * 32.</summary>
     public const int SlotSize = 32;
 
+    /// <summary>The page contents: Intel's <c>vmcall</c> (0F 01 C1) stubs, or AMD's <c>vmmcall</c> (0F 01 D9) when <paramref name="amd"/>.</summary>
     public static byte[] BuildHvm(bool amd = false)
     {
         var page = new byte[Size];

@@ -18,5 +18,6 @@ public sealed record HypervisorOptions
     /// <summary>Historical bugs re-created in the emulator path.</summary>
     public IReadOnlySet<Quirk> Quirks { get; init; } = Xen.Quirks.None;
 
+    /// <summary>True when <paramref name="quirk"/> is enabled for the domain.</summary>
     public bool Has(Quirk quirk) => Quirks.Contains(quirk);
 }

@@ -8,6 +8,7 @@ namespace Xtf.Core.Xen;
 /// </summary>
 public static class XenCpuid
 {
+    /// <summary>0x40000000: the first hypervisor leaf, where Xen's signature leaf sits (XTF probes from here in steps of 0x100).</summary>
     public const uint Base = 0x40000000;
 
     /// <summary>XEN_CPUID_MAX_NUM_LEAVES in current Xen.</summary>
@@ -17,13 +18,19 @@ public static class XenCpuid
     public const uint HypercallPageMsr = 0x40000000;
 
     // "XenVMMXenVMM" as EBX, ECX, EDX.
+    /// <summary>Leaf 0x40000000 EBX: "XenV", the first 4 bytes of the signature "XenVMMXenVMM" (little-endian).</summary>
     public const uint SignatureEbx = 0x566E6558;
+
+    /// <summary>Leaf 0x40000000 ECX: "MMXe".</summary>
     public const uint SignatureEcx = 0x65584D4D;
+
+    /// <summary>Leaf 0x40000000 EDX: "nVMM".</summary>
     public const uint SignatureEdx = 0x4D4D566E;
 
     /// <summary>CPUID.1:ECX bit 31, set by hypervisors for their guests.</summary>
     public const uint HypervisorPresent = 1u << 31;
 
+    /// <summary>Xen's answer for CPUID <paramref name="leaf"/>/<paramref name="subleaf"/> in the hypervisor range 0x40000000-0x400000FF (leaf 0 signature and max leaf, leaf 1 version <paramref name="major"/>.<paramref name="minor"/> as major &lt;&lt; 16 | minor, leaf 2 hypercall-page MSR, leaf 4 HVM vCPU/domain ids); leaves above the maximum return zeros. Outside the range: the native leaf, with CPUID.1:ECX.hypervisor set.</summary>
     public static CpuidResult Leaf(uint leaf, uint subleaf, int major, int minor, bool hvm)
     {
         if (leaf >= Base && leaf <= Base + 0xFF)

@@ -3,6 +3,7 @@ namespace Xtf.Core.Cpu.Tasks;
 /// <summary>Field offsets of the 32-bit TSS (SDM vol. 3, 7.2.1, figure 7-2).</summary>
 public static class Tss32
 {
+    /// <summary>Byte offsets: previous task link (selector), ESP0 and SS0 (ring-0 stack for privilege changes), CR3 (PDBR), EIP and EFLAGS.</summary>
     public const uint BackLink = 0x00, Esp0 = 0x04, Ss0 = 0x08, Cr3 = 0x1C, Eip = 0x20, Eflags = 0x24;
 
     /// <summary>EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI: 4 bytes each from here, in register-number order.</summary>
@@ -11,6 +12,7 @@ public static class Tss32
     /// <summary>ES, CS, SS, DS, FS, GS: one 4-byte slot each (selector in the low word) from here.</summary>
     public const uint Selectors = 0x48;
 
+    /// <summary>Byte offsets: LDT segment selector, the T (debug trap) flag in bit 0 of the word at 0x64, and the 16-bit I/O map base address.</summary>
     public const uint Ldt = 0x60, Trap = 0x64, IoMapBase = 0x66;
 
     /// <summary>SDM vol. 3, table 7-1: a 32-bit TSS needs a limit of at least 0x67 (104 bytes).</summary>
@@ -24,6 +26,7 @@ public static class Tss32
 /// </summary>
 public static class Tss64
 {
+    /// <summary>Byte offsets: RSP0-RSP2 (stack pointers for a privilege change to ring 0-2), IST1 (the first IST slot), and the 16-bit I/O map base address.</summary>
     public const uint Rsp0 = 0x04, Rsp1 = 0x0C, Rsp2 = 0x14, Ist1 = 0x24, IoMapBase = 0x66;
 
     /// <summary>A 64-bit TSS needs a limit of at least 0x67 (104 bytes) to hold its I/O map base.</summary>
@@ -39,6 +42,7 @@ public static class Tss64
 /// <summary>Field offsets of the 16-bit TSS (SDM vol. 3, 7.6, figure 7-10).</summary>
 public static class Tss16
 {
+    /// <summary>Byte offsets: previous task link, SP0 and SS0 (ring-0 stack), IP and FLAGS.</summary>
     public const uint BackLink = 0x00, Sp0 = 0x02, Ss0 = 0x04, Ip = 0x0E, Flags = 0x10;
 
     /// <summary>AX, CX, DX, BX, SP, BP, SI, DI: 2 bytes each from here.</summary>
@@ -47,6 +51,7 @@ public static class Tss16
     /// <summary>ES, CS, SS, DS: 2 bytes each from here (a 16-bit TSS has no FS or GS).</summary>
     public const uint Selectors = 0x22;
 
+    /// <summary>Byte offset of the LDT segment selector.</summary>
     public const uint Ldt = 0x2A;
 
     /// <summary>SDM vol. 3, table 7-1: a 16-bit TSS needs a limit of at least 0x2B (44 bytes).</summary>

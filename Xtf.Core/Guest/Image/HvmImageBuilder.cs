@@ -17,7 +17,9 @@ public static partial class HvmImageBuilder
     /// <summary>XTF's HVM IDT (arch/x86/hvm/traps.c): these vectors get gates; BP and OF are DPL 3.</summary>
     private static readonly int[] HandledVectors = [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 16, 17, 18, 19, 20];
 
+    /// <summary>LGDT's pseudo-descriptor: 16-bit limit then 32-bit base of the GDT (loaded by 32-bit boot code in every environment).</summary>
     public const ulong GdtrDescriptor = HvmLayout.Gdt + 0x100;
+    /// <summary>LIDT's pseudo-descriptor: 16-bit limit (256 gates of 8 or 16 bytes) then the IDT base as 64 bits (upper half zero), for the 32-bit and the 64-bit LIDT.</summary>
     public const ulong IdtrDescriptor = HvmLayout.Gdt + 0x108;
 
     /// <summary>Builds the image and returns the entry point.</summary>

@@ -51,47 +51,67 @@ public sealed class ExceptionFrame
 
     private void SetSlot(int offset, ulong value) => Set(offset, layout.SlotSize, value);
 
+    /// <summary>XTF's entry_vector: the vector the entry stub pushed (read-only).</summary>
     public int Vector => (int)Get32(layout.Vector);
 
+    /// <summary>XTF's error_code: the CPU's error code, or the 0 the stub pushed for vectors without one (read-only).</summary>
     public uint ErrorCode => Get32(layout.Error);
 
+    /// <summary>The saved EIP (low 32 bits of the RIP slot); writing it changes where IRET resumes.</summary>
     public uint Eip { get => Get32(layout.Rip); set => Set32(layout.Rip, value); }
 
     /// <summary>The saved instruction pointer, as wide as the environment's (EIP zero-extended in 32-bit frames).</summary>
     public ulong Rip { get => GetSlot(layout.Rip); set => SetSlot(layout.Rip, value); }
 
+    /// <summary>The saved CS selector; its RPL is the interrupted CPL.</summary>
     public ushort Cs => (ushort)Get(layout.Cs, 2);
 
+    /// <summary>The saved EFLAGS (low 32 bits of the RFLAGS slot); IRET loads it subject to its CPL/IOPL rules.</summary>
     public uint Eflags { get => Get32(layout.Rflags); set => Set32(layout.Rflags, value); }
 
+    /// <summary>The saved RFLAGS, as wide as the environment's slot.</summary>
     public ulong Rflags { get => GetSlot(layout.Rflags); set => SetSlot(layout.Rflags, value); }
 
+    /// <summary>Saved EAX (low 32 bits of the slot).</summary>
     public uint Eax { get => Get32(layout.Rax); set => Set32(layout.Rax, value); }
 
+    /// <summary>Saved EBX (low 32 bits of the slot).</summary>
     public uint Ebx { get => Get32(layout.Rbx); set => Set32(layout.Rbx, value); }
 
+    /// <summary>Saved ECX (low 32 bits of the slot).</summary>
     public uint Ecx { get => Get32(layout.Rcx); set => Set32(layout.Rcx, value); }
 
+    /// <summary>Saved EDX (low 32 bits of the slot).</summary>
     public uint Edx { get => Get32(layout.Rdx); set => Set32(layout.Rdx, value); }
 
+    /// <summary>Saved ESI (low 32 bits of the slot).</summary>
     public uint Esi { get => Get32(layout.Rsi); set => Set32(layout.Rsi, value); }
 
+    /// <summary>Saved EDI (low 32 bits of the slot).</summary>
     public uint Edi { get => Get32(layout.Rdi); set => Set32(layout.Rdi, value); }
 
+    /// <summary>Saved EBP (low 32 bits of the slot).</summary>
     public uint Ebp { get => Get32(layout.Rbp); set => Set32(layout.Rbp, value); }
 
+    /// <summary>Saved RAX (the whole slot: 4 bytes in 32-bit frames, 8 in hvm64).</summary>
     public ulong Rax { get => GetSlot(layout.Rax); set => SetSlot(layout.Rax, value); }
 
+    /// <summary>Saved RBX (the whole slot).</summary>
     public ulong Rbx { get => GetSlot(layout.Rbx); set => SetSlot(layout.Rbx, value); }
 
+    /// <summary>Saved RCX (the whole slot).</summary>
     public ulong Rcx { get => GetSlot(layout.Rcx); set => SetSlot(layout.Rcx, value); }
 
+    /// <summary>Saved RDX (the whole slot).</summary>
     public ulong Rdx { get => GetSlot(layout.Rdx); set => SetSlot(layout.Rdx, value); }
 
+    /// <summary>Saved RSI (the whole slot).</summary>
     public ulong Rsi { get => GetSlot(layout.Rsi); set => SetSlot(layout.Rsi, value); }
 
+    /// <summary>Saved RDI (the whole slot).</summary>
     public ulong Rdi { get => GetSlot(layout.Rdi); set => SetSlot(layout.Rdi, value); }
 
+    /// <summary>Saved RBP (the whole slot).</summary>
     public ulong Rbp { get => GetSlot(layout.Rbp); set => SetSlot(layout.Rbp, value); }
 
     /// <summary>R8 to R15 of an hvm64 frame (<paramref name="n"/> = 8..15).</summary>
@@ -102,6 +122,7 @@ public sealed class ExceptionFrame
         return Get(RSlot(n), 8);
     }
 
+    /// <summary>Writes R8 to R15 of an hvm64 frame (<paramref name="n"/> = 8..15); throws <see cref="ArgumentOutOfRangeException"/> otherwise.</summary>
     public void SetR(int n, ulong value)
     {
         _ = R(n);
@@ -114,11 +135,13 @@ public sealed class ExceptionFrame
     /// <summary>True if the exception came from an outer ring (in 32-bit frames, the frame holds ESP and SS only then).</summary>
     public bool FromOuterRing => (Cs & 3) != cpu.Cpl;
 
+    /// <summary>Low 32 bits of <see cref="Rsp"/>.</summary>
     public uint Esp => (uint)Rsp;
 
     /// <summary>The interrupted stack pointer: from the frame when the CPU pushed it, else just above the frame.</summary>
     public ulong Rsp => Is64Bit || FromOuterRing ? GetSlot(layout.Rsp) : address + (ulong)layout.Rsp;
 
+    /// <summary>The interrupted SS: from the frame when the CPU pushed it (hvm64, or entry from an outer ring), else the current SS.</summary>
     public ushort Ss => Is64Bit || FromOuterRing ? (ushort)Get(layout.Ss, 2) : cpu.Segments[X86Cpu.SS].Selector;
 
     /// <summary>The exception as XTF's exinfo: vector and error code.</summary>

@@ -3,6 +3,7 @@ namespace Xtf.Core.Guest.Runtime;
 /// <summary>One entry of XTF's exception log (exlog_entry_t): where the exception was taken, and what.</summary>
 public readonly record struct ExlogEntry(ulong Ip, ushort Cs, uint ErrorCode, int Vector)
 {
+    /// <summary><c>CS:IP vec N[EC]</c>: selector and error code as 4 hex digits, IP unpadded hex, vector decimal.</summary>
     public override string ToString() => $"{Cs:x4}:{Ip:x} vec {Vector}[{ErrorCode:x4}]";
 }
 
@@ -13,6 +14,7 @@ public readonly record struct ExlogEntry(ulong Ip, ushort Cs, uint ErrorCode, in
 /// </summary>
 public sealed class ExceptionLog
 {
+    /// <summary>Entries the log holds (XTF's exlog entries array: 8).</summary>
     public const int Capacity = 8;
 
     private readonly ExlogEntry[] entries = new ExlogEntry[Capacity];
@@ -20,6 +22,7 @@ public sealed class ExceptionLog
     /// <summary>XTF's log_entries: how many exceptions were logged since the last start or reset.</summary>
     public int Count { get; private set; }
 
+    /// <summary>True between <see cref="Start"/> and <see cref="Stop"/> (XTF's logging flag).</summary>
     public bool Logging { get; private set; }
 
     /// <summary>xtf_exlog_start: logging on, log emptied.</summary>

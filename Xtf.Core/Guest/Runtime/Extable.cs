@@ -17,6 +17,7 @@ public sealed class Extable
 {
     private readonly Dictionary<ulong, List<ExtableEntry>> entries = [];
 
+    /// <summary>Adds an entry; an entry for an address already present shadows it until removed.</summary>
     public void Add(ExtableEntry e)
     {
         if (!entries.TryGetValue(e.Fault, out var list))
@@ -24,6 +25,7 @@ public sealed class Extable
         list.Add(e);
     }
 
+    /// <summary>Removes the first entry equal to <paramref name="e"/> (record equality: same fault, fixup and handler), unshadowing any older entry for the address.</summary>
     public void Remove(ExtableEntry e)
     {
         if (entries.TryGetValue(e.Fault, out var list) && list.Remove(e) && list.Count == 0)

@@ -26,6 +26,7 @@ public sealed partial class GuestRuntime
     private readonly ulong execReturnGate;
     private long budgetLeft;
 
+    /// <summary>Builds the machine (guest RAM plus, for PV, Xen's reserved frames), registers the xtf_main, do_exception and Exec gates, and loads the image: the HVM image with its entry point, or the PV kernel through the PV domain builder (start_info command line = the variation). Throws <see cref="NotSupportedException"/> for a configuration the domain cannot provide.</summary>
     public GuestRuntime(TestCase test, GuestConfig config)
     {
         this.test = test;
@@ -60,6 +61,7 @@ public sealed partial class GuestRuntime
         budgetLeft = config.InstructionBudget;
     }
 
+    /// <summary>The emulated machine the guest runs on.</summary>
     public VirtualMachine Machine { get; }
 
     /// <summary>The domain: an <see cref="HvmDomain"/>, or a <see cref="Xen.Pv.PvDomain"/> in the PV environments.</summary>
@@ -68,10 +70,13 @@ public sealed partial class GuestRuntime
     /// <summary>True in pv32pae and pv64.</summary>
     public bool IsPv { get; }
 
+    /// <summary>The guest's vCPU (the machine's CPU).</summary>
     public X86Cpu Cpu { get; }
 
+    /// <summary>The host gates registered for this guest (supervisor page and user page at <see cref="HvmLayout.SupervisorGates"/> and <see cref="HvmLayout.UserGates"/>).</summary>
     public HostGates Gates { get; }
 
+    /// <summary>XTF's exception table, consulted by do_exception before it panics.</summary>
     public Extable Extable { get; } = new();
 
     /// <summary>The width of the environment's kernel code: 64 in hvm64 (after boot), 32 otherwise.</summary>

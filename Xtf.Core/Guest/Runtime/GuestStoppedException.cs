@@ -6,6 +6,7 @@ namespace Xtf.Core.Guest.Runtime;
 /// </summary>
 public sealed class GuestStoppedException : Exception
 {
+    /// <summary>Carries <paramref name="reason"/>, the text reported as the guest's exit reason.</summary>
     public GuestStoppedException(string reason)
         : base(reason)
     {

@@ -14,6 +14,7 @@ public sealed class HostGates
     private int nextSupervisor;
     private int nextUser;
 
+    /// <summary>Gate space on two page-aligned linear addresses: <paramref name="supervisorPage"/> (U/S = 0) and <paramref name="userPage"/> (U/S = 1); each holds 256 gates.</summary>
     public HostGates(ulong supervisorPage, ulong userPage)
     {
         this.supervisorPage = supervisorPage;
@@ -31,6 +32,7 @@ public sealed class HostGates
         return address;
     }
 
+    /// <summary>Looks up the gate at the exact linear <paramref name="address"/>; false for an unregistered address (which the runtime treats as a crash).</summary>
     public bool TryGet(ulong address, out string name, out Action handler)
     {
         if (gates.TryGetValue(address, out var g))

@@ -11,6 +11,7 @@ namespace Xtf.Core.Guest.Runtime;
 /// </summary>
 public static class HypercallRegisters
 {
+    /// <summary>Emits MOVs of the five arguments into the argument registers for the assembler's bitness (32-bit code takes the low 32 bits of each). RAX (the hypercall number) is the caller's.</summary>
     public static void Load(Assembler a, HypercallArgs args)
     {
         if (a.Bitness == 64)

@@ -13,8 +13,10 @@ public sealed class AssembledCode
         Result = result;
     }
 
+    /// <summary>The machine code, to be written at <see cref="Address"/>.</summary>
     public byte[] Bytes { get; }
 
+    /// <summary>The linear address the code was assembled for (RIP-relative operands and branches assume it).</summary>
     public ulong Address { get; }
 
     /// <summary>Offset of every instruction from <see cref="Address"/>, in order.</summary>
@@ -22,12 +24,14 @@ public sealed class AssembledCode
 
     private AssemblerResult Result { get; }
 
+    /// <summary>The linear address <paramref name="label"/> was bound to.</summary>
     public ulong LabelAddress(Label label) => Result.GetLabelRIP(label);
 }
 
 /// <summary>Runs Iced's assembler for code that will live at a known guest address.</summary>
 public static class X86Assembly
 {
+    /// <summary>Encodes <paramref name="asm"/>'s instructions for linear address <paramref name="address"/>, in the assembler's bitness; Iced throws if an instruction cannot be encoded.</summary>
     public static AssembledCode Assemble(Assembler asm, ulong address)
     {
         var writer = new ByteWriter();
@@ -36,6 +40,7 @@ public static class X86Assembly
         return new AssembledCode([.. writer.Bytes], address, offsets, result);
     }
 
+    /// <summary>Creates an assembler of <paramref name="bitness"/> (16, 32 or 64), lets <paramref name="emit"/> fill it, and encodes it for <paramref name="address"/>.</summary>
     public static AssembledCode Assemble(int bitness, ulong address, Action<Assembler> emit)
     {
         var asm = new Assembler(bitness);

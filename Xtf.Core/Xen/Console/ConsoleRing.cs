@@ -12,12 +12,16 @@ namespace Xtf.Core.Xen.Console;
 /// </summary>
 public sealed class ConsoleRing
 {
+    /// <summary>Byte offset and size of <c>in[]</c>, the backend-to-guest ring (1024 bytes).</summary>
     public const int InOffset = 0, InSize = 1024;
+    /// <summary>Byte offset and size of <c>out[]</c>, the guest-to-backend ring (2048 bytes).</summary>
     public const int OutOffset = 1024, OutSize = 2048;
+    /// <summary>Byte offsets of the four 32-bit XENCONS_RING_IDX indices: in_cons, in_prod, out_cons, out_prod (free-running; MASK_XENCONS_IDX reduces them modulo the ring size).</summary>
     public const int InConsOffset = 3072, InProdOffset = 3076, OutConsOffset = 3080, OutProdOffset = 3084;
 
     private readonly PhysicalMemory memory;
 
+    /// <summary>The backend of the ring page at guest frame <paramref name="frame"/> of <paramref name="memory"/>.</summary>
     public ConsoleRing(PhysicalMemory memory, ulong frame)
     {
         this.memory = memory;

@@ -27,6 +27,7 @@ public sealed class EventChannels
     private readonly List<uint> raisedBeforeAttach = [];
     private uint validPorts;
 
+    /// <summary>A domain's port table with room for <paramref name="maxPorts"/> ports (the 2-level ABI limit or the domain's max_evtchn_port); port 0 is reserved, as evtchn_init leaves it.</summary>
     public EventChannels(uint maxPorts = DefaultMaxPorts)
     {
         channels = new Channel[maxPorts];

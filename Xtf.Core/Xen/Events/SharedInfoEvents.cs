@@ -28,8 +28,10 @@ public sealed class SharedInfoEvents
         wordBytes = compat ? 4 : 8;
     }
 
+    /// <summary>True for the compat layout (32-bit event words).</summary>
     public bool Compat { get; }
 
+    /// <summary>Machine address of the shared_info frame.</summary>
     public ulong Page => page;
 
     /// <summary>BITS_PER_EVTCHN_WORD.</summary>
@@ -42,12 +44,16 @@ public sealed class SharedInfoEvents
 
     private ulong PendingSelOffset => (ulong)wordBytes;
 
+    /// <summary>Bit <paramref name="port"/> of evtchn_pending (offset 0x800).</summary>
     public bool IsPending(uint port) => TestBit(PendingOffset, port);
 
+    /// <summary>Bit <paramref name="port"/> of evtchn_mask (offset 0x880 compat, 0xA00 native).</summary>
     public bool IsMasked(uint port) => TestBit(MaskOffset, port);
 
+    /// <summary>vcpu_info[0].evtchn_upcall_pending (shared_info byte 0).</summary>
     public byte UpcallPending => (byte)cpu.ReadPhysical(page, 1);
 
+    /// <summary>vcpu_info[0].evtchn_upcall_mask (shared_info byte 1): non-zero masks upcalls, as a PV guest's virtual EFLAGS.IF clear.</summary>
     public byte UpcallMask
     {
         get => (byte)cpu.ReadPhysical(page + 1, 1);

@@ -3,6 +3,7 @@ namespace Xtf.Core.Xen.Hypercalls;
 /// <summary>The hypercall table: number to handler; an unknown number returns -ENOSYS.</summary>
 public static class HypercallTable
 {
+    /// <summary>Runs hypercall <paramref name="number"/> for <paramref name="ctx"/> and returns what Xen puts in RAX: 0 or a positive value on success, a negated <see cref="XenErrno"/> on failure; an unknown or unavailable hypercall returns -ENOSYS. PV domains fall through to the PV-only hypercalls.</summary>
     public static long Dispatch(IHypercallContext ctx, int number, HypercallArgs args) => number switch
     {
         HypercallNumber.ConsoleIo => ConsoleIo.Call(ctx, args),

@@ -5,6 +5,7 @@ namespace Xtf.Core.Xen.Hypercalls;
 /// <summary>What a hypercall handler may use of the calling domain.</summary>
 public interface IHypercallContext
 {
+    /// <summary>copy_from_guest/copy_to_guest for hypercall arguments: guest linear addresses through the guest's paging; failures become -EFAULT.</summary>
     GuestMemory Guest { get; }
 
     /// <summary>The hypervisor console (what <c>xl dmesg</c> would show for this domain).</summary>
@@ -13,11 +14,13 @@ public interface IHypercallContext
     /// <summary>True for a 64-bit caller (native ABI), false for a 32-bit one (compat ABI).</summary>
     bool Is64Bit { get; }
 
+    /// <summary>True for an HVM domain, false for PV (selects the PV-only hypercalls and HVM-only behaviour).</summary>
     bool IsHvm { get; }
 
     /// <summary>The domain's id, event channels, HVM params and console backend.</summary>
     DomainState Domain { get; }
 
+    /// <summary>Shuts the domain down with <paramref name="reason"/> (SCHEDOP_shutdown, or a crash Xen decides); the first reason sticks and the vCPU stops at the next instruction boundary.</summary>
     void Shutdown(ShutdownReason reason);
 
     /// <summary>SCHEDOP_shutdown_code: the reason recorded for a later shutdown.</summary>

@@ -34,6 +34,7 @@ public sealed class HypercallPrivilege(bool enabled, Func<bool> callerIsKernel)
 /// <summary>A domain that carries hypercall privilege state.</summary>
 public interface IHypercallPrivilegeContext
 {
+    /// <summary>The vCPU's hypercall iopl: which CPLs may issue hypercalls (set by __HYPERVISOR_set_hypercall_iopl).</summary>
     HypercallPrivilege HypercallPrivilege { get; }
 }
 

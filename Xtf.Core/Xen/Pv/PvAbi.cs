@@ -13,16 +13,20 @@ public static class PvAbi
     /// <summary>FIRST_RESERVED_GDT_ENTRY: set_gdt accepts at most this many guest entries.</summary>
     public const int FirstReservedGdtEntry = FirstReservedGdtPage * 512;
 
+    /// <summary>Byte offset of Xen's reserved GDT page (14 * 4096 = 0xE000): the lowest selector value Xen owns.</summary>
     public const ushort FirstReservedGdtByte = FirstReservedGdtPage * 4096;
 
     /// <summary>__HYPERVISOR_CS and __HYPERVISOR_DS64: Xen's own ring-0 segments.</summary>
     public const ushort HypervisorCs = 0xe008, HypervisorDs = 0xe010;
 
     // xen-x86_32.h (also the compat view of a 64-bit Xen).
+    /// <summary>xen-x86_32.h (and the compat view of a 64-bit Xen): FLAT_RING1_CS 0xe019 and FLAT_RING1_DS 0xe021 (the pv32 kernel's flat ring-1 segments), FLAT_RING3_CS 0xe02b and FLAT_RING3_DS 0xe033 (its user segments).</summary>
     public const ushort FlatRing1Cs = 0xe019, FlatRing1Ds = 0xe021, FlatRing3Cs32 = 0xe02b, FlatRing3Ds32 = 0xe033;
 
     // xen-x86_64.h.
+    /// <summary>xen-x86_64.h: FLAT_RING3_CS64 0xe033, FLAT_RING3_DS64 0 (null data selectors are legal in long mode), FLAT_RING3_SS64 0xe02b.</summary>
     public const ushort FlatRing3Cs64 = 0xe033, FlatRing3Ds64 = 0x0000, FlatRing3Ss64 = 0xe02b;
+    /// <summary>xen-x86_64.h: FLAT_RING3_CS32 0xe023 and FLAT_RING3_DS32 0xe02b, the compatibility-mode user segments of a 64-bit PV guest.</summary>
     public const ushort FlatRing3Cs32On64 = 0xe023, FlatRing3Ds32On64 = 0xe02b;
 
     /// <summary>HYPERVISOR_VIRT_START of 64-bit PV guests, where the read-only M2P starts (RO_MPT_VIRT_START).</summary>

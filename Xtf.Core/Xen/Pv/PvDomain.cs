@@ -19,6 +19,7 @@ public sealed partial class PvDomain : ICpuIntercepts, IHypercallContext, IHyper
 {
     private static readonly Instruction Iretq = DecodeIretq();
 
+    /// <summary>A PV domain of <paramref name="guestFrames"/> 4 KiB frames (machine frames 0 .. guestFrames - 1), pv64 when <paramref name="is64Bit"/> else pv32pae; Xen's own frames come from above them. Becomes the CPU's intercept handler. Throws <see cref="ArgumentException"/> if the machine lacks room for both. The domain builder (<see cref="Builder.PvDomainBuilder"/>) completes it.</summary>
     public PvDomain(VirtualMachine machine, ulong guestFrames, bool is64Bit, HypervisorOptions? options = null)
     {
         if (guestFrames + XenFrames.Reserved > machine.Memory.FrameCount)
@@ -35,25 +36,34 @@ public sealed partial class PvDomain : ICpuIntercepts, IHypercallContext, IHyper
         machine.Cpu.Intercepts = this;
     }
 
+    /// <summary>The machine the domain runs on.</summary>
     public VirtualMachine Machine { get; }
 
+    /// <inheritdoc/>
     public X86Cpu Cpu => Machine.Cpu;
 
+    /// <inheritdoc/>
     public PhysicalMemory Memory => Machine.Memory;
 
+    /// <inheritdoc/>
     public HypervisorOptions Options { get; }
 
     /// <summary>True for pv64, false for pv32pae (a compat guest of a 64-bit hypervisor).</summary>
     public bool Is64BitDomain { get; }
 
+    /// <inheritdoc/>
     public ulong GuestFrames { get; }
 
+    /// <summary>The hypervisor's frame allocator (frames above the guest's).</summary>
     public XenFrames Frames { get; }
 
+    /// <summary>Xen's per-vCPU PV state: trap table, kernel stack, callbacks, roots, virtual IOPL.</summary>
     public PvVcpu Vcpu { get; } = new();
 
+    /// <inheritdoc/>
     public GuestMemory Guest { get; }
 
+    /// <inheritdoc/>
     public ConsoleLog HypervisorConsole { get; } = new();
 
     /// <summary>The hypervisor's own messages about the domain (crash reasons, unhandled traps), as <c>xl dmesg</c> shows them.</summary>
@@ -62,6 +72,7 @@ public sealed partial class PvDomain : ICpuIntercepts, IHypercallContext, IHyper
     /// <summary>The last message in <see cref="XenLog"/>.</summary>
     public string? LastXenMessage { get; private set; }
 
+    /// <inheritdoc/>
     public HypercallPrivilege HypercallPrivilege { get; }
 
     /// <summary>The domain's event channels, console backend and start_info facts; set by the builder.</summary>
@@ -87,20 +98,26 @@ public sealed partial class PvDomain : ICpuIntercepts, IHypercallContext, IHyper
 
     internal ulong XenStackMfn { get; set; }
 
+    /// <inheritdoc/>
     public bool Is64Bit => Is64BitDomain;
 
+    /// <inheritdoc/>
     public bool IsHvm => false;
 
+    /// <inheritdoc/>
     public ShutdownReason? ShutdownCode { get; set; }
 
+    /// <inheritdoc/>
     public ShutdownReason? ShutdownState { get; private set; }
 
+    /// <summary>Hypercalls the domain has made (each counted once on entry).</summary>
     public long Hypercalls { get; private set; }
 
     ulong IPvMemoryContext.KernelRoot => Vcpu.KernelRoot;
 
     ulong IPvMemoryContext.UserRoot => Vcpu.UserRoot;
 
+    /// <inheritdoc/>
     public void Shutdown(ShutdownReason reason)
     {
         ShutdownState ??= reason;
@@ -122,6 +139,7 @@ public sealed partial class PvDomain : ICpuIntercepts, IHypercallContext, IHyper
         XenLog.Append(System.Text.Encoding.Latin1.GetBytes($"(XEN) d{Domain?.Id ?? 0}v0 {message}\n"));
     }
 
+    /// <inheritdoc/>
     public void SetRoot(ulong mfn, bool user)
     {
         if (user)
@@ -132,10 +150,13 @@ public sealed partial class PvDomain : ICpuIntercepts, IHypercallContext, IHyper
             LoadCr3();
     }
 
+    /// <inheritdoc/>
     public void InitXenL4Slots(ulong l4Mfn) => Xen.InstallL4Slots(l4Mfn);
 
+    /// <inheritdoc/>
     public void InitXenPaeL2Slots(ulong l2Mfn) => Xen.InstallCompatL2Slots(l2Mfn);
 
+    /// <inheritdoc/>
     public void SetM2pEntry(ulong mfn, ulong pfn) => Xen.SetM2pEntry(mfn, pfn);
 
     /// <summary>
@@ -178,12 +199,16 @@ public sealed partial class PvDomain : ICpuIntercepts, IHypercallContext, IHyper
     public static CpuidResult EmulatedCpuid(uint leaf, uint subleaf) =>
         XenCpuid.Leaf(leaf, subleaf, XenVersion.Major, XenVersion.Minor, hvm: false);
 
+    /// <inheritdoc/>
+    /// <remarks>No MSRs beyond the CPU's own; a PV guest's RDMSR faults (#GP at CPL &gt; 0) and reaches Xen's emulation through <see cref="DeliverEvent"/>.</remarks>
     public bool TryReadMsr(X86Cpu cpu, uint msr, out ulong value)
     {
         value = 0;
         return false;
     }
 
+    /// <inheritdoc/>
+    /// <remarks>As <see cref="TryReadMsr"/>: WRMSR is emulated on its #GP.</remarks>
     public bool TryWriteMsr(X86Cpu cpu, uint msr, ulong value) => false;
 
     /// <summary>VMCALL from a PV guest: not a hypercall instruction here; #UD.</summary>

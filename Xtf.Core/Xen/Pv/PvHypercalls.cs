@@ -6,6 +6,7 @@ namespace Xtf.Core.Xen.Pv;
 /// <summary>The hypercalls only PV guests have (pv_hypercall_table); the rest of the table is shared with HVM.</summary>
 public static class PvHypercalls
 {
+    /// <summary>Runs PV-only hypercall <paramref name="number"/> for <paramref name="d"/>; returns the value for RAX (negated <see cref="XenErrno"/> on failure, -ENOSYS for a number not in the PV table).</summary>
     public static long Dispatch(PvDomain d, int number, HypercallArgs args) => number switch
     {
         HypercallNumber.SetTrapTable => TrapHypercalls.SetTrapTable(d, args),

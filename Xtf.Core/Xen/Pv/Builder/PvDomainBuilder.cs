@@ -20,6 +20,7 @@ public static class PvDomainBuilder
     /// <summary>libxc's L1_PROT .. L4_PROT; pv64 runs its kernel in ring 3, so Xen gives every guest mapping _PAGE_USER.</summary>
     private const ulong TableFlags = PageWalker.P | PageWalker.RW | PageWalker.A | PageWalker.D | PageWalker.US;
 
+    /// <summary>Builds <paramref name="d"/> around the already-loaded <paramref name="image"/>, pins the start-of-day root as Xen validates it, and puts the vCPU at the image's entry point (ESI/RSI = start_info, kernel stack at the boot stack page's top). Returns the addresses it chose; throws <see cref="InvalidOperationException"/> if the area does not fit the guest's RAM or the tables fail validation.</summary>
     public static PvStartOfDay Build(PvDomain d, PvKernelImage image)
     {
         var memory = d.Memory;

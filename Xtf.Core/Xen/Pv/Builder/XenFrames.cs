@@ -15,11 +15,13 @@ public sealed class XenFrames(PhysicalMemory memory, ulong first)
 
     private ulong next = first;
 
+    /// <summary>The first hypervisor frame (the first machine frame above guest RAM).</summary>
     public ulong First { get; } = first;
 
     /// <summary>One past the last frame handed out.</summary>
     public ulong End => next;
 
+    /// <summary>Hands out the next hypervisor frame, zeroed; throws <see cref="InvalidOperationException"/> once the <see cref="Reserved"/> frames (or machine memory) are used up.</summary>
     public ulong Allocate()
     {
         if (next >= First + Reserved || next >= memory.FrameCount)
@@ -28,6 +30,7 @@ public sealed class XenFrames(PhysicalMemory memory, ulong first)
         return next++;
     }
 
+    /// <summary>True for a machine frame in the hypervisor's reserved range [<see cref="First"/>, First + <see cref="Reserved"/>).</summary>
     public bool Owns(ulong mfn) => mfn >= First && mfn < First + Reserved;
 }
 

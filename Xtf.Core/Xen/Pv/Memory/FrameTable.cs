@@ -5,10 +5,15 @@ public enum PageType : byte
 {
     /// <summary>PGT_none, or any type with a type count of 0 (a page with no type references may take any type).</summary>
     None,
+    /// <summary>PGT_writable_page: the guest may map the frame read/write.</summary>
     Writable,
+    /// <summary>PGT_l1_page_table: validated L1 (page table).</summary>
     L1,
+    /// <summary>PGT_l2_page_table: validated L2 (page directory).</summary>
     L2,
+    /// <summary>PGT_l3_page_table: validated L3 (PDPT; pv32pae's root).</summary>
     L3,
+    /// <summary>PGT_l4_page_table: validated L4 (pv64's root).</summary>
     L4,
 
     /// <summary>PGT_seg_desc_page: a GDT or LDT frame.</summary>
@@ -18,6 +23,7 @@ public enum PageType : byte
 /// <summary>Who a machine frame belongs to (page_get_owner).</summary>
 public enum FrameOwner : byte
 {
+    /// <summary>A frame of the guest's own RAM (machine frames below the guest frame count).</summary>
     Guest,
 
     /// <summary>A Xen frame shared with the guest (share_xen_page_with_guest): owned by it, typed writable for good.</summary>
@@ -41,6 +47,7 @@ public sealed class FrameTable
     private readonly ulong guestFrames;
     private readonly ulong sharedInfoMfn;
 
+    /// <summary>A frame table of <paramref name="frameCount"/> machine frames: those below <paramref name="guestFrames"/> are the guest's, <paramref name="sharedInfoMfn"/> is shared with it (typed writable, count 1), the rest Xen's.</summary>
     public FrameTable(ulong frameCount, ulong guestFrames, ulong sharedInfoMfn)
     {
         types = new PageType[frameCount];
@@ -58,11 +65,13 @@ public sealed class FrameTable
         }
     }
 
+    /// <summary>Machine frames covered (max_page).</summary>
     public ulong FrameCount => (ulong)types.Length;
 
     /// <summary>mfn_valid: the frame exists in machine memory.</summary>
     public bool IsValid(ulong mfn) => mfn < FrameCount;
 
+    /// <summary>page_get_owner for <paramref name="mfn"/>.</summary>
     public FrameOwner Owner(ulong mfn) =>
         mfn < guestFrames ? FrameOwner.Guest
         : mfn == sharedInfoMfn ? FrameOwner.SharedWithGuest
@@ -74,8 +83,10 @@ public sealed class FrameTable
     /// <summary>The type, <see cref="PageType.None"/> while no type reference is held.</summary>
     public PageType Type(ulong mfn) => IsValid(mfn) && counts[mfn] > 0 ? types[mfn] : PageType.None;
 
+    /// <summary>The type reference count (PGT_count_mask of type_info); 0 for an invalid frame.</summary>
     public int TypeCount(ulong mfn) => IsValid(mfn) ? counts[mfn] : 0;
 
+    /// <summary>PGT_pinned: the guest pinned the frame as a page table (MMUEXT_PIN_L*_TABLE), holding one type reference.</summary>
     public bool IsPinned(ulong mfn) => IsValid(mfn) && pinned[mfn];
 
     /// <summary>PGT_pae_xen_l2: a pv32 L2 under L3 slot 3, whose slots from 428 up are Xen's.</summary>

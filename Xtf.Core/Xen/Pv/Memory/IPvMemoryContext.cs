@@ -11,6 +11,7 @@ namespace Xtf.Core.Xen.Pv.Memory;
 /// </summary>
 public interface IPvMemoryContext
 {
+    /// <summary>The vCPU (its CR3 and TLB are what page-table updates must keep coherent).</summary>
     X86Cpu Cpu { get; }
 
     /// <summary>Machine memory.</summary>

@@ -21,12 +21,14 @@ public sealed partial class PvMemoryManager
     /// <summary>v->arch.guest_table and guest_table_user: the roots this vCPU holds a type reference on (0: none).</summary>
     private ulong kernelTable, userTable;
 
+    /// <summary>The memory manager of <paramref name="context"/>'s domain, with a frame table covering all machine frames.</summary>
     public PvMemoryManager(IPvMemoryContext context)
     {
         ctx = context;
         Frames = new FrameTable(context.Memory.FrameCount, context.GuestFrames, context.SharedInfoMfn);
     }
 
+    /// <summary>Per-frame owner, type, type count and pin state.</summary>
     public FrameTable Frames { get; }
 
     internal IPvMemoryContext Context => ctx;
@@ -131,6 +133,7 @@ public sealed partial class PvMemoryManager
     /// <summary>The root the vCPU holds for kernel mode (0 before <see cref="PinInitial"/>).</summary>
     public ulong KernelTable => kernelTable;
 
+    /// <summary>pv64's user-mode root the vCPU holds a type reference on (0: none).</summary>
     public ulong UserTable => userTable;
 
     /// <summary>get_page_and_type_from_mfn: the frame must be the guest's, then <see cref="GetPageType"/>.</summary>
