@@ -24,6 +24,7 @@ internal sealed class RunnerApp
     private readonly ITestEngine engine;
     private readonly TextWriter stdout;
     private readonly TextWriter stderr;
+    private readonly bool interactive;
 
     private readonly Argument<string[]> selectionArgument = new("SELECTION")
     {
@@ -92,6 +93,55 @@ internal sealed class RunnerApp
         HelpName = "DIR",
     };
 
+    private readonly Option<string> jobsOption = new("--jobs", "-j")
+    {
+        Description = "Run N instances at a time (default: the number of processors); the output is that of a serial run",
+        HelpName = "N",
+    };
+
+    private readonly Option<string[]> variationOption = new("--variation")
+    {
+        Description = "Keep only instances of this variation (repeatable): the ~VARIATION suffix applied to the whole selection",
+        HelpName = "V",
+        Arity = ArgumentArity.OneOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    private readonly Option<string> repeatOption = new("--repeat")
+    {
+        Description = "Run the selection N times (a flakiness hunt); each row shows the worst result and, if the rounds disagree, how often each result came",
+        HelpName = "N",
+    };
+
+    private readonly Option<string> expectOption = new("--expect")
+    {
+        Description = "Expected results, lines '<instance id or glob> <RESULT>' (# comments); a mismatch fails the run, an expected result does not",
+        HelpName = "FILE",
+    };
+
+    private readonly Option<bool> hostOption = new("--host")
+    {
+        Description = "Restrict the selection to tests applicable to the host (the emulator offers pv, pv32, hvm, hap and shadow, so every test is)",
+    };
+
+    private readonly Option<string> resultsModeOption = new("--results-mode", "-m")
+    {
+        Description = "How results are obtained: console (default) or logfile (each console log goes to a file, as xenconsoled writes it, and is read back)",
+        HelpName = "console|logfile",
+    };
+
+    private readonly Option<string> logfileDirOption = new("--logfile-dir")
+    {
+        Description = "Directory of the console log files in logfile mode (default: $XDG_STATE_HOME/xtf/console, or ~/.local/state/xtf/console)",
+        HelpName = "DIR",
+    };
+
+    private readonly Option<string> logfilePatternOption = new("--logfile-pattern")
+    {
+        Description = "Log file name pattern in logfile mode, %s the instance id (default: \"guest-%s.log\")",
+        HelpName = "PATTERN",
+    };
+
     private readonly Argument<string[]> conformancePaths = new("PATH")
     {
         Description = "SingleStepTests MOO files (.MOO or .MOO.gz) or directories holding them",
@@ -100,17 +150,23 @@ internal sealed class RunnerApp
 
     private readonly Option<bool> conformanceVerbose = new("--verbose", "-v") { Description = "List every failing test with its differences" };
 
-    public RunnerApp(TestCatalog catalog, ITestEngine engine, TextWriter stdout, TextWriter stderr)
+    /// <param name="catalog">The tests a selection picks from.</param>
+    /// <param name="engine">Runs one instance.</param>
+    /// <param name="stdout">Listings, console logs and the results table.</param>
+    /// <param name="stderr">Runner errors, and the live progress line when <paramref name="interactive"/>.</param>
+    /// <param name="interactive">Whether stderr is a terminal: a progress line is redrawn there with \r. Never when redirected.</param>
+    public RunnerApp(TestCatalog catalog, ITestEngine engine, TextWriter stdout, TextWriter stderr, bool interactive = false)
     {
         this.catalog = catalog;
         this.engine = engine;
         this.stdout = stdout;
         this.stderr = stderr;
+        this.interactive = interactive;
     }
 
     /// <summary>The app over the services <c>AddXtf()</c> registered.</summary>
-    public static RunnerApp FromServices(IServiceProvider services, TextWriter stdout, TextWriter stderr) =>
-        new(services.GetRequiredService<TestCatalog>(), services.GetRequiredService<ITestEngine>(), stdout, stderr);
+    public static RunnerApp FromServices(IServiceProvider services, TextWriter stdout, TextWriter stderr, bool interactive = false) =>
+        new(services.GetRequiredService<TestCatalog>(), services.GetRequiredService<ITestEngine>(), stdout, stderr, interactive);
 
     public int Run(IReadOnlyList<string> args)
     {
@@ -139,7 +195,8 @@ internal sealed class RunnerApp
         return RunnerErrorExitCode;
     }
 
-    private static string OneLine(string message) =>
+    /// <summary>A message on one line: its lines joined with spaces.</summary>
+    internal static string OneLine(string message) =>
         string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
     private int Error(string message) => WriteError(stderr, message);
@@ -165,6 +222,14 @@ internal sealed class RunnerApp
             junitOption,
             jsonOption,
             logsOption,
+            jobsOption,
+            variationOption,
+            repeatOption,
+            expectOption,
+            hostOption,
+            resultsModeOption,
+            logfileDirOption,
+            logfilePatternOption,
         };
         return root;
     }
@@ -210,11 +275,18 @@ internal sealed class RunnerApp
         Shard? shard = parse.GetValue(shardOption) is { } shardText ? Shard.Parse(shardText) : null;
         bool all = parse.GetValue(allOption), nonDefault = parse.GetValue(nonDefaultOption);
         bool listing = parse.GetValue(listOption);
+        int jobs = OptionValues.PositiveCount(parse.GetValue(jobsOption), "-j/--jobs", Environment.ProcessorCount);
+        int rounds = OptionValues.PositiveCount(parse.GetValue(repeatOption), "--repeat", 1);
 
         // `--list` on its own lists every instance in the catalog, whatever its category.
         var selection = listing && tokens.Length == 0 && !all && !nonDefault
             ? Selection.Interpret(catalog, [], all: true, nonDefault: true)
             : Selection.Interpret(catalog, tokens, all, nonDefault);
+        selection = Selection.WithVariations(catalog, selection, parse.GetValue(variationOption) ?? []);
+
+        // --host keeps what the host can run (upstream: xl info's virt_caps and xen_caps). The
+        // emulated host has every capability a test can need (pv, pv32, hvm, hap, shadow), so
+        // every instance stays; the option is accepted so upstream's `-aqq --host` runs unchanged.
         int unsharded = selection.Count;
         if (shard is { } part)
             selection = part.Of(selection);
@@ -238,6 +310,16 @@ internal sealed class RunnerApp
         if (unsharded == 0)
             throw new RunnerException("No tests to run");
 
+        var options = new RunOptions
+        {
+            Quiet = quiet,
+            Jobs = jobs,
+            Rounds = rounds,
+            Expectations = OptionValues.ReadExpectations(parse.GetValue(expectOption), catalog),
+            Logfile = OptionValues.ResultsMode(parse.GetValue(resultsModeOption), parse.GetValue(logfileDirOption), parse.GetValue(logfilePatternOption)),
+            Interactive = interactive,
+        };
+
         // A shard beyond a small selection has nothing to do; that is not an error in a matrix.
         if (selection.Count == 0)
         {
@@ -245,10 +327,10 @@ internal sealed class RunnerApp
             return 0;
         }
 
-        logsDirectory = PrepareLogs(parse.GetValue(logsOption));
+        options = options with { LogsDirectory = PrepareLogs(parse.GetValue(logsOption)) };
         using var junit = OpenReport(parse.GetValue(junitOption), "--junit");
         using var json = OpenReport(parse.GetValue(jsonOption), "--json");
-        int exit = RunAll(selection, settings, quiet, out var outcomes);
+        int exit = new RunCommand(engine, stdout, stderr, options).Run(selection, settings, out var outcomes);
         if (junit is not null)
             JUnitReport.Write(junit, outcomes);
         if (json is not null)
@@ -369,8 +451,6 @@ internal sealed class RunnerApp
         return quirks.Count == 0 ? Quirks.None : quirks;
     }
 
-    private string? logsDirectory;
-
     /// <summary>Creates the --logs directory before anything runs; one that cannot be made is the user's error.</summary>
     private static string? PrepareLogs(string? directory)
     {
@@ -383,22 +463,6 @@ internal sealed class RunnerApp
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
             throw new RunnerException($"--logs: cannot create '{directory}': {e.Message}");
-        }
-    }
-
-    /// <summary>One instance's console log, exactly as the guest wrote it, in its own file.</summary>
-    private void WriteInstanceLog(InstanceOutcome outcome)
-    {
-        if (logsDirectory is null)
-            return;
-        string path = Path.Combine(logsDirectory, outcome.Instance.Id + ".log");
-        try
-        {
-            File.WriteAllText(path, outcome.ConsoleLog, System.Text.Encoding.Latin1);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new RunnerException($"--logs: cannot write '{path}': {e.Message}");
         }
     }
 
@@ -415,34 +479,5 @@ internal sealed class RunnerApp
         {
             throw new RunnerException($"{option}: cannot write '{path}': {e.Message}");
         }
-    }
-
-    private int RunAll(IReadOnlyList<TestInstance> selection, RunSettings settings, int quiet, out IReadOnlyList<InstanceOutcome> outcomes)
-    {
-        outcomes = MatrixRun.Run(engine, selection, settings, jobs: 1, inOrder: (_, outcome) =>
-        {
-            WriteInstanceLog(outcome);
-            if (quiet == 0)
-            {
-                foreach (var line in outcome.Lines)
-                    stdout.WriteLine(line);
-                if (outcome.Result == TestResult.Crash && !string.IsNullOrEmpty(outcome.Diagnostic))
-                    stdout.WriteLine(OneLine(outcome.Diagnostic));
-                stdout.WriteLine();
-            }
-        });
-
-        var worst = TestResult.Success;
-        stdout.WriteLine("Combined test results:");
-        foreach (var outcome in outcomes)
-        {
-            if (outcome.Result > worst)
-                worst = outcome.Result;
-            if (outcome.Result == TestResult.Success && quiet >= 2)
-                continue;
-            stdout.WriteLine($"{outcome.Instance.Id,-40} {TestResults.Name(outcome.Result)}");
-        }
-
-        return TestResults.ExitCode(worst);
     }
 }

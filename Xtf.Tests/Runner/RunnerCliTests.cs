@@ -95,7 +95,7 @@ public sealed class RunnerCliTests
             Assert.That(run.ExitCode, Is.Zero);
             Assert.That(run.Stdout, Is.EqualTo(expected));
             Assert.That(run.Stderr, Is.Empty);
-            Assert.That(engine.Runs.Select(r => r.Instance.Id), Is.EqualTo(new[] { "test-hvm32-example", "test-hvm64-example" }));
+            Assert.That(engine.Runs.Select(r => r.Instance.Id), Is.EquivalentTo(new[] { "test-hvm32-example", "test-hvm64-example" }));
         });
     }
 
