@@ -1,4 +1,5 @@
 using Xtf.Core.Testing;
+using Xtf.Core.Xen;
 
 namespace Xtf.Runner;
 
@@ -57,6 +58,79 @@ internal static class OptionValues
                     pattern ?? LogfileMode.DefaultPattern);
             default:
                 throw new RunnerException($"-m/--results-mode must be 'console' or 'logfile', not '{mode}'");
+        }
+    }
+
+    /// <summary><c>--budget N</c> and <c>--timeout SECONDS</c>, each positive; absent ones keep the defaults.</summary>
+    public static RunSettings Settings(long? budget, double? timeoutSeconds)
+    {
+        var settings = new RunSettings();
+        if (budget is { } b)
+        {
+            if (b <= 0)
+                throw new RunnerException($"--budget must be a positive number of instructions, not {b}");
+            settings = settings with { InstructionBudget = b };
+        }
+
+        if (timeoutSeconds is { } t)
+        {
+            if (!double.IsFinite(t) || t <= 0 || t > TimeSpan.MaxValue.TotalSeconds)
+                throw new RunnerException($"--timeout must be a positive number of seconds, not {t}");
+            settings = settings with { Timeout = TimeSpan.FromSeconds(t) };
+        }
+
+        return settings;
+    }
+
+    /// <summary>--fep on|off (absent: on, Xen's debug builds as XTF's CI runs them).</summary>
+    public static bool Fep(string? value) => value switch
+    {
+        null or "on" => true,
+        "off" => false,
+        _ => throw new RunnerException($"--fep must be 'on' or 'off', not '{value}'"),
+    };
+
+    /// <summary><c>--quirk NAME</c> (repeatable): each must be a known quirk.</summary>
+    public static IReadOnlySet<Quirk> ParseQuirks(IEnumerable<string> names)
+    {
+        var quirks = new HashSet<Quirk>();
+        foreach (string name in names)
+        {
+            if (!Quirks.TryParse(name, out var quirk))
+                throw new RunnerException($"Unknown quirk '{name}' (known: {string.Join(", ", Quirks.Names)})");
+            quirks.Add(quirk);
+        }
+
+        return quirks.Count == 0 ? Quirks.None : quirks;
+    }
+
+    /// <summary>Creates the --logs directory before anything runs; one that cannot be made is the user's error.</summary>
+    public static string? PrepareLogs(string? directory)
+    {
+        if (directory is null)
+            return null;
+        try
+        {
+            return Directory.CreateDirectory(directory).FullName;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new RunnerException($"--logs: cannot create '{directory}': {e.Message}");
+        }
+    }
+
+    /// <summary>Opens a report file before anything runs, so a path that cannot be written is the user's error at once.</summary>
+    public static StreamWriter? OpenReport(string? path, string option)
+    {
+        if (path is null)
+            return null;
+        try
+        {
+            return new StreamWriter(path, append: false, new System.Text.UTF8Encoding(false));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new RunnerException($"{option}: cannot write '{path}': {e.Message}");
         }
     }
 }

@@ -26,122 +26,6 @@ internal sealed class RunnerApp
     private readonly TextWriter stderr;
     private readonly bool interactive;
 
-    private readonly Argument<string[]> selectionArgument = new("SELECTION")
-    {
-        Description = "Categories, environments (or pv, hvm) and tests [[test-]ENV-]NAME[~VARIATION]",
-        Arity = ArgumentArity.ZeroOrMore,
-    };
-
-    private readonly Option<bool> listOption = new("--list", "-l") { Description = "List tests in the selection" };
-    private readonly Option<bool> allOption = new("--all", "-a") { Description = "Select all default categories" };
-    private readonly Option<bool> nonDefaultOption = new("--non-default") { Description = "Select all non default categories" };
-    private readonly Option<bool> environmentsOption = new("--environments") { Description = "List all the known environments" };
-
-    private readonly Option<bool> quietOption = new("--quiet", "-q")
-    {
-        Description = "Progressively make the output less verbose. 1) No console logs, only test results. 2) Not even SUCCESS results.",
-        Arity = ArgumentArity.Zero,
-    };
-
-    private readonly Option<long> budgetOption = new("--budget")
-    {
-        Description = "Instruction budget per instance; an instance that exhausts it is a CRASH",
-        HelpName = "N",
-    };
-
-    private readonly Option<double> timeoutOption = new("--timeout")
-    {
-        Description = "Wall-clock limit per instance, in seconds; an instance that exceeds it is a CRASH",
-        HelpName = "SECONDS",
-    };
-
-    private readonly Option<string> fepOption = new("--fep")
-    {
-        Description = "Xen's hvm_fep: whether the forced emulation prefix reaches the hypervisor's emulator (default on)",
-        HelpName = "on|off",
-    };
-
-    private readonly Option<string[]> quirkOption = new("--quirk")
-    {
-        Description = "Re-create a historical emulator bug in every instance (repeatable): " + string.Join(", ", Quirks.Names),
-        HelpName = "NAME",
-        Arity = ArgumentArity.OneOrMore,
-        AllowMultipleArgumentsPerToken = false,
-    };
-
-    private readonly Option<string> shardOption = new("--shard")
-    {
-        Description = "Run only shard K of N of the selection (instance i goes to shard i mod N + 1), for splitting a matrix across machines",
-        HelpName = "K/N",
-    };
-
-    private readonly Option<string> junitOption = new("--junit")
-    {
-        Description = "Also write the results as a JUnit XML report to FILE (one testcase per instance, the console log as system-out)",
-        HelpName = "FILE",
-    };
-
-    private readonly Option<string> jsonOption = new("--json")
-    {
-        Description = "Also write the results as JSON to FILE (the worst result, then each instance with its result and console log)",
-        HelpName = "FILE",
-    };
-
-    private readonly Option<string> logsOption = new("--logs")
-    {
-        Description = "Write each instance's console log to DIR/<instance id>.log (the directory is created if needed)",
-        HelpName = "DIR",
-    };
-
-    private readonly Option<string> jobsOption = new("--jobs", "-j")
-    {
-        Description = "Run N instances at a time (default: the number of processors); the output is that of a serial run",
-        HelpName = "N",
-    };
-
-    private readonly Option<string[]> variationOption = new("--variation")
-    {
-        Description = "Keep only instances of this variation (repeatable): the ~VARIATION suffix applied to the whole selection",
-        HelpName = "V",
-        Arity = ArgumentArity.OneOrMore,
-        AllowMultipleArgumentsPerToken = false,
-    };
-
-    private readonly Option<string> repeatOption = new("--repeat")
-    {
-        Description = "Run the selection N times (a flakiness hunt); each row shows the worst result and, if the rounds disagree, how often each result came",
-        HelpName = "N",
-    };
-
-    private readonly Option<string> expectOption = new("--expect")
-    {
-        Description = "Expected results, lines '<instance id or glob> <RESULT>' (# comments); a mismatch fails the run, an expected result does not",
-        HelpName = "FILE",
-    };
-
-    private readonly Option<bool> hostOption = new("--host")
-    {
-        Description = "Restrict the selection to tests applicable to the host (the emulator offers pv, pv32, hvm, hap and shadow, so every test is)",
-    };
-
-    private readonly Option<string> resultsModeOption = new("--results-mode", "-m")
-    {
-        Description = "How results are obtained: console (default) or logfile (each console log goes to a file, as xenconsoled writes it, and is read back)",
-        HelpName = "console|logfile",
-    };
-
-    private readonly Option<string> logfileDirOption = new("--logfile-dir")
-    {
-        Description = "Directory of the console log files in logfile mode (default: $XDG_STATE_HOME/xtf/console, or ~/.local/state/xtf/console)",
-        HelpName = "DIR",
-    };
-
-    private readonly Option<string> logfilePatternOption = new("--logfile-pattern")
-    {
-        Description = "Log file name pattern in logfile mode, %s the instance id (default: \"guest-%s.log\")",
-        HelpName = "PATTERN",
-    };
-
     private readonly Argument<string[]> conformancePaths = new("PATH")
     {
         Description = "SingleStepTests MOO files (.MOO or .MOO.gz) or directories holding them",
@@ -201,39 +85,6 @@ internal sealed class RunnerApp
 
     private int Error(string message) => WriteError(stderr, message);
 
-    private RootCommand BuildCommand()
-    {
-        var root = new RootCommand("Xen Test Framework enumeration and running tool (Xtf.NET). "
-            + "`xtf-runner conformance PATH...` runs SingleStepTests conformance files (see `xtf-runner conformance --help`); "
-            + "`xtf-runner bench` measures the CPU (see `xtf-runner bench --help`); "
-            + "`xtf-runner info NAME` prints a test's info.json.")
-        {
-            selectionArgument,
-            listOption,
-            allOption,
-            nonDefaultOption,
-            environmentsOption,
-            quietOption,
-            budgetOption,
-            timeoutOption,
-            fepOption,
-            quirkOption,
-            shardOption,
-            junitOption,
-            jsonOption,
-            logsOption,
-            jobsOption,
-            variationOption,
-            repeatOption,
-            expectOption,
-            hostOption,
-            resultsModeOption,
-            logfileDirOption,
-            logfilePatternOption,
-        };
-        return root;
-    }
-
     private int RunCore(IReadOnlyList<string> args)
     {
         // `conformance` is a command of its own; any other first word is the default command's selection.
@@ -244,7 +95,8 @@ internal sealed class RunnerApp
         if (args.Count > 0 && args[0] == "info")
             return RunInfo(args.Skip(1).ToList());
 
-        var root = BuildCommand();
+        var cli = new RunCommandLine();
+        var root = cli.Build();
         var parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
 
         if (parse.Errors.Count > 0)
@@ -256,33 +108,33 @@ internal sealed class RunnerApp
             return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
 
 
-        string[] tokens = parse.GetValue(selectionArgument) ?? [];
+        string[] tokens = parse.GetValue(cli.Selection) ?? [];
 
         // An unknown option would otherwise be taken as a selection token; no test name starts with '-'.
         if (tokens.FirstOrDefault(t => t.StartsWith('-')) is { } unknown)
             throw new RunnerException($"Unrecognised option '{unknown}'");
 
-        int quiet = parse.GetResult(quietOption)?.IdentifierTokenCount ?? 0;
-        var settings = Settings(
-            parse.GetResult(budgetOption) is null ? null : parse.GetValue(budgetOption),
-            parse.GetResult(timeoutOption) is null ? null : parse.GetValue(timeoutOption))
+        int quiet = parse.GetResult(cli.Quiet)?.IdentifierTokenCount ?? 0;
+        var settings = OptionValues.Settings(
+            parse.GetResult(cli.Budget) is null ? null : parse.GetValue(cli.Budget),
+            parse.GetResult(cli.Timeout) is null ? null : parse.GetValue(cli.Timeout))
             with
         {
-            Fep = Fep(parse.GetValue(fepOption)),
-            Quirks = ParseQuirks(parse.GetValue(quirkOption) ?? []),
+            Fep = OptionValues.Fep(parse.GetValue(cli.Fep)),
+            Quirks = OptionValues.ParseQuirks(parse.GetValue(cli.Quirk) ?? []),
         };
 
-        Shard? shard = parse.GetValue(shardOption) is { } shardText ? Shard.Parse(shardText) : null;
-        bool all = parse.GetValue(allOption), nonDefault = parse.GetValue(nonDefaultOption);
-        bool listing = parse.GetValue(listOption);
-        int jobs = OptionValues.PositiveCount(parse.GetValue(jobsOption), "-j/--jobs", Environment.ProcessorCount);
-        int rounds = OptionValues.PositiveCount(parse.GetValue(repeatOption), "--repeat", 1);
+        Shard? shard = parse.GetValue(cli.Shard) is { } shardText ? Shard.Parse(shardText) : null;
+        bool all = parse.GetValue(cli.All), nonDefault = parse.GetValue(cli.NonDefault);
+        bool listing = parse.GetValue(cli.List);
+        int jobs = OptionValues.PositiveCount(parse.GetValue(cli.Jobs), "-j/--jobs", Environment.ProcessorCount);
+        int rounds = OptionValues.PositiveCount(parse.GetValue(cli.Repeat), "--repeat", 1);
 
         // `--list` on its own lists every instance in the catalog, whatever its category.
         var selection = listing && tokens.Length == 0 && !all && !nonDefault
             ? Selection.Interpret(catalog, [], all: true, nonDefault: true)
             : Selection.Interpret(catalog, tokens, all, nonDefault);
-        selection = Selection.WithVariations(catalog, selection, parse.GetValue(variationOption) ?? []);
+        selection = Selection.WithVariations(catalog, selection, parse.GetValue(cli.Variation) ?? []);
 
         // --host keeps what the host can run (upstream: xl info's virt_caps and xen_caps). The
         // emulated host has every capability a test can need (pv, pv32, hvm, hap, shadow), so
@@ -291,7 +143,7 @@ internal sealed class RunnerApp
         if (shard is { } part)
             selection = part.Of(selection);
 
-        if (parse.GetValue(environmentsOption))
+        if (parse.GetValue(cli.Environments))
         {
             foreach (var env in GuestEnvironment.AllEnvironments.Select(GuestEnvironment.Name).Order(StringComparer.Ordinal))
                 stdout.WriteLine(env);
@@ -315,8 +167,8 @@ internal sealed class RunnerApp
             Quiet = quiet,
             Jobs = jobs,
             Rounds = rounds,
-            Expectations = OptionValues.ReadExpectations(parse.GetValue(expectOption), catalog),
-            Logfile = OptionValues.ResultsMode(parse.GetValue(resultsModeOption), parse.GetValue(logfileDirOption), parse.GetValue(logfilePatternOption)),
+            Expectations = OptionValues.ReadExpectations(parse.GetValue(cli.Expect), catalog),
+            Logfile = OptionValues.ResultsMode(parse.GetValue(cli.ResultsMode), parse.GetValue(cli.LogfileDir), parse.GetValue(cli.LogfilePattern)),
             Interactive = interactive,
         };
 
@@ -327,9 +179,9 @@ internal sealed class RunnerApp
             return 0;
         }
 
-        options = options with { LogsDirectory = PrepareLogs(parse.GetValue(logsOption)) };
-        using var junit = OpenReport(parse.GetValue(junitOption), "--junit");
-        using var json = OpenReport(parse.GetValue(jsonOption), "--json");
+        options = options with { LogsDirectory = OptionValues.PrepareLogs(parse.GetValue(cli.Logs)) };
+        using var junit = OptionValues.OpenReport(parse.GetValue(cli.Junit), "--junit");
+        using var json = OptionValues.OpenReport(parse.GetValue(cli.Json), "--json");
         int exit = new RunCommand(engine, stdout, stderr, options).Run(selection, settings, out var outcomes);
         if (junit is not null)
             JUnitReport.Write(junit, outcomes);
@@ -408,76 +260,5 @@ internal sealed class RunnerApp
         if (names.FirstOrDefault(w => !CpuBenchmarks.Names.Contains(w)) is { } unknown)
             throw new RunnerException($"Unknown workload '{unknown}' (known: {string.Join(", ", CpuBenchmarks.Names)})");
         return BenchCommand.Run(stdout, n, names);
-    }
-
-    private static RunSettings Settings(long? budget, double? timeoutSeconds)
-    {
-        var settings = new RunSettings();
-        if (budget is { } b)
-        {
-            if (b <= 0)
-                throw new RunnerException($"--budget must be a positive number of instructions, not {b}");
-            settings = settings with { InstructionBudget = b };
-        }
-
-        if (timeoutSeconds is { } t)
-        {
-            if (!double.IsFinite(t) || t <= 0 || t > TimeSpan.MaxValue.TotalSeconds)
-                throw new RunnerException($"--timeout must be a positive number of seconds, not {t}");
-            settings = settings with { Timeout = TimeSpan.FromSeconds(t) };
-        }
-
-        return settings;
-    }
-
-    /// <summary>--fep on|off (absent: on, Xen's debug builds as XTF's CI runs them).</summary>
-    private static bool Fep(string? value) => value switch
-    {
-        null or "on" => true,
-        "off" => false,
-        _ => throw new RunnerException($"--fep must be 'on' or 'off', not '{value}'"),
-    };
-
-    private static IReadOnlySet<Quirk> ParseQuirks(IEnumerable<string> names)
-    {
-        var quirks = new HashSet<Quirk>();
-        foreach (string name in names)
-        {
-            if (!Quirks.TryParse(name, out var quirk))
-                throw new RunnerException($"Unknown quirk '{name}' (known: {string.Join(", ", Quirks.Names)})");
-            quirks.Add(quirk);
-        }
-
-        return quirks.Count == 0 ? Quirks.None : quirks;
-    }
-
-    /// <summary>Creates the --logs directory before anything runs; one that cannot be made is the user's error.</summary>
-    private static string? PrepareLogs(string? directory)
-    {
-        if (directory is null)
-            return null;
-        try
-        {
-            return Directory.CreateDirectory(directory).FullName;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            throw new RunnerException($"--logs: cannot create '{directory}': {e.Message}");
-        }
-    }
-
-    /// <summary>Opens a report file before anything runs, so a path that cannot be written is the user's error at once.</summary>
-    private static StreamWriter? OpenReport(string? path, string option)
-    {
-        if (path is null)
-            return null;
-        try
-        {
-            return new StreamWriter(path, append: false, new System.Text.UTF8Encoding(false));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            throw new RunnerException($"{option}: cannot write '{path}': {e.Message}");
-        }
     }
 }
