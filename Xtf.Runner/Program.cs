@@ -14,7 +14,8 @@ internal static class Program
             using var services = new ServiceCollection()
                 .AddXtf(typeof(TestCasesAssembly).Assembly)
                 .BuildServiceProvider();
-            return RunnerApp.FromServices(services, Console.Out, Console.Error).Run(args);
+            // The progress line is drawn only where a person watches: stderr on a terminal.
+            return RunnerApp.FromServices(services, Console.Out, Console.Error, interactive: !Console.IsErrorRedirected).Run(args);
         }
         catch (Exception e)
         {

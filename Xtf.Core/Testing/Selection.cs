@@ -72,6 +72,30 @@ public static class Selection
     }
 
     /// <summary>
+    /// xtf-runner's <c>--variation V</c> (repeatable): the <c>~V</c> suffix of the grammar applied to
+    /// the whole selection. Keeps the instances whose variation is one of <paramref name="variations"/>;
+    /// instances of tests without variations have none, so they go. An empty list keeps everything.
+    /// Throws <see cref="SelectionException"/> for a variation no test of the catalog has.
+    /// </summary>
+    public static IReadOnlyList<TestInstance> WithVariations(TestCatalog catalog, IReadOnlyList<TestInstance> selection, IReadOnlyCollection<string> variations)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(selection);
+        ArgumentNullException.ThrowIfNull(variations);
+        if (variations.Count == 0)
+            return selection;
+
+        var known = catalog.Tests.SelectMany(t => t.Variations).ToHashSet(StringComparer.Ordinal);
+        if (variations.FirstOrDefault(v => !known.Contains(v)) is { } unknown)
+        {
+            string list = known.Count == 0 ? "no test has variations" : "known: " + string.Join(", ", known.Order(StringComparer.Ordinal));
+            throw new SelectionException($"Unknown variation '{unknown}' ({list})");
+        }
+
+        return [.. selection.Where(i => i.Variation is { } v && variations.Contains(v))];
+    }
+
+    /// <summary>
     /// Parses <c>[[test-]ENV-]NAME[~VARIATION]</c> and checks it against the catalog: the
     /// environment (if given) and the variation (if given) must be the test's.
     /// </summary>

@@ -95,7 +95,7 @@ public sealed class RunnerCliTests
             Assert.That(run.ExitCode, Is.Zero);
             Assert.That(run.Stdout, Is.EqualTo(expected));
             Assert.That(run.Stderr, Is.Empty);
-            Assert.That(engine.Runs.Select(r => r.Instance.Id), Is.EqualTo(new[] { "test-hvm32-example", "test-hvm64-example" }));
+            Assert.That(engine.Runs.Select(r => r.Instance.Id), Is.EquivalentTo(new[] { "test-hvm32-example", "test-hvm64-example" }));
         });
     }
 
@@ -315,6 +315,8 @@ public sealed class RunnerCliTests
         {
             Assert.That(run.ExitCode, Is.Zero);
             Assert.That(run.Stdout, Does.Contain("--list").And.Contain("--environments").And.Contain("--budget").And.Contain("--timeout"));
+            foreach (string option in new[] { "-j, --jobs", "--variation", "--repeat", "--expect", "--host", "-m, --results-mode", "--logfile-dir", "--logfile-pattern" })
+                Assert.That(run.Stdout, Does.Contain(option));
             Assert.That(run.Stderr, Is.Empty);
         });
     }

@@ -18,11 +18,16 @@ internal static class RunnerHarness
 
     public static RunnerRun Run(params string[] args) => Run(new FakeTestEngine(), args);
 
-    public static RunnerRun Run(FakeTestEngine engine, params string[] args)
+    public static RunnerRun Run(FakeTestEngine engine, params string[] args) => Run(Catalog, engine, interactive: false, args);
+
+    /// <summary>As if stderr were a terminal: the runner draws its progress line there.</summary>
+    public static RunnerRun RunInteractive(FakeTestEngine engine, params string[] args) => Run(Catalog, engine, interactive: true, args);
+
+    public static RunnerRun Run(TestCatalog catalog, ITestEngine engine, bool interactive, params string[] args)
     {
         using var stdout = new StringWriter { NewLine = "\n" };
         using var stderr = new StringWriter { NewLine = "\n" };
-        int exit = new RunnerApp(Catalog, engine, stdout, stderr).Run(args);
+        int exit = new RunnerApp(catalog, engine, stdout, stderr, interactive).Run(args);
         return new RunnerRun(exit, stdout.ToString(), stderr.ToString());
     }
 }

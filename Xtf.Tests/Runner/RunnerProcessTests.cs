@@ -32,6 +32,9 @@ public sealed class RunnerProcessTests
 
     [TestCase("--budget", "many")]
     [TestCase("--timeout", "-3")]
+    [TestCase("-j", "0")]
+    [TestCase("--repeat", "x")]
+    [TestCase("-m", "bogus")]
     public void BadOptionValueIsOneErrorLineAndExitOne(string option, string value)
     {
         var (exit, stdout, stderr) = RunRunner(option, value, "example");
@@ -41,6 +44,18 @@ public sealed class RunnerProcessTests
             Assert.That(stderr.TrimEnd('\r', '\n').Split('\n'), Has.Length.EqualTo(1));
             Assert.That(stderr, Does.StartWith("Error: ").And.Contain(option));
             Assert.That(stdout, Is.Empty);
+        });
+    }
+
+    [Test]
+    public void RedirectedOutputHasNoProgressLine()
+    {
+        var (exit, stdout, stderr) = RunRunner("-q", "hvm64-selftest", "pv64-selftest", "-j", "2", "--host");
+        Assert.Multiple(() =>
+        {
+            Assert.That(exit, Is.Zero);
+            Assert.That(stdout, Is.EqualTo("Combined test results:\n" + "test-hvm64-selftest".PadRight(40) + " SUCCESS\n" + "test-pv64-selftest".PadRight(40) + " SUCCESS\n"));
+            Assert.That(stderr, Is.Empty, "stderr is redirected: no progress line, no carriage return");
         });
     }
 

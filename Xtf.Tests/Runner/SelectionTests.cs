@@ -174,11 +174,52 @@ public sealed class SelectionTests
         Assert.That(Select(all: true, nonDefault: true), Is.EquivalentTo(RunnerHarness.Catalog.AllInstances().Select(i => i.Id)));
     }
 
+    [Test]
+    public void AnEnvironmentPrefixWithoutAVariationSelectsEveryVariation()
+    {
+        Assert.That(Select("hvm64-invlpg"), Is.EqualTo(new[] { "test-hvm64-invlpg~hap", "test-hvm64-invlpg~shadow" }));
+    }
+
+    [Test]
+    public void AVariationTokenIntersectsWithAnEnvironment()
+    {
+        Assert.That(Select("invlpg~hap", "hvm64"), Is.EqualTo(new[] { "test-hvm64-invlpg~hap" }));
+        Assert.That(Select("invlpg~hap", "pv"), Is.Empty);
+    }
+
+    [Test]
+    public void BothPseudoEnvironmentsAreEveryEnvironment()
+    {
+        Assert.That(Select("pv", "hvm"), Is.EqualTo(Select(AllEnvs)));
+        Assert.That(Select("pv", "hvm"), Is.EqualTo(Select("functional", "xsa")));
+    }
+
+    [Test]
+    public void CategoryEnvironmentAndTestAllIntersect()
+    {
+        Assert.That(Select("functional", "pv64", "pv-iopl", "selftest"), Is.EqualTo(new[] { "test-pv64-pv-iopl", "test-pv64-selftest" }));
+        Assert.That(Select("xsa", "hvm64", "selftest"), Is.Empty);
+
+        // Upstream's tests_from_selection narrows by the named tests only a non-empty result; when
+        // category and environment leave nothing, the named tests are taken as they are.
+        Assert.That(Select("xsa", "pv64", "selftest"), Is.EqualTo(Instances("selftest", AllEnvs)));
+    }
+
+    [Test]
+    public void ANamedInDevelopmentTestBringsItsCategoryInForAnEnvironment()
+    {
+        Assert.That(Select("nested-vmx", "hvm64"), Is.EqualTo(new[] { "test-hvm64-nested-vmx" }));
+        Assert.That(Select("hvm64"), Does.Not.Contain("test-hvm64-nested-vmx"));
+        Assert.That(Select("special", "pv64"), Is.EqualTo(new[] { "test-pv64-pv-fsgsbase" }));
+    }
+
     [TestCase("bogus", "Unrecognised test 'bogus'")]
     [TestCase("bogus~hap", "Unrecognised test 'bogus'")]
     [TestCase("PV64", "Unrecognised test 'PV64'")]
     [TestCase("hvm33-example", "Unrecognised test 'hvm33-example'")]
     [TestCase("test-bogus-example", "Unrecognised test 'test-bogus-example'")]
+    [TestCase("test-example", "Unrecognised test 'test-example'")]
+    [TestCase("Example", "Unrecognised test 'Example'")]
     [TestCase("hvm32-bogus", "Unrecognised test name 'bogus' for 'hvm32-bogus'")]
     [TestCase("test-hvm32-bogus", "Unrecognised test name 'bogus' for 'test-hvm32-bogus'")]
     [TestCase("hvm32-pv-iopl", "Test 'pv-iopl' has no environment 'hvm32'")]

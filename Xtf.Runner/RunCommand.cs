@@ -1,0 +1,97 @@
+using System.Text;
+using Xtf.Core.Testing;
+
+namespace Xtf.Runner;
+
+/// <summary>
+/// Runs a selection as xtf-runner does: each instance's console log (unless quiet) in selection
+/// order, then the <c>Combined test results:</c> table; with <c>-j N</c> the instances run N at a
+/// time and stdout is still exactly that of a serial run. <c>--repeat</c> runs the whole selection
+/// again, round after round.
+/// </summary>
+internal sealed class RunCommand
+{
+    private readonly ITestEngine engine;
+    private readonly TextWriter stdout;
+    private readonly TextWriter stderr;
+    private readonly RunOptions options;
+
+    public RunCommand(ITestEngine engine, TextWriter stdout, TextWriter stderr, RunOptions options)
+    {
+        this.engine = engine;
+        this.stdout = stdout;
+        this.stderr = stderr;
+        this.options = options;
+    }
+
+    /// <summary>Runs every round; returns the exit code and every outcome, round after round.</summary>
+    public int Run(IReadOnlyList<TestInstance> selection, RunSettings settings, out IReadOnlyList<InstanceOutcome> outcomes)
+    {
+        var progress = new ProgressReporter(stderr, options.Interactive, selection.Count * options.Rounds);
+        var rounds = new List<IReadOnlyList<InstanceOutcome>>();
+        for (int round = 1; round <= options.Rounds; round++)
+        {
+            options.Logfile?.Prepare(selection);
+            var collected = new InstanceOutcome[selection.Count];
+            int r = round;
+            MatrixRun.Run(
+                engine,
+                selection,
+                settings,
+                options.Jobs,
+                inOrder: (i, outcome) => collected[i] = Report(outcome, r, progress),
+                completed: progress.Completed);
+            rounds.Add(collected);
+        }
+
+        progress.Clear();
+        outcomes = [.. rounds.SelectMany(r => r)];
+        return ResultsSummary.Write(stdout, rounds, options.Expectations, options.Quiet);
+    }
+
+    /// <summary>One instance's outcome, in selection order: its log files, then its console output.</summary>
+    private InstanceOutcome Report(InstanceOutcome outcome, int round, ProgressReporter progress)
+    {
+        WriteInstanceLog(outcome, round);
+        string? logfile = null;
+        if (options.Logfile is { } mode)
+            (logfile, outcome) = mode.Collect(outcome);
+
+        if (options.Quiet == 0)
+        {
+            progress.Clear();
+            if (logfile is not null)
+                stdout.WriteLine($"Using logfile '{logfile}'");
+            foreach (var line in outcome.Lines)
+                stdout.WriteLine(line);
+            if (outcome.Result == TestResult.Crash && !string.IsNullOrEmpty(outcome.Diagnostic))
+                stdout.WriteLine(RunnerApp.OneLine(outcome.Diagnostic));
+            stdout.WriteLine();
+            stdout.Flush();
+            progress.Draw();
+        }
+
+        return outcome;
+    }
+
+    /// <summary>
+    /// <c>--logs DIR</c>: one instance's console log, exactly as the guest wrote it, in
+    /// <c>DIR/&lt;id&gt;.log</c>; with <c>--repeat N</c> (N &gt; 1) in <c>DIR/round-K/&lt;id&gt;.log</c>, so no round's log is lost.
+    /// </summary>
+    private void WriteInstanceLog(InstanceOutcome outcome, int round)
+    {
+        if (options.LogsDirectory is not { } logs)
+            return;
+        string directory = options.Rounds > 1 ? Path.Combine(logs, $"round-{round}") : logs;
+        string path = Path.Combine(directory, outcome.Instance.Id + ".log");
+        try
+        {
+            System.IO.Directory.CreateDirectory(directory);
+            File.WriteAllText(path, outcome.ConsoleLog, Encoding.Latin1);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new RunnerException($"--logs: cannot write '{path}': {e.Message}");
+        }
+    }
+}
