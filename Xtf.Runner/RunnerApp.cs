@@ -229,36 +229,5 @@ internal sealed class RunnerApp
         return 0;
     }
 
-    private int RunBench(IReadOnlyList<string> args)
-    {
-        var instructions = new Option<long>("--instructions")
-        {
-            Description = "Instructions per workload",
-            DefaultValueFactory = _ => BenchCommand.DefaultInstructions,
-            HelpName = "N",
-        };
-        var workloads = new Argument<string[]>("WORKLOAD")
-        {
-            Description = "Workloads to run (default: all of " + string.Join(", ", CpuBenchmarks.Names) + ")",
-            Arity = ArgumentArity.ZeroOrMore,
-        };
-        var command = new Command(BenchCommand.Name, "Measure the CPU: MIPS of guest workloads and their ratio to Iced's raw decode rate (use a Release build)")
-        {
-            workloads,
-            instructions,
-            new System.CommandLine.Help.HelpOption(),
-        };
-        var parse = command.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
-        if (parse.Errors.Count > 0)
-            return Error(parse.Errors[0].Message);
-        if (parse.Action is not null)
-            return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
-        long n = parse.GetValue(instructions);
-        if (n <= 0)
-            throw new RunnerException($"--instructions must be a positive number, not {n}");
-        var names = parse.GetValue(workloads) is { Length: > 0 } chosen ? chosen : [.. CpuBenchmarks.Names];
-        if (names.FirstOrDefault(w => !CpuBenchmarks.Names.Contains(w)) is { } unknown)
-            throw new RunnerException($"Unknown workload '{unknown}' (known: {string.Join(", ", CpuBenchmarks.Names)})");
-        return BenchCommand.Run(stdout, n, names);
-    }
+    private int RunBench(IReadOnlyList<string> args) => new BenchCommand(catalog, engine, stdout, stderr).Run(args);
 }
