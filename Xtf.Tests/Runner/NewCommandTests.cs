@@ -1,16 +1,15 @@
 using NUnit.Framework;
-using Xtf.Core.Testing;
 using Xtf.Runner;
-using Xtf.Runner.New;
 
 namespace Xtf.Tests.Runner;
 
 /// <summary>
 /// <c>xtf-runner new NAME</c>, XTF's make-new-test.sh: what it writes (with upstream's defaults:
 /// category xsa for xsa-* names else utility, environment hvm32, title "Test NAME" or "NAME_UC PoC"),
-/// the names it takes, and bad input (one <c>Error:</c> line, exit 1, nothing written). Every run
+/// the names it refuses, and bad input (one <c>Error:</c> line, exit 1, nothing written). Every run
 /// names a temporary <c>--dir</c>, so nothing is written into the repository.
-/// That the written test builds and passes is <see cref="NewTestBuildsAndPassesTests"/>.
+/// Accepted names are <see cref="NewTestNameTests"/>; that the written test builds and passes is
+/// <see cref="NewTestBuildsAndPassesTests"/>.
 /// </summary>
 [TestFixture]
 public sealed class NewCommandTests
@@ -113,42 +112,6 @@ public sealed class NewCommandTests
             Assert.That(File.ReadAllText(Path.Combine(dir, "some-test", "SomeTest.cs")), Does.Contain($", Category.Utility, {expression}, Title = "));
         });
     }
-
-    [TestCase("xsa-123", "Xsa123")]
-    [TestCase("pv-iopl", "PvIopl")]
-    [TestCase("cve-2017-2583", "Cve20172583")]
-    [TestCase("nmi-taskswitch-priv", "NmiTaskswitchPriv")]
-    [TestCase("vvmx", "Vvmx")]
-    public void ClassNameCapitalisesEachWord(string name, string className) =>
-        Assert.That(TestName.ClassName(name), Is.EqualTo(className));
-
-    /// <summary>The rule is the one testcases/ follows: each test's class and namespace, and its name is accepted.</summary>
-    [Test]
-    public void EveryTestInTheRepositoryFollowsTheNamingRule()
-    {
-        var catalog = new TestCatalog([typeof(Xtf.TestCases.TestCasesAssembly).Assembly]);
-        Assert.That(catalog.Tests, Is.Not.Empty);
-        Assert.Multiple(() =>
-        {
-            foreach (var test in catalog.Tests)
-            {
-                Assert.That(TestName.ClassName(test.Name), Is.EqualTo(test.Type.Name), test.Name);
-                Assert.That(test.Type.Namespace, Is.EqualTo($"Xtf.TestCases.{test.Type.Name}"), test.Name);
-                Assert.That(TestName.Problem(test.Name), Is.Null, test.Name);
-            }
-        });
-    }
-
-    /// <summary>Names of upstream XTF tests (andyhhp/xtf tests/): all of them must be accepted.</summary>
-    [TestCase("xsa-472-1")]
-    [TestCase("xsa-consoleio-write")]
-    [TestCase("nmi-taskswitch-priv")]
-    [TestCase("livepatch-priv-check")]
-    [TestCase("lbr-tsx-vmentry")]
-    [TestCase("pv-fsgsbase")]
-    [TestCase("xsa-7")]
-    [TestCase("vvmx")]
-    public void UpstreamTestNamesAreAccepted(string name) => Assert.That(TestName.Problem(name), Is.Null);
 
     [TestCase("", "No name given")]
     [TestCase("Foo", "must be lowercase letters and digits")]
