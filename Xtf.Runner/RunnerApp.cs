@@ -94,6 +94,8 @@ internal sealed class RunnerApp
             return RunBench(args.Skip(1).ToList());
         if (args.Count > 0 && args[0] == "info")
             return RunInfo(args.Skip(1).ToList());
+        if (args.Count > 0 && args[0] == NewCommand.Name)
+            return new NewCommand(catalog, stdout, stderr, Environment.CurrentDirectory).Run(args.Skip(1).ToList());
 
         var cli = new RunCommandLine();
         var root = cli.Build();
