@@ -74,7 +74,7 @@ internal sealed class BenchCommand
             runs,
             new System.CommandLine.Help.HelpOption(),
         };
-        var parse = command.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        var parse = command.Parse([Name, .. args], new ParserConfiguration { ResponseFileTokenReplacer = null });
         if (parse.Errors.Count > 0)
             return RunnerApp.WriteError(stderr, parse.Errors[0].Message);
         if (parse.Action is not null)

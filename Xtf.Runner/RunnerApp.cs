@@ -204,7 +204,7 @@ internal sealed class RunnerApp
             conformanceVerbose,
             new System.CommandLine.Help.HelpOption(),
         };
-        var parse = command.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        var parse = command.Parse([ConformanceCommand.Name, .. args], new ParserConfiguration { ResponseFileTokenReplacer = null });
         if (parse.Errors.Count > 0)
             return Error(parse.Errors[0].Message);
         if (parse.Action is not null)

@@ -60,8 +60,12 @@ public static class MatrixRun
                     try
                     {
                         completed?.Invoke(outcome);
+                        // (Not `inOrder?.Invoke(released++, ...)`: a null callback would skip the increment.)
                         while (released < outcomes.Length && outcomes[released] is { } ready)
-                            inOrder?.Invoke(released++, ready);
+                        {
+                            int index = released++;
+                            inOrder?.Invoke(index, ready);
+                        }
                     }
                     catch (Exception e)
                     {
