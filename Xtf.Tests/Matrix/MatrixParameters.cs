@@ -56,7 +56,7 @@ public sealed record MatrixParameters
     /// <summary><c>shard</c>: <c>K/N</c>, run only shard K of each hypervisor's selection (as <c>xtf-runner --shard</c>).</summary>
     public Shard? Shard { get; init; }
 
-    /// <summary>True when no parameter narrows the selection, so the default matrix runs.</summary>
+    /// <summary>True when no selection token is given (<c>selection</c>, <c>categories</c>, <c>environments</c>), so the default matrix runs.</summary>
     public bool DefaultSelection => Selection.Count == 0;
 
     /// <summary>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 using NUnit.Framework;
 using Xtf.Core.Testing;
@@ -10,7 +9,7 @@ namespace Xtf.Tests.Matrix;
 /// The nightly matrix's files stay true to the catalog: every quirk has an expectations file in
 /// which every instance guarding it must FAIL (its Guards, DESIGN.md section 6) and any other
 /// listed result is a known interaction explained by a comment; the workflow runs every quirk
-/// set and every shard; and the JUnit merge script passes its own tests.
+/// set and every shard.
 /// </summary>
 [TestFixture]
 public sealed partial class NightlyFilesTests
@@ -67,46 +66,6 @@ public sealed partial class NightlyFilesTests
             int n = int.Parse(shards.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
             Assert.That(shards.Groups[1].Value.Split(',').Select(s => int.Parse(s, System.Globalization.CultureInfo.InvariantCulture)), Is.EqualTo(Enumerable.Range(1, n)));
         });
-    }
-
-    [Test]
-    public void TheMergeScriptPassesItsTests()
-    {
-        var start = new ProcessStartInfo("python3")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = Repo,
-        };
-        foreach (string a in new[] { "-m", "unittest", "discover", "-s", ".ci", "-p", "test_*.py" })
-            start.ArgumentList.Add(a);
-        start.Environment["PYTHONDONTWRITEBYTECODE"] = "1";
-        Process process;
-        try
-        {
-            process = Process.Start(start) ?? throw new InvalidOperationException("could not start python3");
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            Assert.Ignore("python3 is not installed (.ci/run and the nightly merge job need it)");
-            return;
-        }
-
-        using (process)
-        {
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            if (!process.WaitForExit(TimeSpan.FromSeconds(120)))
-            {
-                process.Kill(entireProcessTree: true);
-                Assert.Fail("the merge script's tests did not finish within 120 s");
-            }
-
-            process.WaitForExit();
-            Assert.That(process.ExitCode, Is.Zero, stdout.Result + stderr.Result);
-            Assert.That(stderr.Result, Does.Match(@"Ran [1-9]\d* tests").And.Contain("OK"));
-        }
     }
 
     [GeneratedRegex(@"\n\s+quirk:\s*\n((?:\s+- [^\n]+\n)+)")]
