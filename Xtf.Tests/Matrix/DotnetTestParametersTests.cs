@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using NUnit.Framework;
+
+namespace Xtf.Tests.Matrix;
+
+/// <summary>
+/// End to end through VSTest: <c>dotnet test --list-tests --settings xtf.runsettings --
+/// TestRunParameters.Parameter(name="...", value="...")</c> on this very assembly lists the matrix
+/// those parameters ask for, which shows that NUnit hands the parameters (command-line overrides
+/// of the runsettings file included) to the case source at discovery.
+/// </summary>
+[TestFixture]
+[NonParallelizable]
+public sealed class DotnetTestParametersTests
+{
+    private static readonly TimeSpan ProcessLimit = TimeSpan.FromSeconds(180);
+
+    [Test]
+    public void CommandLineParametersChangeTheDiscoveredCases()
+    {
+        var (exit, output) = ListTests(
+            "TestRunParameters.Parameter(name=\"environments\", value=\"pv64\")",
+            "TestRunParameters.Parameter(name=\"categories\", value=\"xsa\")");
+        var lines = output.Split('\n').Select(l => l.Trim()).ToList();
+        Assert.Multiple(() =>
+        {
+            Assert.That(exit, Is.Zero, output);
+
+            // xsa-213 is the one xsa test with a pv64 instance. (Other fixtures name cases after
+            // the guarded instances too, so only what is the matrix's alone is compared.)
+            Assert.That(lines.Where(l => l.EndsWith(" without FEP", StringComparison.Ordinal)), Is.EqualTo(new[] { "test-pv64-xsa-213 without FEP" }), output);
+            Assert.That(lines, Does.Contain("test-pv64-xsa-213"), output);
+
+            // In the default matrix, but not both xsa and pv64.
+            Assert.That(lines, Does.Not.Contain("test-hvm32-example").And.Not.Contain("test-pv64-example").And.Not.Contain("test-pv64-pv-iopl~hypercall"), output);
+        });
+    }
+
+    private static (int Exit, string Output) ListTests(params string[] parameters)
+    {
+        string assembly = typeof(DotnetTestParametersTests).Assembly.Location;
+        var start = new ProcessStartInfo(DotnetHost())
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string a in new[] { "test", assembly, "--list-tests", "--settings", Path.Combine(RepositoryRoot.Find() ?? throw new InvalidOperationException("no xtf.runsettings above the tests"), "xtf.runsettings"), "--" }.Concat(parameters))
+            start.ArgumentList.Add(a);
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        start.Environment["DOTNET_NOLOGO"] = "1";
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(ProcessLimit))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"dotnet test --list-tests did not finish within {ProcessLimit}");
+        }
+
+        process.WaitForExit();
+        return (process.ExitCode, (stdout.Result + stderr.Result).Replace("\r\n", "\n", StringComparison.Ordinal));
+    }
+
+    /// <summary>The dotnet host running these tests (the CLI exports it), else the one on PATH.</summary>
+    private static string DotnetHost() =>
+        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+}
