@@ -39,31 +39,8 @@ public sealed class DotnetTestParametersTests
     private static (int Exit, string Output) ListTests(params string[] parameters)
     {
         string assembly = typeof(DotnetTestParametersTests).Assembly.Location;
-        var start = new ProcessStartInfo(DotnetHost())
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in new[] { "test", assembly, "--list-tests", "--settings", Path.Combine(RepositoryRoot.Find() ?? throw new InvalidOperationException("no xtf.runsettings above the tests"), "xtf.runsettings"), "--" }.Concat(parameters))
-            start.ArgumentList.Add(a);
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(ProcessLimit))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"dotnet test --list-tests did not finish within {ProcessLimit}");
-        }
-
-        process.WaitForExit();
-        return (process.ExitCode, (stdout.Result + stderr.Result).Replace("\r\n", "\n", StringComparison.Ordinal));
+        string settings = Path.Combine(RepositoryRoot.Find() ?? throw new InvalidOperationException("no xtf.runsettings above the tests"), "xtf.runsettings");
+        var run = DotnetProcess.Run(["test", assembly, "--list-tests", "--settings", settings, "--", .. parameters], ProcessLimit);
+        return (run.ExitCode, run.Stdout + run.Stderr);
     }
-
-    /// <summary>The dotnet host running these tests (the CLI exports it), else the one on PATH.</summary>
-    private static string DotnetHost() =>
-        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
 }

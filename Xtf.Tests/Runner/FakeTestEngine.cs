@@ -99,8 +99,9 @@ internal sealed class FakeTestEngine : ITestEngine
             if (rendezvous > 0)
             {
                 var until = DateTime.UtcNow + rendezvousLimit;
-                while (inFlight < rendezvous && DateTime.UtcNow < until)
-                    Monitor.Wait(gate, until - DateTime.UtcNow);
+                // (The time left is taken once: read twice, it can turn negative in between.)
+                for (var left = until - DateTime.UtcNow; inFlight < rendezvous && left > TimeSpan.Zero; left = until - DateTime.UtcNow)
+                    Monitor.Wait(gate, left);
             }
         }
 

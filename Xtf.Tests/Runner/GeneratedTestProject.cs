@@ -54,34 +54,19 @@ internal sealed class GeneratedTestProject : IDisposable
             </Project>
             """);
 
-        var start = new ProcessStartInfo(DotnetHost())
-        {
-            WorkingDirectory = Root,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
         // No build server or node is left running after the build.
-        foreach (string arg in new[] { "build", AssemblyName + ".csproj", "-c", "Release", "-nodeReuse:false", "-p:UseSharedCompilation=false", "-v:q", "--nologo" })
-            start.ArgumentList.Add(arg);
-        // The test host may carry MSBuild's settings for the repository's build; this build is its own.
-        foreach (string key in start.Environment.Keys.Where(k => k.StartsWith("MSBUILD", StringComparison.OrdinalIgnoreCase)).ToList())
-            start.Environment.Remove(key);
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-        start.Environment["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1";
+        var build = DotnetProcess.Run(
+            ["build", AssemblyName + ".csproj", "-c", "Release", "-nodeReuse:false", "-p:UseSharedCompilation=false", "-v:q", "--nologo"],
+            BuildLimit,
+            start =>
+            {
+                start.WorkingDirectory = Root;
 
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(BuildLimit))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"dotnet build of the generated tests did not finish within {BuildLimit}");
-        }
-
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result + stderr.Result);
+                // The test host may carry MSBuild's settings for the repository's build; this build is its own.
+                foreach (string key in start.Environment.Keys.Where(k => k.StartsWith("MSBUILD", StringComparison.OrdinalIgnoreCase)).ToList())
+                    start.Environment.Remove(key);
+            });
+        return (build.ExitCode, build.Stdout + build.Stderr);
     }
 
     /// <summary>The built assembly, loaded from its bytes (its references resolve to the Xtf.Core already loaded).</summary>
@@ -90,7 +75,4 @@ internal sealed class GeneratedTestProject : IDisposable
 
     public void Dispose() => Directory.Delete(Root, recursive: true);
 
-    /// <summary>The dotnet host running these tests (the CLI exports it), else the one on PATH.</summary>
-    private static string DotnetHost() =>
-        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
 }

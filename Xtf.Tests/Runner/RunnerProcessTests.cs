@@ -73,34 +73,9 @@ public sealed class RunnerProcessTests
 
     private static (int Exit, string Stdout, string Stderr) RunRunner(params string[] args)
     {
-        var start = new ProcessStartInfo(DotnetHost())
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(RunnerDll());
-        foreach (var a in args)
-            start.ArgumentList.Add(a);
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(ProcessLimit))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"xtf-runner {string.Join(' ', args)} did not finish within {ProcessLimit}");
-        }
-
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result.Replace("\r\n", "\n", StringComparison.Ordinal), stderr.Result.Replace("\r\n", "\n", StringComparison.Ordinal));
+        var run = DotnetProcess.Run([RunnerDll(), .. args], ProcessLimit);
+        return (run.ExitCode, run.Stdout, run.Stderr);
     }
-
-    /// <summary>The dotnet host running these tests (the CLI exports it), else the one on PATH.</summary>
-    private static string DotnetHost() =>
-        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
 
     /// <summary>
     /// xtf-runner.dll: copied next to this assembly by the project reference, or else in the runner
