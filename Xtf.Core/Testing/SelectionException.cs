@@ -6,6 +6,7 @@ namespace Xtf.Core.Testing;
 /// </summary>
 public sealed class SelectionException : Exception
 {
+    /// <summary>Creates the error with xtf-runner's message text, without the <c>Error: </c> prefix.</summary>
     public SelectionException(string message)
         : base(message)
     {

@@ -29,5 +29,6 @@ public readonly record struct Shard(int Index, int Count)
         return [.. selection.Where((_, i) => i % count == index - 1)];
     }
 
+    /// <summary><c>K/N</c>, the form <see cref="Parse"/> accepts.</summary>
     public override string ToString() => $"{Index}/{Count}";
 }

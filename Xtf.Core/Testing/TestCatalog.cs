@@ -9,6 +9,13 @@ public sealed class TestCatalog
 {
     private readonly Dictionary<string, TestDescriptor> byName;
 
+    /// <summary>
+    /// Scans every type of <paramref name="assemblies"/> (duplicates ignored) for <see cref="XtfTestAttribute"/>, as
+    /// xtf-runner reads <c>tests/*/info.json</c>. Unlike xtf-runner, which ignores a bad info.json, a bad
+    /// declaration throws <see cref="InvalidOperationException"/>: a marked type that is not a non-abstract
+    /// <see cref="TestCase"/> with a public parameterless constructor, an unknown quirk in
+    /// <see cref="XtfTestAttribute.Guards"/>, or two tests with one name.
+    /// </summary>
     public TestCatalog(IEnumerable<Assembly> assemblies)
         : this(assemblies.Distinct().SelectMany(a => a.GetTypes()))
     {
@@ -47,8 +54,10 @@ public sealed class TestCatalog
     /// <summary>A catalog of just these types (those without <see cref="XtfTestAttribute"/> are ignored), for hosts and tests that pick their own.</summary>
     public static TestCatalog FromTypes(params IEnumerable<Type> types) => new(types);
 
+    /// <summary>Every test, sorted by name (ordinal).</summary>
     public IReadOnlyList<TestDescriptor> Tests { get; }
 
+    /// <summary>The test named exactly <paramref name="name"/> (case-sensitive), or null.</summary>
     public TestDescriptor? Find(string name) => byName.GetValueOrDefault(name);
 
     /// <summary>Every instance of every test: by test name, then environment (xtf-runner order), then variation as declared.</summary>

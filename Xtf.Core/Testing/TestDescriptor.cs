@@ -4,6 +4,12 @@ using Xtf.Core.Xen;
 namespace Xtf.Core.Testing;
 
 /// <summary>One test in the catalog: its metadata and the type that implements it.</summary>
+/// <param name="Name">info.json <c>name</c> (<see cref="XtfTestAttribute.Name"/>).</param>
+/// <param name="Category">info.json <c>category</c>.</param>
+/// <param name="Environments">info.json <c>environments</c>, as flags.</param>
+/// <param name="Title">The title line printed after the banner; empty if none.</param>
+/// <param name="Variations">info.json <c>variations</c>, in declaration order; empty for a test without variations.</param>
+/// <param name="Type">The <see cref="TestCase"/> subclass; each instance runs a fresh object of it.</param>
 public sealed record TestDescriptor(
     string Name,
     Category Category,
@@ -33,9 +39,14 @@ public sealed record TestDescriptor(
 }
 
 /// <summary>A test in one environment and variation: <c>test-&lt;env&gt;-&lt;name&gt;[~&lt;variation&gt;]</c>.</summary>
+/// <param name="Test">The test this is an instance of.</param>
+/// <param name="Environment">A single environment (one flag), one of the test's.</param>
+/// <param name="Variation">One of the test's variations, or null for a test without variations.</param>
 public sealed record TestInstance(TestDescriptor Test, Environments Environment, string? Variation)
 {
+    /// <summary>xtf-runner's instance name (<c>TestInstance.__repr__</c>): <c>test-hvm64-example</c>, <c>test-pv64-foo~bar</c>; also the JUnit testcase name.</summary>
     public string Id => $"test-{GuestEnvironment.Name(Environment)}-{Test.Name}" + (Variation is null ? "" : $"~{Variation}");
 
+    /// <summary>The <see cref="Id"/>.</summary>
     public override string ToString() => Id;
 }

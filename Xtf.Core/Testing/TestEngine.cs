@@ -10,6 +10,8 @@ namespace Xtf.Core.Testing;
 /// </summary>
 public sealed class TestEngine : ITestEngine
 {
+    /// <inheritdoc/>
+    /// <remarks>Null <paramref name="settings"/> means the defaults of <see cref="RunSettings"/>. The outcome's <see cref="InstanceOutcome.Diagnostic"/> is the stop reason, for CRASH only.</remarks>
     public InstanceOutcome Run(TestInstance instance, RunSettings? settings = null)
     {
         settings ??= new RunSettings();

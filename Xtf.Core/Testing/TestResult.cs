@@ -3,13 +3,23 @@ namespace Xtf.Core.Testing;
 /// <summary>A test instance's result, in rising severity (xtf-runner's all_results order).</summary>
 public enum TestResult
 {
+    /// <summary><c>Test result: SUCCESS</c> (or <c>SUCCESS with warnings</c>): the test reported only xtf_success; exit code 0.</summary>
     Success,
+
+    /// <summary><c>Test result: SKIP</c> (xtf_skip, and nothing more severe): the test cannot run here, e.g. a feature absent; exit code 3.</summary>
     Skip,
+
+    /// <summary><c>Test result: ERROR</c> (xtf_error, or no status reported by the time xtf_report_status ran): the test went wrong rather than the thing under test; exit code 4.</summary>
     Error,
+
+    /// <summary><c>Test result: FAILURE</c> (xtf_failure): the behaviour under test is wrong; exit code 5.</summary>
     Failure,
+
+    /// <summary>No valid result line ended the console log (panic, triple fault, budget or timeout exhausted, no output); exit code 6.</summary>
     Crash,
 }
 
+/// <summary>Names, exit codes and console-log interpretation of <see cref="TestResult"/>, as xtf-runner has them.</summary>
 public static class TestResults
 {
     /// <summary>xtf-runner's exit code for a result: 0, 3, 4, 5, 6.</summary>
@@ -22,6 +32,7 @@ public static class TestResults
         _ => 6,
     };
 
+    /// <summary>The upper-case name as it appears in <c>Test result:</c> lines and xtf-runner's summary (<c>SUCCESS</c> ... <c>CRASH</c>).</summary>
     public static string Name(TestResult r) => r.ToString().ToUpperInvariant();
 
     /// <summary>

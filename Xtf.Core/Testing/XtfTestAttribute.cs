@@ -9,6 +9,10 @@ namespace Xtf.Core.Testing;
 [AttributeUsage(AttributeTargets.Class, Inherited = false)]
 public sealed class XtfTestAttribute : Attribute
 {
+    /// <summary>Declares the test's info.json <c>name</c>, <c>category</c> and <c>environments</c> (one or more flags).</summary>
+    /// <param name="name">The test name (XTF's directory name under <c>tests/</c>), unique in the catalog; instance ids are built from it.</param>
+    /// <param name="category">The info.json category.</param>
+    /// <param name="environments">The environments the test is built for; one instance per environment (and variation).</param>
     public XtfTestAttribute(string name, Category category, Environments environments)
     {
         Name = name;
@@ -16,10 +20,13 @@ public sealed class XtfTestAttribute : Attribute
         Environments = environments;
     }
 
+    /// <summary>info.json <c>name</c>: the <c>$NAME</c> in <c>test-$ENV-$NAME[~$VARIATION]</c>.</summary>
     public string Name { get; }
 
+    /// <summary>info.json <c>category</c>; decides whether a selection without test names includes the test (<see cref="Categories.Default"/>).</summary>
     public Category Category { get; }
 
+    /// <summary>info.json <c>environments</c>, as a set of <see cref="Environments"/> flags.</summary>
     public Environments Environments { get; }
 
     /// <summary>The title line printed after the banner (XTF's test_title).</summary>

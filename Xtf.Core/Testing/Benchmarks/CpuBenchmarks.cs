@@ -7,8 +7,13 @@ using static Iced.Intel.AssemblerRegisters;
 namespace Xtf.Core.Testing.Benchmarks;
 
 /// <summary>One workload's figure: instructions retired per second of wall time.</summary>
+/// <param name="Name">The workload, one of <see cref="CpuBenchmarks.Names"/>.</param>
+/// <param name="Instructions">Instructions the CPU retired.</param>
+/// <param name="Elapsed">Wall time of the run loop alone (machine setup and assembly excluded).</param>
+/// <param name="Problem">Null when the run ended by exhausting its budget, as it should; otherwise the early stop reason and RIP.</param>
 public sealed record BenchResult(string Name, long Instructions, TimeSpan Elapsed, string? Problem)
 {
+    /// <summary>Millions of instructions retired per second of <see cref="Elapsed"/>.</summary>
     public double Mips => Instructions / Elapsed.TotalSeconds / 1e6;
 }
 
@@ -20,8 +25,13 @@ public sealed record BenchResult(string Name, long Instructions, TimeSpan Elapse
 /// </summary>
 public static class CpuBenchmarks
 {
+    /// <summary>The workload names <see cref="Run"/> accepts, <c>xtf-runner bench</c>'s default set, in the order it runs them.</summary>
     public static IReadOnlyList<string> Names { get; } = ["alu", "memory", "int-iret", "call-gate", "alu-paged", "memory-paged"];
 
+    /// <summary>
+    /// Runs workload <paramref name="name"/> on a fresh machine until it has retired <paramref name="instructions"/>
+    /// (the instruction budget; the loops never end on their own). An unknown name is an <see cref="ArgumentException"/>.
+    /// </summary>
     public static BenchResult Run(string name, long instructions)
     {
         var machine = new BareMachine(instructions);

@@ -6,11 +6,13 @@ namespace Xtf.Core.Testing.Conformance;
 /// </summary>
 public class ConformanceDataException : Exception
 {
+    /// <summary>Creates the error; <paramref name="message"/> starts with the file's path.</summary>
     public ConformanceDataException(string message)
         : base(message)
     {
     }
 
+    /// <summary>Creates the error for an I/O, gzip or JSON failure <paramref name="inner"/>; <paramref name="message"/> starts with the file's path.</summary>
     public ConformanceDataException(string message, Exception inner)
         : base(message, inner)
     {
@@ -20,11 +22,13 @@ public class ConformanceDataException : Exception
 /// <summary>A MOO file that does not follow the format (SingleStepTests MOO, version 1).</summary>
 public sealed class MooFormatException : ConformanceDataException
 {
+    /// <summary>Creates the error; <paramref name="message"/> names the file and, where known, the test, chunk and byte offset.</summary>
     public MooFormatException(string message)
         : base(message)
     {
     }
 
+    /// <summary>Creates the error for a gzip failure <paramref name="inner"/>; <paramref name="message"/> names the file.</summary>
     public MooFormatException(string message, Exception inner)
         : base(message, inner)
     {

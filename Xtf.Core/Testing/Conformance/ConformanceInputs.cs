@@ -38,6 +38,7 @@ public sealed class ConformanceInputs
         return files;
     }
 
+    /// <summary>Whether the name ends in <c>.MOO</c> or <c>.MOO.gz</c>, in any case (upstream ships <c>.MOO.gz</c>).</summary>
     public static bool IsMooFile(string path) =>
         path.EndsWith(".moo", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".moo.gz", StringComparison.OrdinalIgnoreCase);
 

@@ -13,6 +13,7 @@ public static class ConformanceMasks
 
     private const byte InvalidOpcode = 6;
 
+    /// <summary>Every mask, in the order <see cref="ConformanceRunner"/> tries them (a test one mask explains alone is reported under the first such mask).</summary>
     public static IReadOnlyList<ConformanceMask> All { get; } =
     [
         // 80286 PRM, real address mode: FLAGS bits 12-14 (IOPL, NT) cannot be set in real mode;

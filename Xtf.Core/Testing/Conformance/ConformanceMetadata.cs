@@ -9,6 +9,7 @@ namespace Xtf.Core.Testing.Conformance;
 /// </summary>
 public sealed class ConformanceMetadata
 {
+    /// <summary>The file's name in a SingleStepTests suite, looked for by <see cref="ConformanceInputs.For"/>.</summary>
     public const string FileName = "metadata.json";
 
     /// <summary>No undefined flags: every FLAGS bit is compared.</summary>
@@ -21,6 +22,12 @@ public sealed class ConformanceMetadata
     /// <summary>Metadata with no entries: all flags are compared.</summary>
     public static ConformanceMetadata Empty { get; } = new([]);
 
+    /// <summary>
+    /// Reads the <c>opcodes</c> object: keys are the opcode in hex (<c>"27"</c>, <c>"0FA3"</c>; case ignored),
+    /// each entry an optional <c>flags-mask</c> (a 16-bit number; absent means all flags defined) and an optional
+    /// <c>reg</c> object of ModRM.reg (<c>"0"</c>-<c>"7"</c>) sub-entries. Other fields (<c>status</c>, ...) are
+    /// ignored. An unreadable file or a malformed entry is a <see cref="ConformanceDataException"/>.
+    /// </summary>
     public static ConformanceMetadata Load(string path)
     {
         try

@@ -22,6 +22,7 @@ public readonly record struct StateDifference(string Location, uint Expected, ui
     /// <summary>A register (<c>ax</c>, <c>flags</c>, ...) rather than a RAM byte.</summary>
     public bool IsRegister => !Location.StartsWith("ram[", StringComparison.Ordinal);
 
+    /// <summary><c>location: expected X, got Y</c> in hex, two digits for a RAM byte, four for a register.</summary>
     public override string ToString() =>
         Width == 1
             ? $"{Location}: expected {Expected:x2}, got {Actual:x2}"
@@ -36,6 +37,11 @@ public sealed record ConformanceOutcome(
     IReadOnlyList<ConformanceMask> Masks,
     string? HostException = null)
 {
+    /// <summary>
+    /// One line for a failure report: <c>#index name [instruction bytes in hex] (286: exception N): what</c>,
+    /// where <c>what</c> is the host exception or the first six differences and the total count. The exception part
+    /// appears only when the capture has an EXCP chunk.
+    /// </summary>
     public string Describe()
     {
         string what = HostException is { } e

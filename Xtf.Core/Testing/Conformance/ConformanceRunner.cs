@@ -37,12 +37,14 @@ public sealed class ConformanceRunner
     private readonly ConformanceMetadata metadata;
     private readonly RevocationList revocations;
 
+    /// <summary>A runner for one suite: <paramref name="metadata"/> gives the defined-flags masks (null: compare every FLAGS bit), <paramref name="revocations"/> the tests not to run (null: none).</summary>
     public ConformanceRunner(ConformanceMetadata? metadata = null, RevocationList? revocations = null)
     {
         this.metadata = metadata ?? ConformanceMetadata.Empty;
         this.revocations = revocations ?? RevocationList.Empty;
     }
 
+    /// <summary>Runs every test of <paramref name="file"/> in file order and tallies them under <paramref name="path"/>.</summary>
     public ConformanceFileResult RunFile(string path, MooFile file)
     {
         var result = new ConformanceFileResult(path);
@@ -51,6 +53,12 @@ public sealed class ConformanceRunner
         return result;
     }
 
+    /// <summary>
+    /// Runs one test: Revoked if its HASH is listed (not run); Passed if nothing differs; Masked if the first mask of
+    /// <see cref="ConformanceMasks.All"/> that applies passes its re-run (or needs none), or else all applicable
+    /// re-runs together pass; otherwise Failed. Any exception from the emulator other than
+    /// <see cref="OutOfMemoryException"/> is a Failed outcome with <see cref="ConformanceOutcome.HostException"/> set.
+    /// </summary>
     public ConformanceOutcome Run(MooTest test)
     {
         if (revocations.IsRevoked(test))

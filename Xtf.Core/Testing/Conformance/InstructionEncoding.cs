@@ -12,6 +12,7 @@ public static class InstructionEncoding
         return i;
     }
 
+    /// <summary>The 286's prefixes: ES/CS/SS/DS overrides (26h, 2Eh, 36h, 3Eh), LOCK (F0h), REPNE (F2h), REP/REPE (F3h). 64h-67h, prefixes only from the 386 on, are not treated as prefixes.</summary>
     public static bool IsPrefix(byte b) => b is 0x26 or 0x2E or 0x36 or 0x3E or 0xF0 or 0xF2 or 0xF3;
 
     /// <summary>The opcode byte (0F for two-byte opcodes), or null if the bytes are all prefixes.</summary>

@@ -21,6 +21,7 @@ public static class MooReader
 
     private const int HashLength = 20;
 
+    /// <summary>Reads and parses the file at <paramref name="path"/>; an I/O failure is a <see cref="ConformanceDataException"/>, bad content a <see cref="MooFormatException"/>.</summary>
     public static MooFile ReadFile(string path)
     {
         byte[] raw;

@@ -6,18 +6,23 @@ namespace Xtf.Core.Testing.Conformance;
 /// </summary>
 public sealed class RevocationList
 {
+    /// <summary>The file's name in a SingleStepTests suite, looked for by <see cref="ConformanceInputs.For"/>.</summary>
     public const string FileName = "revocation_list.txt";
 
     private readonly HashSet<string> hashes;
 
     private RevocationList(HashSet<string> hashes) => this.hashes = hashes;
 
+    /// <summary>No revoked tests: what applies when a suite has no revocation_list.txt.</summary>
     public static RevocationList Empty { get; } = new([]);
 
+    /// <summary>Distinct hashes listed.</summary>
     public int Count => hashes.Count;
 
+    /// <summary>Whether <paramref name="test"/>'s HASH chunk is listed (hex compared without regard to case).</summary>
     public bool IsRevoked(MooTest test) => hashes.Contains(test.HashHex);
 
+    /// <summary>Reads the list; blank lines and lines starting with <c>#</c> are skipped, any other line must be exactly 40 hex digits (after trimming) or the file is a <see cref="ConformanceDataException"/> naming the line.</summary>
     public static RevocationList Load(string path)
     {
         string[] lines;

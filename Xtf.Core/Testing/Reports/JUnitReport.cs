@@ -11,6 +11,12 @@ namespace Xtf.Core.Testing.Reports;
 /// </summary>
 public static class JUnitReport
 {
+    /// <summary>
+    /// Writes the report for <paramref name="outcomes"/>, in their order, to <paramref name="output"/>: one
+    /// testsuite named <c>xtf</c>, with the testsuites element repeating its tests/failures/errors/skipped counts
+    /// and time. Times are seconds with three decimals (the sum of the instances' times, not wall time); characters
+    /// XML 1.0 cannot carry become U+FFFD.
+    /// </summary>
     public static void Write(TextWriter output, IReadOnlyList<InstanceOutcome> outcomes)
     {
         var settings = new XmlWriterSettings { Indent = true, OmitXmlDeclaration = false };

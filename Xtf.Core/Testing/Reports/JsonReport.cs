@@ -10,6 +10,12 @@ namespace Xtf.Core.Testing.Reports;
 /// </summary>
 public static class JsonReport
 {
+    /// <summary>
+    /// Writes UTF-8 JSON to <paramref name="output"/>: <c>result</c> and <c>exit_code</c> are the worst result by
+    /// xtf-runner's all_results order and its exit code (SUCCESS and 0 for no instances); <c>instances</c> keeps the
+    /// order of <paramref name="outcomes"/>, each with <c>variation</c> null when there is none, <c>diagnostic</c>
+    /// only when set (the crash reason), and <c>elapsed_ms</c> rounded to microseconds.
+    /// </summary>
     public static void Write(Stream output, IReadOnlyList<InstanceOutcome> outcomes)
     {
         using var json = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true });

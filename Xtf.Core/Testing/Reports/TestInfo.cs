@@ -10,6 +10,12 @@ namespace Xtf.Core.Testing.Reports;
 /// </summary>
 public static class TestInfo
 {
+    /// <summary>
+    /// Writes UTF-8 JSON to <paramref name="output"/> with the keys of XTF's build/mkinfo.py in its order
+    /// (<c>name</c>, <c>category</c>, <c>environments</c>, <c>variations</c>, empty lists when there are none),
+    /// then <c>title</c> and <c>guards</c> (quirk names). Environments are in xtf-runner's sorted order, not
+    /// the Makefile's <c>TEST-ENVS</c> order.
+    /// </summary>
     public static void Write(Stream output, TestDescriptor test)
     {
         using var json = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true });
