@@ -29,7 +29,14 @@ public sealed class Expectations
     public bool IsEmpty => exact.Count == 0 && globs.Count == 0;
 
     /// <summary>The result <paramref name="instance"/> is expected to have.</summary>
-    public TestResult For(TestInstance instance)
+    public TestResult For(TestInstance instance) => Listed(instance) ?? TestResult.Success;
+
+    /// <summary>
+    /// The result an entry of the file gives <paramref name="instance"/>, or null when no entry
+    /// names it (a caller with a rule of its own for unlisted instances, such as the NUnit matrix's
+    /// quirk rule, applies that rule then).
+    /// </summary>
+    public TestResult? Listed(TestInstance instance)
     {
         ArgumentNullException.ThrowIfNull(instance);
         if (exact.TryGetValue(instance.Id, out var result))
@@ -40,7 +47,7 @@ public sealed class Expectations
                 return globs[i].Result;
         }
 
-        return TestResult.Success;
+        return null;
     }
 
     /// <summary>

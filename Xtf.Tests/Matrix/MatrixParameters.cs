@@ -27,8 +27,8 @@ public sealed record MatrixParameters
     public IReadOnlyList<string> Selection { get; init; } = [];
 
     /// <summary>
-    /// <c>variations</c>: instances of tests that have variations are kept only for these; tests
-    /// without variations are kept (upstream's vary_filter). Null: every variation.
+    /// <c>variations</c>: xtf-runner's <c>--variation</c>: only instances of these variations are
+    /// kept, so tests without variations go (<see cref="Selection.WithVariations"/>). Null: every instance.
     /// </summary>
     public IReadOnlySet<string>? Variations { get; init; }
 
@@ -36,10 +36,11 @@ public sealed record MatrixParameters
     public IReadOnlySet<Quirk> Quirks { get; init; } = Xtf.Core.Xen.Quirks.None;
 
     /// <summary>
-    /// <c>expect</c>: results listed in an expectations file (<see cref="ExpectFile"/>), which
-    /// replace the quirk rule for the instances it lists (known interactions of a quirk, say).
+    /// <c>expect</c>: the full path of an expectations file in xtf-runner's <c>--expect</c> format
+    /// (<see cref="Core.Testing.Expectations"/>, read against the catalog by <see cref="MatrixPlan"/>);
+    /// its entries replace the quirk rule for the instances they name (known interactions of a quirk, say).
     /// </summary>
-    public IReadOnlyDictionary<string, TestResult> Expectations { get; init; } = new Dictionary<string, TestResult>();
+    public string? ExpectPath { get; init; }
 
     /// <summary><c>fep</c>: the hypervisors to run the matrix on, Xen's hvm_fep on and/or off (<c>on,off</c> by default).</summary>
     public IReadOnlyList<bool> Fep { get; init; } = [true, false];
@@ -98,7 +99,12 @@ public sealed record MatrixParameters
             result = result with { Quirks = ParseQuirks(quirks) };
 
         if (Value("expect") is { } expect)
-            result = result with { Expectations = ExpectFile.Read(FullPath("expect", expect, baseDirectory)) };
+        {
+            string path = FullPath("expect", expect, baseDirectory);
+            if (!File.Exists(path))
+                throw new MatrixParameterException("expect", $"cannot read '{path}': no such file");
+            result = result with { ExpectPath = path };
+        }
 
         if (Value("fep") is { } fep)
             result = result with { Fep = ParseFep(fep) };

@@ -100,36 +100,4 @@ public sealed class MatrixParametersTests
             Assert.That(e.Message, Does.Not.Contain("\n"));
         });
     }
-
-    [Test]
-    public void ExpectFileListsResultsWithComments()
-    {
-        var e = ExpectFile.Parse(["# known results", "", "test-hvm64-xsa-196 FAILURE", "test-hvm64-xsa-186\tCRASH  # the XSA-196 bug reaches it", "  "], "f");
-        Assert.That(e, Is.EquivalentTo(new Dictionary<string, TestResult>
-        {
-            ["test-hvm64-xsa-196"] = TestResult.Failure,
-            ["test-hvm64-xsa-186"] = TestResult.Crash,
-        }));
-    }
-
-    [TestCase("test-hvm64-xsa-196", "f:1: expected '<instance id> <SUCCESS|SKIP|ERROR|FAILURE|CRASH>', not 'test-hvm64-xsa-196'")]
-    [TestCase("test-hvm64-xsa-196 FAILED", "f:1: expected '<instance id> <SUCCESS|SKIP|ERROR|FAILURE|CRASH>', not 'test-hvm64-xsa-196 FAILED'")]
-    [TestCase("test-hvm64-xsa-196 failure", "f:1: expected '<instance id> <SUCCESS|SKIP|ERROR|FAILURE|CRASH>', not 'test-hvm64-xsa-196 failure'")]
-    [TestCase("a SUCCESS x", "f:1: expected '<instance id> <SUCCESS|SKIP|ERROR|FAILURE|CRASH>', not 'a SUCCESS x'")]
-    public void ExpectFileLineMustBeIdAndResult(string line, string reason)
-    {
-        var e = Assert.Throws<MatrixParameterException>(() => ExpectFile.Parse([line], "f"))!;
-        Assert.Multiple(() =>
-        {
-            Assert.That(e.Parameter, Is.EqualTo("expect"));
-            Assert.That(e.Message, Is.EqualTo(reason));
-        });
-    }
-
-    [Test]
-    public void ExpectFileListsAnInstanceOnce()
-    {
-        var e = Assert.Throws<MatrixParameterException>(() => ExpectFile.Parse(["x SKIP", "x SKIP"], "f"))!;
-        Assert.That(e.Message, Is.EqualTo("f:2: 'x' is listed twice"));
-    }
 }

@@ -56,27 +56,16 @@ public sealed class MatrixPlan
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(parameters);
 
-        if (parameters.Variations is { } wanted
-            && wanted.FirstOrDefault(v => !catalog.Tests.Any(t => t.Variations.Contains(v))) is { } unknown)
-        {
-            var known = catalog.Tests.SelectMany(t => t.Variations).Distinct().Order(StringComparer.Ordinal);
-            throw new MatrixParameterException("variations", $"no test has a variation '{unknown}' (known: {string.Join(", ", known)})");
-        }
-
-        var ids = catalog.AllInstances().Select(i => i.Id).ToHashSet(StringComparer.Ordinal);
-        if (parameters.Expectations.Keys.Order(StringComparer.Ordinal).FirstOrDefault(id => !ids.Contains(id)) is { } stranger)
-            throw new MatrixParameterException("expect", $"'{stranger}' is not an instance in the catalog");
+        var expectations = ReadExpectations(catalog, parameters.ExpectPath);
 
         var cases = new List<MatrixCase>();
         int unsharded = 0;
         foreach (bool fep in parameters.Fep)
         {
-            var selection = Select(catalog, parameters, fep)
-                .Where(i => parameters.Variations is null || i.Variation is null || parameters.Variations.Contains(i.Variation))
-                .ToList();
+            var selection = WithVariations(catalog, Select(catalog, parameters, fep), parameters.Variations);
             unsharded += selection.Count;
             var part = parameters.Shard is { } shard ? shard.Of(selection) : selection;
-            cases.AddRange(part.Select(i => new MatrixCase(i, fep, parameters.Quirks) { Listed = parameters.Expectations.TryGetValue(i.Id, out var r) ? r : null }));
+            cases.AddRange(part.Select(i => new MatrixCase(i, fep, parameters.Quirks) { Listed = expectations.Listed(i) }));
         }
 
         // xtf-runner's "No tests to run"; an empty shard of a non-empty selection is not an error.
@@ -102,6 +91,38 @@ public sealed class MatrixPlan
         catch (SelectionException e)
         {
             throw new MatrixParameterException("selection", e.Message);
+        }
+    }
+
+    /// <summary>xtf-runner's <c>--variation</c> over the selection; an unknown variation is a bad <c>variations</c> parameter.</summary>
+    private static IReadOnlyList<TestInstance> WithVariations(TestCatalog catalog, IReadOnlyList<TestInstance> selection, IReadOnlySet<string>? variations)
+    {
+        try
+        {
+            return variations is null ? selection : Selection.WithVariations(catalog, selection, [.. variations]);
+        }
+        catch (SelectionException e)
+        {
+            throw new MatrixParameterException("variations", e.Message);
+        }
+    }
+
+    /// <summary>The <c>expect</c> file, parsed as xtf-runner's <c>--expect</c> parses it (against the whole catalog).</summary>
+    private static Expectations ReadExpectations(TestCatalog catalog, string? path)
+    {
+        if (path is null)
+            return Expectations.None;
+        try
+        {
+            return Expectations.Parse(File.ReadAllText(path), catalog);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new MatrixParameterException("expect", $"cannot read '{path}': {e.Message}");
+        }
+        catch (ExpectationsException e)
+        {
+            throw new MatrixParameterException("expect", $"{path}: {e.Message}");
         }
     }
 }

@@ -9,7 +9,7 @@ public enum ConformanceVerdict
     /// <summary>A difference no mask explains (or a host exception).</summary>
     Failed,
 
-    /// <summary>Differences all explained by one documented 286-versus-modern-CPU mask.</summary>
+    /// <summary>Differences all explained by documented 286-versus-modern-CPU masks (one, or several applied together).</summary>
     Masked,
 
     /// <summary>Listed in the revocation list: known bad upstream, not run.</summary>
@@ -29,7 +29,7 @@ public readonly record struct StateDifference(string Location, uint Expected, ui
             : $"{Location}: expected {Expected:x4}, got {Actual:x4}";
 }
 
-/// <summary>The verdict on one test, with the differences behind it and the mask that explained them.</summary>
+/// <summary>The verdict on one test, with the differences behind it and the masks that explained them.</summary>
 public sealed record ConformanceOutcome(
     MooTest Test,
     ConformanceVerdict Verdict,
