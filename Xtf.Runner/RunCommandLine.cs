@@ -131,7 +131,7 @@ internal sealed class RunCommandLine
     {
         var root = new RootCommand("Xen Test Framework enumeration and running tool (Xtf.NET). "
             + "`xtf-runner conformance PATH...` runs SingleStepTests conformance files (see `xtf-runner conformance --help`); "
-            + "`xtf-runner bench` measures the CPU (see `xtf-runner bench --help`); "
+            + "`xtf-runner bench [--matrix]` measures the CPU or the test matrix (see `xtf-runner bench --help`); `xtf-runner new NAME` writes a new test case (see `xtf-runner new --help`); "
             + "`xtf-runner info NAME` prints a test's info.json.")
         {
             Selection,

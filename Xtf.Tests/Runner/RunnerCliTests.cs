@@ -317,6 +317,8 @@ public sealed class RunnerCliTests
             Assert.That(run.Stdout, Does.Contain("--list").And.Contain("--environments").And.Contain("--budget").And.Contain("--timeout"));
             foreach (string option in new[] { "-j, --jobs", "--variation", "--repeat", "--expect", "--host", "-m, --results-mode", "--logfile-dir", "--logfile-pattern" })
                 Assert.That(run.Stdout, Does.Contain(option));
+            foreach (string command in new[] { "xtf-runner conformance", "xtf-runner bench", "xtf-runner new NAME", "xtf-runner info NAME" })
+                Assert.That(run.Stdout, Does.Contain(command), "the subcommands are named in the usage");
             Assert.That(run.Stderr, Is.Empty);
         });
     }
