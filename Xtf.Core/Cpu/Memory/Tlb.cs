@@ -73,7 +73,7 @@ internal sealed class Tlb
     }
 
     /// <summary>MOV CR3 (without PCIDs): every entry but global ones (SDM vol. 3, 4.10.4.1).</summary>
-    public void FlushNonGlobal() => Drop(e => !e.Global);
+    public void FlushNonGlobal() => Drop(new NonGlobal());
 
     /// <summary>Changes of CR0.PG/WP, CR4.PGE/PSE/PAE/SMEP/SMAP, EFER.NXE/LMA: everything (SDM vol. 3, 4.10.4.1).</summary>
     public void FlushAll()
@@ -90,14 +90,14 @@ internal sealed class Tlb
     }
 
     /// <summary>INVLPG: every entry of the page containing <paramref name="linear"/>, whatever its size, global ones too.</summary>
-    public void FlushPage(ulong linear) =>
-        Drop(e => (linear & ~e.PageMask) == e.PageBase);
+    public void FlushPage(ulong linear) => Drop(new OfPage(linear));
 
     /// <summary>
     /// Empties the entries <paramref name="matches"/> picks, and tracks the ones left as filled
     /// (so a later flush still finds them).
     /// </summary>
-    private void Drop(Func<TlbEntry, bool> matches)
+    private void Drop<TMatch>(TMatch matches)
+        where TMatch : struct, IEntryMatch
     {
         int count = filled;
         filled = 0;
@@ -115,12 +115,13 @@ internal sealed class Tlb
         }
     }
 
-    private void Keep(int index, Func<TlbEntry, bool> matches)
+    private void Keep<TMatch>(int index, TMatch matches)
+        where TMatch : struct, IEntryMatch
     {
         ref var e = ref entries[index];
         if (e.Tag == 0)
             return;
-        if (matches(e))
+        if (matches.Matches(in e))
         {
             e.Tag = 0;
             return;
@@ -130,5 +131,21 @@ internal sealed class Tlb
             recent[filled] = (ushort)index;
         if (filled <= recent.Length)
             filled++;
+    }
+
+    /// <summary>Which entries a flush drops (a struct per rule, so the scan is specialised and inlined, not a delegate call per slot).</summary>
+    private interface IEntryMatch
+    {
+        bool Matches(in TlbEntry e);
+    }
+
+    private readonly struct NonGlobal : IEntryMatch
+    {
+        public bool Matches(in TlbEntry e) => !e.Global;
+    }
+
+    private readonly struct OfPage(ulong linear) : IEntryMatch
+    {
+        public bool Matches(in TlbEntry e) => (linear & ~e.PageMask) == e.PageBase;
     }
 }
