@@ -55,6 +55,7 @@ public static class PvDomainBuilder
 
         // The hypervisor's frames: shared_info, GDT, TSS, stack, and its page-table slots.
         d.SharedInfoMfn = frames.Allocate();
+        d.Mmu.Frames.ShareWithGuest(d.SharedInfoMfn);
         d.Domain.EventChannels.Attach(new Events.SharedInfoEvents(d.Cpu, d.SharedInfoMfn << 12, compat: !wide));
         var xen = XenArea.Build(d);
         d.Xen = xen;

@@ -45,24 +45,30 @@ public sealed class FrameTable
     private readonly bool[] pinned;
     private readonly bool[] paeXenL2;
     private readonly ulong guestFrames;
-    private readonly ulong sharedInfoMfn;
+    private ulong sharedInfoMfn = ulong.MaxValue;
 
-    /// <summary>A frame table of <paramref name="frameCount"/> machine frames: those below <paramref name="guestFrames"/> are the guest's, <paramref name="sharedInfoMfn"/> is shared with it (typed writable, count 1), the rest Xen's.</summary>
-    public FrameTable(ulong frameCount, ulong guestFrames, ulong sharedInfoMfn)
+    /// <summary>A frame table of <paramref name="frameCount"/> machine frames: those below <paramref name="guestFrames"/> are the guest's, the rest Xen's until <see cref="ShareWithGuest"/> shares one.</summary>
+    public FrameTable(ulong frameCount, ulong guestFrames)
     {
         types = new PageType[frameCount];
         counts = new int[frameCount];
         pinned = new bool[frameCount];
         paeXenL2 = new bool[frameCount];
         this.guestFrames = guestFrames;
-        this.sharedInfoMfn = sharedInfoMfn;
+    }
 
-        // share_xen_page_with_guest(SHARE_rw): "the incremented type count pins as writable".
-        if (sharedInfoMfn < frameCount)
-        {
-            types[sharedInfoMfn] = PageType.Writable;
-            counts[sharedInfoMfn] = 1;
-        }
+    /// <summary>
+    /// share_xen_page_with_guest(SHARE_rw) for the shared_info frame, which the builder allocates
+    /// after the table exists: "the incremented type count pins as writable", so the guest may
+    /// map it writable (update_va_mapping) and never retype it.
+    /// </summary>
+    public void ShareWithGuest(ulong mfn)
+    {
+        if (!IsValid(mfn) || mfn < guestFrames)
+            throw new ArgumentOutOfRangeException(nameof(mfn), "only a hypervisor frame can be shared with the guest");
+        sharedInfoMfn = mfn;
+        types[mfn] = PageType.Writable;
+        counts[mfn] = 1;
     }
 
     /// <summary>Machine frames covered (max_page).</summary>

@@ -25,7 +25,7 @@ public sealed partial class PvMemoryManager
     public PvMemoryManager(IPvMemoryContext context)
     {
         ctx = context;
-        Frames = new FrameTable(context.Memory.FrameCount, context.GuestFrames, context.SharedInfoMfn);
+        Frames = new FrameTable(context.Memory.FrameCount, context.GuestFrames);
     }
 
     /// <summary>Per-frame owner, type, type count and pin state.</summary>

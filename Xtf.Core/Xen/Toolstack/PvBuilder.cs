@@ -1,0 +1,66 @@
+using Xtf.Core.Machine;
+using Xtf.Core.Xen.Pv;
+using Xtf.Core.Xen.Pv.Builder;
+
+namespace Xtf.Core.Xen.Toolstack;
+
+/// <summary>
+/// libxenguest's PV build from a kernel image (xc_dom_elfloader, then the x86 PV builder):
+/// the guest type from the ELF class and PAE note, the segments placed by libelf's address
+/// rules, then <see cref="PvDomainBuilder"/> with the entry and hypercall page the notes give.
+/// </summary>
+public static class PvBuilder
+{
+    /// <summary>
+    /// The guest type libxc's elfloader derives (xc_dom_guest_type): an ELF64 EM_X86_64 image is
+    /// <c>xen-3.0-x86_64</c>; an ELF32 EM_386 image with XEN_ELFNOTE_PAE_MODE "yes" (or
+    /// "bimodal") is <c>xen-3.0-x86_32p</c>. Anything else is refused: non-PAE 32-bit PV has been
+    /// gone since Xen 3.3, and a Xen note is required at all.
+    /// </summary>
+    public static bool Is64Bit(ElfImage elf, XenElfNotes notes)
+    {
+        if (!notes.Any)
+            throw new DomainBuildException("no Xen ELF notes: not a PV kernel");
+        if (elf.Is64BitClass && elf.IsX8664Machine)
+            return true;
+        if (!elf.Is64BitClass && !elf.IsX8664Machine)
+        {
+            if (notes.PaeMode is not ("yes" or "bimodal" or "yes,bimodal"))
+                throw new DomainBuildException($"a 32-bit PV kernel without XEN_ELFNOTE_PAE_MODE \"yes\" (got \"{notes.PaeMode}\"): non-PAE PV guests are not supported");
+            return false;
+        }
+
+        throw new DomainBuildException($"an ELF{(elf.Is64BitClass ? 64 : 32)} image for {(elf.IsX8664Machine ? "x86-64" : "i386")} is not a PV kernel type Xen knows");
+    }
+
+    /// <summary>
+    /// Loads <paramref name="elf"/> into <paramref name="d"/>'s pseudo-physical memory and builds the
+    /// domain around it (start_info command line <paramref name="cmdline"/>). libelf's rules:
+    /// virt_base = XEN_ELFNOTE_VIRT_BASE or 0, paddr_offset = XEN_ELFNOTE_PADDR_OFFSET or
+    /// virt_base, each segment at p_paddr - paddr_offset, entry = XEN_ELFNOTE_ENTRY or e_entry.
+    /// Only virt_base 0 is modelled (our builder maps virtual = pseudo-physical).
+    /// </summary>
+    public static PvStartOfDay Build(PvDomain d, ElfImage elf, XenElfNotes notes, string cmdline)
+    {
+        ulong virtBase = notes.VirtBase ?? 0;
+        ulong paddrOffset = notes.PaddrOffset ?? virtBase;
+        if (virtBase != 0)
+            throw new DomainBuildException($"XEN_ELFNOTE_VIRT_BASE 0x{virtBase:x} is not modelled: only kernels linked at virtual = pseudo-physical (virt_base 0) load here");
+        ulong ram = d.GuestFrames * PhysicalMemory.FrameSize;
+        ulong imageEnd = ImageLoader.Load(d.Memory, elf, paddrOffset, ram, "the guest's pseudo-physical RAM");
+        ulong entry = notes.Entry ?? elf.Entry;
+        if (entry >= imageEnd)
+            throw new DomainBuildException($"the entry point 0x{entry:x} lies outside the loaded image");
+        ulong hypercallPage = notes.HypercallPage ?? 0;
+        if (notes.HypercallPage is { } hp && (hp >= imageEnd || (hp & 0xFFF) != 0))
+            throw new DomainBuildException($"XEN_ELFNOTE_HYPERCALL_PAGE 0x{hp:x} is not a page of the loaded image");
+        try
+        {
+            return PvDomainBuilder.Build(d, new PvKernelImage(entry, hypercallPage, imageEnd, cmdline));
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new DomainBuildException(e.Message);
+        }
+    }
+}

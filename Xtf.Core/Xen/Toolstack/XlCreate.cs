@@ -1,0 +1,156 @@
+using System.Diagnostics;
+using System.Globalization;
+using Xtf.Core.Cpu;
+using Xtf.Core.Machine;
+using Xtf.Core.Xen.Pv;
+using Xtf.Core.Xen.Pv.Builder;
+
+namespace Xtf.Core.Xen.Toolstack;
+
+/// <summary>How the toolstack boots and bounds a domain (beyond what its cfg says).</summary>
+public sealed record ToolstackOptions
+{
+    /// <summary>HVM: start at e_entry with EBX = 0 (the firmware path) instead of the PVH entry (libxl's default).</summary>
+    public bool FirmwareEntry { get; init; }
+
+    /// <summary>Instructions the guest may retire before the run is stopped.</summary>
+    public long InstructionBudget { get; init; } = 4_000_000_000;
+
+    /// <summary>Wall-clock limit, checked between budget chunks.</summary>
+    public TimeSpan? Timeout { get; init; }
+
+    /// <summary>The hypervisor's options: FEP, quirks, the user-hypercall extension.</summary>
+    public HypervisorOptions Hypervisor { get; init; } = new();
+}
+
+/// <summary>How a domain ended.</summary>
+/// <param name="Console">The PV console backend's log (what <c>xl console</c> shows and xtf-runner reads); empty if the guest never wrote its ring.</param>
+/// <param name="HypervisorConsole">The console_io log (what <c>xl dmesg</c> shows).</param>
+/// <param name="Notices">What the toolstack said before the guest ran: cfg keys this machine does not model.</param>
+/// <param name="Reason">Why the machine stopped.</param>
+/// <param name="Instructions">Instructions retired.</param>
+public sealed record DomainExit(ConsoleLog Console, ConsoleLog HypervisorConsole, IReadOnlyList<string> Notices, string Reason, long Instructions);
+
+/// <summary>
+/// <c>xl create</c> then <c>xl console</c> for one upstream image: reads the cfg's domain
+/// settings, builds the HVM or PV domain from the ELF image, runs its vCPU until the domain
+/// shuts down (or crashes, faults or exceeds its budget), and hands back its consoles. Never
+/// throws for a bad image or cfg: that is the exit's reason, with empty consoles.
+/// </summary>
+public static class XlCreate
+{
+    private const long BudgetChunk = 1_000_000;
+
+    /// <summary>cfg keys read and modelled. <c>hap</c>/<c>shadow</c> select how Xen implements guest paging, which a guest cannot tell apart architecturally; <c>builder</c> and <c>loader</c> are legacy spellings xl ignores today; <c>on_reboot</c> only matters after a reboot, which ends the run here in any case.</summary>
+    private static readonly HashSet<string> Modelled =
+    [
+        "name", "type", "builder", "loader", "memory", "kernel", "firmware_override", "cmdline", "extra",
+        "vcpus", "hap", "shadow", "on_reboot", "on_poweroff", "on_crash"
+    ];
+
+    /// <summary>Boots <paramref name="image"/> as <paramref name="cfg"/> describes and runs it to its end.</summary>
+    public static DomainExit Run(byte[] image, DomainConfig cfg, ToolstackOptions options)
+    {
+        var notices = new List<string>();
+        foreach (string key in cfg.Keys.Where(k => !Modelled.Contains(k)))
+            notices.Add($"xl: cfg '{key}' is not modelled by this machine; the domain is built without it");
+        if (cfg.Number("vcpus") is > 1 and var n)
+            notices.Add($"xl: cfg 'vcpus = {n}': this machine models one vCPU; the domain gets 1");
+
+        Booted booted;
+        try
+        {
+            booted = Build(image, cfg, options);
+        }
+        catch (Exception e) when (e is ElfFormatException or DomainBuildException)
+        {
+            return new DomainExit(new ConsoleLog(), new ConsoleLog(), notices, $"domain build failed: {e.Message}", 0);
+        }
+
+        string reason;
+        try
+        {
+            reason = RunToEnd(booted, options);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            reason = $"host exception: {e.GetType().Name}: {e.Message}";
+        }
+
+        return new DomainExit(booted.Domain.Domain.Console?.Log ?? new ConsoleLog(), booted.Domain.HypervisorConsole, notices, reason, booted.Machine.Cpu.Retired);
+    }
+
+    private sealed record Booted(VirtualMachine Machine, IXenDomain Domain);
+
+    private static Booted Build(byte[] image, DomainConfig cfg, ToolstackOptions options)
+    {
+        var elf = ElfImage.Parse(image);
+        var notes = XenElfNotes.From(elf.Notes);
+        string type = cfg.String("type") ?? (cfg.String("builder") == "hvm" ? "hvm" : "pv");
+        long memoryMiB = cfg.Number("memory") ?? 128;
+        if (memoryMiB is < 4 or > 4096)
+            throw new DomainBuildException($"cfg 'memory = {memoryMiB}': between 4 and 4096 MiB are modelled");
+        ulong ram = (ulong)memoryMiB << 20;
+        string cmdline = string.Join(' ', new[] { cfg.String("cmdline"), cfg.String("extra") }.Where(s => !string.IsNullOrEmpty(s)));
+
+        switch (type)
+        {
+            case "hvm":
+            {
+                var machine = new VirtualMachine(new MachineOptions { MemoryBytes = ram, InstructionBudget = 0 });
+                var domain = new HvmDomain(machine, options.Hypervisor);
+                HvmBuilder.Build(machine, elf, notes, cmdline, pvh: !options.FirmwareEntry);
+                return new Booted(machine, domain);
+            }
+
+            case "pv":
+            {
+                bool wide = PvBuilder.Is64Bit(elf, notes);
+                var machine = new VirtualMachine(new MachineOptions { MemoryBytes = ram + (XenFrames.Reserved * PhysicalMemory.FrameSize), InstructionBudget = 0 });
+                var domain = new PvDomain(machine, ram / PhysicalMemory.FrameSize, wide, options.Hypervisor);
+                PvBuilder.Build(domain, elf, notes, cmdline);
+                return new Booted(machine, domain);
+            }
+
+            default:
+                throw new DomainBuildException(string.Create(CultureInfo.InvariantCulture, $"cfg 'type = \"{type}\"': only \"hvm\" and \"pv\" domains are modelled"));
+        }
+    }
+
+    private static string RunToEnd(Booted booted, ToolstackOptions options)
+    {
+        var cpu = booted.Machine.Cpu;
+        var clock = Stopwatch.StartNew();
+        long left = options.InstructionBudget;
+        while (true)
+        {
+            cpu.Budget = Math.Min(left, BudgetChunk);
+            long before = cpu.Retired;
+            var reason = cpu.Run();
+            left -= cpu.Retired - before;
+            switch (reason)
+            {
+                case StopReason.BudgetExhausted:
+                    if (left <= 0)
+                        return $"instruction budget of {options.InstructionBudget} exhausted";
+                    if (options.Timeout is { } limit && clock.Elapsed > limit)
+                        return $"timeout of {limit.TotalSeconds:0.###} s exceeded";
+                    break;
+                case StopReason.Halted:
+                    return $"HLT at {cpu.Rip:x8} with no interrupt source left (IF={(cpu.Eflags & RFlags.IF) >> 9}): the vCPU would block forever";
+                case StopReason.TripleFault:
+                    return "triple fault: the processor entered shutdown (Xen: domain crash)";
+                case StopReason.HostGate:
+                    return $"fetch at {cpu.StopLinearAddress:x8} in the host-gate range, which an upstream image has none of";
+                case StopReason.StopRequested:
+                    if (booted.Domain.ShutdownState is { } s)
+                    {
+                        string why = booted.Domain is PvDomain { LastXenMessage: { } m } && s == ShutdownReason.Crash ? $" ({m})" : "";
+                        return $"domain shut down: {s.ToString().ToLowerInvariant()}{why}";
+                    }
+
+                    break;
+            }
+        }
+    }
+}
