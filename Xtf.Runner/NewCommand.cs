@@ -107,7 +107,7 @@ internal sealed class NewCommand
         if (Path.Exists(folder))
             throw new RunnerException($"Test {name} already exists");
         if (catalog.Find(name) is { } existing)
-            throw new RunnerException($"Test {name} already exists ({existing.Type.FullName})");
+            throw new RunnerException($"Test {name} already exists ({existing.Type?.FullName ?? existing.Upstream?.Directory})");
 
         stdout.WriteLine($"Test name: {name}");
         stdout.WriteLine($"Category: {Categories.Name(category)}");

@@ -69,7 +69,7 @@ internal static class OptionValues
         {
             if (b <= 0)
                 throw new RunnerException($"--budget must be a positive number of instructions, not {b}");
-            settings = settings with { InstructionBudget = b };
+            settings = settings with { InstructionBudget = b, UpstreamInstructionBudget = b };
         }
 
         if (timeoutSeconds is { } t)

@@ -15,7 +15,7 @@ internal static class Program
                 .AddXtf(typeof(TestCasesAssembly).Assembly)
                 .BuildServiceProvider();
             // The progress line is drawn only where a person watches: stderr on a terminal.
-            return RunnerApp.FromServices(services, Console.Out, Console.Error, interactive: !Console.IsErrorRedirected).Run(args);
+            return RunnerApp.FromServices(services, Console.Out, Console.Error, interactive: !Console.IsErrorRedirected, environment: Environment.GetEnvironmentVariable).Run(args);
         }
         catch (Exception e)
         {

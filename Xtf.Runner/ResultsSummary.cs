@@ -8,7 +8,8 @@ namespace Xtf.Runner;
 /// columns, a space, and the worst result over the rounds; notes follow in one parenthesis only when
 /// there is something to say: <c>expected</c> (the result is the one the expectations file names),
 /// <c>unexpected pass</c> and <c>expected R</c> (a mismatch against R), <c>rounds: 3 SUCCESS, 2 FAILURE</c>
-/// (the rounds disagreed). The result word stays the first word after the id, so scripts that read
+/// (the rounds disagreed), and, when our tests and upstream images run together, <c>upstream</c> or
+/// <c>xtf.net</c>. The result word stays the first word after the id, so scripts that read
 /// upstream's table still read this one.
 /// </summary>
 internal static class ResultsSummary
@@ -21,7 +22,8 @@ internal static class ResultsSummary
     /// <param name="rounds">Each round's outcomes, in selection order.</param>
     /// <param name="expectations">The expected result of each instance.</param>
     /// <param name="quiet">With 2 or more, rows that are SUCCESS as expected in every round are left out.</param>
-    public static int Write(TextWriter stdout, IReadOnlyList<IReadOnlyList<InstanceOutcome>> rounds, Expectations expectations, int quiet)
+    /// <param name="markOrigin">Note each row's origin (our C# test or an upstream image).</param>
+    public static int Write(TextWriter stdout, IReadOnlyList<IReadOnlyList<InstanceOutcome>> rounds, Expectations expectations, int quiet, bool markOrigin = false)
     {
         stdout.WriteLine("Combined test results:");
         for (int i = 0; i < rounds[0].Count; i++)
@@ -31,7 +33,7 @@ internal static class ResultsSummary
             var expected = expectations.For(instance);
             if (quiet >= 2 && expected == TestResult.Success && results.All(r => r == TestResult.Success))
                 continue;
-            stdout.WriteLine(Row(instance.Id, results, expected));
+            stdout.WriteLine(Row(instance, results, expected, markOrigin));
         }
 
         return ExitCode(rounds, expectations);
@@ -58,8 +60,9 @@ internal static class ResultsSummary
         return code;
     }
 
-    private static string Row(string id, List<TestResult> results, TestResult expected)
+    private static string Row(TestInstance instance, List<TestResult> results, TestResult expected, bool markOrigin)
     {
+        string id = instance.Id;
         var worst = results.Max();
         var notes = new List<string>();
         if (results.All(r => r == expected))
@@ -77,6 +80,9 @@ internal static class ResultsSummary
             var counts = results.GroupBy(r => r).OrderBy(g => g.Key).Select(g => $"{g.Count()} {TestResults.Name(g.Key)}");
             notes.Add("rounds: " + string.Join(", ", counts));
         }
+
+        if (markOrigin)
+            notes.Add(instance.Test.Origin);
 
         string row = $"{id,-40} {TestResults.Name(worst)}";
         return notes.Count == 0 ? row : $"{row} ({string.Join("; ", notes)})";

@@ -46,7 +46,7 @@ internal sealed class RunCommand
 
         progress.Clear();
         outcomes = [.. rounds.SelectMany(r => r)];
-        return ResultsSummary.Write(stdout, rounds, options.Expectations, options.Quiet);
+        return ResultsSummary.Write(stdout, rounds, options.Expectations, options.Quiet, options.MarkOrigin);
     }
 
     /// <summary>One instance's outcome, in selection order: its log files, then its console output.</summary>
@@ -76,13 +76,15 @@ internal sealed class RunCommand
 
     /// <summary>
     /// <c>--logs DIR</c>: one instance's console log, exactly as the guest wrote it, in
-    /// <c>DIR/&lt;id&gt;.log</c>; with <c>--repeat N</c> (N &gt; 1) in <c>DIR/round-K/&lt;id&gt;.log</c>, so no round's log is lost.
+    /// <c>DIR/&lt;id&gt;.log</c> (an upstream image's in <c>DIR/upstream/</c> when ours run beside them); with <c>--repeat N</c> (N &gt; 1) in <c>DIR/round-K/&lt;id&gt;.log</c>, so no round's log is lost.
     /// </summary>
     private void WriteInstanceLog(InstanceOutcome outcome, int round)
     {
         if (options.LogsDirectory is not { } logs)
             return;
         string directory = options.Rounds > 1 ? Path.Combine(logs, $"round-{round}") : logs;
+        if (options.MarkOrigin && outcome.Instance.Test.Upstream is not null)
+            directory = Path.Combine(directory, TestDescriptor.UpstreamOrigin);
         string path = Path.Combine(directory, outcome.Instance.Id + ".log");
         try
         {

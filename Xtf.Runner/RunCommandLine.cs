@@ -126,6 +126,22 @@ internal sealed class RunCommandLine
         HelpName = "PATTERN",
     };
 
+    public Option<string> XtfDir { get; } = new("--xtf-dir")
+    {
+        Description = "Run upstream XTF's own images from this build or install tree (tests/*/info.json, images, cfg files) instead of Xtf.NET's tests; default: $XTF_DIR",
+        HelpName = "DIR",
+    };
+
+    public Option<bool> Builtin { get; } = new("--builtin")
+    {
+        Description = "With --xtf-dir: list and run Xtf.NET's own tests beside the upstream ones (the table notes which is which)",
+    };
+
+    public Option<bool> FirmwareEntry { get; } = new("--firmware-entry")
+    {
+        Description = "Upstream HVM images: enter at e_entry with EBX = 0 (libxl's firmware path) instead of the PVH entry with hvm_start_info",
+    };
+
     /// <summary>The root command: the selection and every option of a run.</summary>
     public RootCommand Build()
     {
@@ -156,6 +172,9 @@ internal sealed class RunCommandLine
             ResultsMode,
             LogfileDir,
             LogfilePattern,
+            XtfDir,
+            Builtin,
+            FirmwareEntry,
         };
         return root;
     }

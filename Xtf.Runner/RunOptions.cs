@@ -23,6 +23,9 @@ internal sealed record RunOptions
     /// <summary><c>--logs DIR</c>, already created; null without it.</summary>
     public string? LogsDirectory { get; init; }
 
+    /// <summary>The catalog holds our C# tests and upstream images together: table rows note which an instance is, and upstream logs go to <c>DIR/upstream/</c>.</summary>
+    public bool MarkOrigin { get; init; }
+
     /// <summary>Whether stderr is a terminal: a live progress line is drawn there.</summary>
     public bool Interactive { get; init; }
 }

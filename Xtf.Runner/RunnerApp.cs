@@ -5,6 +5,7 @@ using Xtf.Core.Testing;
 using Xtf.Core.Testing.Benchmarks;
 using Xtf.Core.Testing.Conformance;
 using Xtf.Core.Testing.Reports;
+using Xtf.Core.Testing.Upstream;
 using Xtf.Core.Xen;
 
 namespace Xtf.Runner;
@@ -25,6 +26,7 @@ internal sealed class RunnerApp
     private readonly TextWriter stdout;
     private readonly TextWriter stderr;
     private readonly bool interactive;
+    private readonly Func<string, string?> environment;
 
     private readonly Argument<string[]> conformancePaths = new("PATH")
     {
@@ -39,8 +41,10 @@ internal sealed class RunnerApp
     /// <param name="stdout">Listings, console logs and the results table.</param>
     /// <param name="stderr">Runner errors, and the live progress line when <paramref name="interactive"/>.</param>
     /// <param name="interactive">Whether stderr is a terminal: a progress line is redrawn there with \r. Never when redirected.</param>
-    public RunnerApp(TestCatalog catalog, ITestEngine engine, TextWriter stdout, TextWriter stderr, bool interactive = false)
+    /// <param name="environment">Reads an environment variable (<c>XTF_DIR</c>); null reads none, so tests are not steered by the caller's environment.</param>
+    public RunnerApp(TestCatalog catalog, ITestEngine engine, TextWriter stdout, TextWriter stderr, bool interactive = false, Func<string, string?>? environment = null)
     {
+        this.environment = environment ?? (_ => null);
         this.catalog = catalog;
         this.engine = engine;
         this.stdout = stdout;
@@ -49,8 +53,8 @@ internal sealed class RunnerApp
     }
 
     /// <summary>The app over the services <c>AddXtf()</c> registered.</summary>
-    public static RunnerApp FromServices(IServiceProvider services, TextWriter stdout, TextWriter stderr, bool interactive = false) =>
-        new(services.GetRequiredService<TestCatalog>(), services.GetRequiredService<ITestEngine>(), stdout, stderr, interactive);
+    public static RunnerApp FromServices(IServiceProvider services, TextWriter stdout, TextWriter stderr, bool interactive = false, Func<string, string?>? environment = null) =>
+        new(services.GetRequiredService<TestCatalog>(), services.GetRequiredService<ITestEngine>(), stdout, stderr, interactive, environment);
 
     public int Run(IReadOnlyList<string> args)
     {
@@ -67,6 +71,10 @@ internal sealed class RunnerApp
             return Error(e.Message);
         }
         catch (ConformanceDataException e)
+        {
+            return Error(e.Message);
+        }
+        catch (UpstreamTreeException e)
         {
             return Error(e.Message);
         }
@@ -95,7 +103,7 @@ internal sealed class RunnerApp
         if (args.Count > 0 && args[0] == "info")
             return RunInfo(args.Skip(1).ToList());
         if (args.Count > 0 && args[0] == NewCommand.Name)
-            return new NewCommand(catalog, stdout, stderr, Environment.CurrentDirectory).Run(args.Skip(1).ToList());
+            return new NewCommand(this.catalog, stdout, stderr, Environment.CurrentDirectory).Run(args.Skip(1).ToList());
 
         var cli = new RunCommandLine();
         var root = cli.Build();
@@ -116,6 +124,7 @@ internal sealed class RunnerApp
         if (tokens.FirstOrDefault(t => t.StartsWith('-')) is { } unknown)
             throw new RunnerException($"Unrecognised option '{unknown}'");
 
+        var catalog = Catalog(parse.GetValue(cli.XtfDir), parse.GetValue(cli.Builtin));
         int quiet = parse.GetResult(cli.Quiet)?.IdentifierTokenCount ?? 0;
         var settings = OptionValues.Settings(
             parse.GetResult(cli.Budget) is null ? null : parse.GetValue(cli.Budget),
@@ -124,6 +133,7 @@ internal sealed class RunnerApp
         {
             Fep = OptionValues.Fep(parse.GetValue(cli.Fep)),
             Quirks = OptionValues.ParseQuirks(parse.GetValue(cli.Quirk) ?? []),
+            FirmwareEntry = parse.GetValue(cli.FirmwareEntry),
         };
 
         Shard? shard = parse.GetValue(cli.Shard) is { } shardText ? Shard.Parse(shardText) : null;
@@ -172,6 +182,7 @@ internal sealed class RunnerApp
             Expectations = OptionValues.ReadExpectations(parse.GetValue(cli.Expect), catalog),
             Logfile = OptionValues.ResultsMode(parse.GetValue(cli.ResultsMode), parse.GetValue(cli.LogfileDir), parse.GetValue(cli.LogfilePattern)),
             Interactive = interactive,
+            MarkOrigin = catalog.HasBothOrigins,
         };
 
         // A shard beyond a small selection has nothing to do; that is not an error in a matrix.
@@ -194,6 +205,27 @@ internal sealed class RunnerApp
         }
 
         return exit;
+    }
+
+    /// <summary>
+    /// The tests a run selects from: ours, or with <c>--xtf-dir DIR</c> (else <c>$XTF_DIR</c>) the
+    /// upstream tree's, joined by ours with <c>--builtin</c>. Each info.json upstream's xtf-runner
+    /// would skip is skipped with a warning line on stderr.
+    /// </summary>
+    private TestCatalog Catalog(string? xtfDir, bool builtin)
+    {
+        xtfDir ??= environment("XTF_DIR") is { Length: > 0 } fromEnvironment ? fromEnvironment : null;
+        if (xtfDir is null)
+        {
+            if (builtin)
+                throw new RunnerException("--builtin needs --xtf-dir (or XTF_DIR): our tests are the default selection already");
+            return catalog;
+        }
+
+        var tree = UpstreamTree.Open(xtfDir);
+        foreach (string skipped in tree.Skipped)
+            stderr.WriteLine($"Warning: ignoring {OneLine(skipped)}");
+        return TestCatalog.FromDescriptors(builtin ? [.. catalog.Tests, .. tree.Tests] : tree.Tests);
     }
 
     private int RunConformance(IReadOnlyList<string> args)

@@ -8,6 +8,12 @@ public sealed record RunSettings
     /// <summary>Instructions an instance may retire before it ends as CRASH.</summary>
     public long InstructionBudget { get; init; } = 50_000_000;
 
+    /// <summary>Instructions an upstream image may retire (<c>--xtf-dir</c>): its own tests run longer than ours (XSA-269's loop retires about 2.2e9).</summary>
+    public long UpstreamInstructionBudget { get; init; } = 4_000_000_000;
+
+    /// <summary>HVM upstream images: enter at e_entry with EBX = 0 (the firmware path, pre-PVH libxl) instead of XEN_ELFNOTE_PHYS32_ENTRY with hvm_start_info.</summary>
+    public bool FirmwareEntry { get; init; }
+
     /// <summary>Guest RAM per instance.</summary>
     public ulong MemoryBytes { get; init; } = 128ul << 20;
 

@@ -55,7 +55,7 @@ public static class Selection
         foreach (var arg in others)
         {
             var (env, test, variation) = ParseInstance(catalog, arg);
-            var instances = test.Instances()
+            var instances = catalog.FindAll(test.Name).SelectMany(t => t.Instances())
                 .Where(i => env is null || i.Environment == env)
                 .Where(i => string.IsNullOrEmpty(variation) || i.Variation == variation)
                 .ToList();
@@ -195,10 +195,11 @@ public static class Selection
 
         return
         [
-            .. res.DistinctBy(i => i.Id, StringComparer.Ordinal)
+            .. res.DistinctBy(i => (i.Id, i.Test.Origin))
                 .OrderBy(i => i.Test.Name, StringComparer.Ordinal)
                 .ThenBy(i => GuestEnvironment.Name(i.Environment), StringComparer.Ordinal)
-                .ThenBy(i => i.Variation ?? "", StringComparer.Ordinal),
+                .ThenBy(i => i.Variation ?? "", StringComparer.Ordinal)
+                .ThenBy(i => i.Test.Upstream is null ? 0 : 1),
         ];
     }
 }

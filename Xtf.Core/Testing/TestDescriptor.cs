@@ -1,4 +1,5 @@
 using Xtf.Core.Guest;
+using Xtf.Core.Testing.Upstream;
 using Xtf.Core.Xen;
 
 namespace Xtf.Core.Testing;
@@ -9,17 +10,29 @@ namespace Xtf.Core.Testing;
 /// <param name="Environments">info.json <c>environments</c>, as flags.</param>
 /// <param name="Title">The title line printed after the banner; empty if none.</param>
 /// <param name="Variations">info.json <c>variations</c>, in declaration order; empty for a test without variations.</param>
-/// <param name="Type">The <see cref="TestCase"/> subclass; each instance runs a fresh object of it.</param>
+/// <param name="Type">The <see cref="TestCase"/> subclass; each instance runs a fresh object of it. Null for an upstream image (<see cref="Upstream"/>).</param>
 public sealed record TestDescriptor(
     string Name,
     Category Category,
     Environments Environments,
     string Title,
     IReadOnlyList<string> Variations,
-    Type Type)
+    Type? Type)
 {
     /// <summary>The quirks this test guards against (<see cref="XtfTestAttribute.Guards"/>).</summary>
     public IReadOnlyList<Quirk> Guards { get; init; } = [];
+
+    /// <summary>For a test of an upstream XTF tree (<c>--xtf-dir</c>): where its images and cfg files are. Null for our C# tests.</summary>
+    public UpstreamTest? Upstream { get; init; }
+
+    /// <summary>Where the test comes from: <c>xtf.net</c> (a C# test case) or <c>upstream</c> (an upstream image).</summary>
+    public string Origin => Upstream is null ? BuiltinOrigin : UpstreamOrigin;
+
+    /// <summary><see cref="Origin"/> of our C# test cases.</summary>
+    public const string BuiltinOrigin = "xtf.net";
+
+    /// <summary><see cref="Origin"/> of upstream images.</summary>
+    public const string UpstreamOrigin = "upstream";
 
     /// <summary>All instances of this test: every environment times every variation (or none).</summary>
     public IEnumerable<TestInstance> Instances()

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Xtf.Core.Guest;
+using Xtf.Core.Testing.Upstream;
 using Xtf.Core.Xen;
 
 namespace Xtf.Core.Testing;
@@ -15,8 +16,10 @@ public sealed class TestEngine : ITestEngine
     public InstanceOutcome Run(TestInstance instance, RunSettings? settings = null)
     {
         settings ??= new RunSettings();
+        if (instance.Test.Upstream is not null)
+            return UpstreamEngine.Run(instance, settings);
         var sw = Stopwatch.StartNew();
-        var test = (TestCase)Activator.CreateInstance(instance.Test.Type)!;
+        var test = (TestCase)Activator.CreateInstance(instance.Test.Type!)!;
         var config = new GuestConfig
         {
             Environment = instance.Environment,

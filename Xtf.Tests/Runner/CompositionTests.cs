@@ -36,7 +36,7 @@ public sealed class CompositionTests
                 tests.GetRequiredService<TestCatalog>().Tests.Select(t => t.Type),
                 Is.SupersetOf(RunnerHarness.Catalog.Tests.Select(t => t.Type)));
             Assert.That(
-                testCases.GetRequiredService<TestCatalog>().Tests.Select(t => t.Type.Assembly).Distinct(),
+                testCases.GetRequiredService<TestCatalog>().Tests.Select(t => t.Type!.Assembly).Distinct(),
                 Is.SubsetOf(new[] { typeof(TestCasesAssembly).Assembly }));
         });
     }

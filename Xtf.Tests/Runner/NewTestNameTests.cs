@@ -30,8 +30,8 @@ public sealed class NewTestNameTests
         {
             foreach (var test in catalog.Tests)
             {
-                Assert.That(TestName.ClassName(test.Name), Is.EqualTo(test.Type.Name), test.Name);
-                Assert.That(test.Type.Namespace, Is.EqualTo($"Xtf.TestCases.{test.Type.Name}"), test.Name);
+                Assert.That(TestName.ClassName(test.Name), Is.EqualTo(test.Type!.Name), test.Name);
+                Assert.That(test.Type!.Namespace, Is.EqualTo($"Xtf.TestCases.{test.Type!.Name}"), test.Name);
                 Assert.That(TestName.Problem(test.Name), Is.Null, test.Name);
             }
         });
