@@ -13,9 +13,9 @@ namespace Xtf.Tests.Matrix;
 /// </summary>
 public sealed record MatrixParameters
 {
-    /// <summary>The parameter names this class reads; any other name is a bad parameter (a typo would otherwise be ignored).</summary>
+    /// <summary>The parameter names this class reads (and <c>xtfdir</c>, which the upstream suite reads: <see cref="Upstream.UpstreamImageTests"/>); any other name is a bad parameter (a typo would otherwise be ignored).</summary>
     public static readonly IReadOnlyList<string> Names =
-        ["selection", "environments", "categories", "variations", "quirks", "expect", "fep", "budget", "timeout", "logs", "shard"];
+        ["selection", "environments", "categories", "variations", "quirks", "expect", "fep", "budget", "timeout", "logs", "shard", "xtfdir"];
 
     /// <summary>Today's per-instance instruction budget (a test that needs more is a CRASH).</summary>
     public const long DefaultBudget = 20_000_000;

@@ -89,7 +89,7 @@ public sealed class MatrixParametersTests
     [TestCase("timeout", "1e999", "'1e999' is not a positive number of seconds")]
     [TestCase("shard", "3/2", "Invalid shard '3/2': expected K/N with 1 <= K <= N")]
     [TestCase("expect", "/no/such/file.expect", "cannot read '/no/such/file.expect'")]
-    [TestCase("environment", "hvm64", "unknown parameter (known: selection, environments, categories, variations, quirks, expect, fep, budget, timeout, logs, shard)")]
+    [TestCase("environment", "hvm64", "unknown parameter (known: selection, environments, categories, variations, quirks, expect, fep, budget, timeout, logs, shard, xtfdir)")]
     public void BadValueNamesItsParameter(string name, string value, string reason)
     {
         var e = Assert.Throws<MatrixParameterException>(() => Parse((name, value)))!;

@@ -52,7 +52,7 @@ public static class JUnitReport
     {
         xml.WriteStartElement("testcase");
         xml.WriteAttributeString("name", o.Instance.Id);
-        xml.WriteAttributeString("classname", $"{Categories.Name(o.Instance.Test.Category)}.{o.Instance.Test.Name}");
+        xml.WriteAttributeString("classname", (o.Instance.Test.Upstream is null ? "" : TestDescriptor.UpstreamOrigin + ".") + $"{Categories.Name(o.Instance.Test.Category)}.{o.Instance.Test.Name}");
         xml.WriteAttributeString("time", Seconds(o.Elapsed));
         string result = TestResults.Name(o.Result);
         string message = o.Result == TestResult.Crash && !string.IsNullOrEmpty(o.Diagnostic) ? $"{result}: {o.Diagnostic}" : result;

@@ -35,6 +35,7 @@ public static class JsonReport
             else
                 json.WriteNull("variation");
             json.WriteString("category", Categories.Name(o.Instance.Test.Category));
+            json.WriteString("origin", o.Instance.Test.Origin);
             json.WriteString("result", TestResults.Name(o.Result));
             if (o.Diagnostic is { } d)
                 json.WriteString("diagnostic", d);
