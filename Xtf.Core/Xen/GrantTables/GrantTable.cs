@@ -24,6 +24,15 @@ public sealed class GrantTable(PhysicalMemory memory, IGrantFrameSource source)
     private readonly List<GrantFrame> shared = [];
     private readonly List<GrantFrame> status = [];
 
+    /// <summary>The active entries of this table's references, by reference (absent: act->pin 0).</summary>
+    public Dictionary<uint, ActiveGrant> Active { get; } = [];
+
+    /// <summary>This domain's maptrack: its grant mappings of other (or its own) tables, by handle.</summary>
+    public List<GrantMapping> Maptrack { get; } = [];
+
+    /// <summary>Whether some reference above the reserved ones is pinned (set_version's -EBUSY check).</summary>
+    public bool EntriesInUse => Active.Any(a => a.Key >= GrantLayout.ReservedEntries && a.Value.Pinned);
+
     /// <summary>gt_version (1 from grant_table_init).</summary>
     public int Version { get; private set; } = 1;
 
@@ -207,6 +216,28 @@ public sealed class GrantTable(PhysicalMemory memory, IGrantFrameSource source)
 
         Version = version;
         return 0;
+    }
+
+    /// <summary>The v1 entry or the v2 header of <paramref name="reference"/>: (flags, domid), and the full-page frame.</summary>
+    public (ushort Flags, ushort Domid, ulong Frame) ReadEntry(uint reference)
+    {
+        int o = (int)reference * (Version == 1 ? GrantLayout.EntryV1Size : GrantLayout.EntryV2Size);
+        return Version == 1
+            ? (ReadU16(shared, o), ReadU16(shared, o + 2), ReadU32(shared, o + 4))
+            : (ReadU16(shared, o), ReadU16(shared, o + 2), ReadU64(shared, o + 8));
+    }
+
+    /// <summary>The status word of <paramref name="reference"/>: the v1 entry's flags, or the v2 status frame's grant_status_t.</summary>
+    public ushort ReadStatus(uint reference) =>
+        Version == 1 ? ReadU16(shared, (int)reference * GrantLayout.EntryV1Size) : ReadU16(status, (int)reference * GrantLayout.StatusSize);
+
+    /// <summary>Writes the status word of <paramref name="reference"/> (see <see cref="ReadStatus"/>).</summary>
+    public void WriteStatus(uint reference, ushort value)
+    {
+        if (Version == 1)
+            WriteU16(shared, (int)reference * GrantLayout.EntryV1Size, value);
+        else
+            WriteU16(status, (int)reference * GrantLayout.StatusSize, value);
     }
 
     private ushort ReadU16(List<GrantFrame> frames, int offset)

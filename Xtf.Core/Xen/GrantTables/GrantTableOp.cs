@@ -31,6 +31,9 @@ internal static class GrantTableOp
             GnttabOp.SetVersion => SetVersion(ctx, gt, a.A2),
             GnttabOp.GetStatusFrames => GetStatusFrames(ctx, gt, a.A2, count),
             GnttabOp.GetVersion => GetVersion(ctx, gt, a.A2),
+            GnttabOp.MapGrantRef when ctx is Pv.PvDomain pv => GrantMapOp.Map(pv, a.A2, count),
+            GnttabOp.UnmapGrantRef when ctx is Pv.PvDomain pv => GrantMapOp.Unmap(pv, a.A2, count, replace: false),
+            GnttabOp.UnmapAndReplace when ctx is Pv.PvDomain pv => GrantMapOp.Unmap(pv, a.A2, count, replace: true),
             _ => -XenErrno.ENOSYS,
         };
     }
@@ -136,7 +139,7 @@ internal static class GrantTableOp
         if (!ctx.Guest.TryReadUInt32(uop, out uint version))
             return -XenErrno.EFAULT;
         long rc = version is 1 or 2
-            ? version > GrantTable.MaxVersion ? -XenErrno.ENOSYS : gt.SetVersion((int)version, entriesInUse: false)
+            ? version > GrantTable.MaxVersion ? -XenErrno.ENOSYS : gt.SetVersion((int)version, gt.EntriesInUse)
             : -XenErrno.EINVAL;
         Span<byte> b = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(b, (uint)gt.Version);

@@ -32,7 +32,9 @@ public sealed partial class PvMemoryManager
     internal void PutFromL1e(ulong l1e)
     {
         ulong mfn = Pte.Mfn(l1e);
-        if ((l1e & Pte.Present) == 0 || !Frames.IsGuests(mfn))
+        // A grant mapping's references belong to the grant (map_grant_ref took them and
+        // unmap_grant_ref gives them back); Xen refuses to drop them implicitly.
+        if ((l1e & Pte.Present) == 0 || (l1e & Pte.GntTab) != 0 || !Frames.IsGuests(mfn))
             return;
         Frames.RemoveMapping(mfn);
         if ((l1e & Pte.Rw) != 0)
@@ -95,7 +97,7 @@ public sealed partial class PvMemoryManager
     }
 
     /// <summary>adjust_guest_l1e (pv64): a kernel mapping (U clear) gets U and _PAGE_GUEST_KERNEL; a user mapping gets U and G.</summary>
-    private ulong AdjustL1e(ulong l1e)
+    internal ulong AdjustL1e(ulong l1e)
     {
         if ((l1e & Pte.Present) == 0 || Compat)
             return l1e;
