@@ -24,7 +24,7 @@ internal static class GrantMapOp
     /// <summary>The grants of dom0's table as we see them: it exists and has INITIAL_NR_GRANT_FRAMES of v1 entries, none granted to us.</summary>
     private const uint Dom0Entries = 4096 / GrantLayout.EntryV1Size;
 
-    public static long Map(PvDomain pv, ulong uop, uint count)
+    public static long Map(IHypercallContext pv, PvMemoryManager mmu, ulong uop, uint count)
     {
         if (!GuestHandle.Okay(pv, uop, (ulong)count * MapSize))
             return -XenErrno.EFAULT;
@@ -34,7 +34,7 @@ internal static class GrantMapOp
             ulong at = uop + ((ulong)i * MapSize);
             if (!pv.Guest.TryRead(at, op))
                 return -XenErrno.EFAULT;
-            MapOne(pv, op);
+            MapOne(pv, mmu, op);
             if (!pv.Guest.TryWrite(at, op))
                 return -XenErrno.EFAULT;
         }
@@ -42,7 +42,7 @@ internal static class GrantMapOp
         return 0;
     }
 
-    public static long Unmap(PvDomain pv, ulong uop, uint count, bool replace)
+    public static long Unmap(IHypercallContext pv, PvMemoryManager mmu, ulong uop, uint count, bool replace)
     {
         if (!GuestHandle.Okay(pv, uop, (ulong)count * UnmapSize))
             return -XenErrno.EFAULT;
@@ -57,26 +57,26 @@ internal static class GrantMapOp
             ulong second = BinaryPrimitives.ReadUInt64LittleEndian(op.AsSpan(8));
             uint handle = BinaryPrimitives.ReadUInt32LittleEndian(op.AsSpan(16));
             short status = replace
-                ? UnmapOne(pv, host, devBusAddr: 0, newAddr: second, handle, replace: true)
-                : UnmapOne(pv, host, devBusAddr: second, newAddr: 0, handle, replace: false);
+                ? UnmapOne(pv, mmu, host, devBusAddr: 0, newAddr: second, handle, replace: true)
+                : UnmapOne(pv, mmu, host, devBusAddr: second, newAddr: 0, handle, replace: false);
             BinaryPrimitives.WriteInt16LittleEndian(b, status);
             if (!pv.Guest.TryWrite(at + 20, b))
                 return -XenErrno.EFAULT;
         }
 
         // gnttab_flush_tlb after the batch: the old translations of the unmapped addresses go.
-        pv.Mmu.FlushTlb();
+        mmu.FlushTlb();
         return 0;
     }
 
     /// <summary>map_grant_ref for one request, writing status, and on success handle and dev_bus_addr.</summary>
-    private static void MapOne(PvDomain pv, byte[] op)
+    private static void MapOne(IHypercallContext pv, PvMemoryManager mmu, byte[] op)
     {
         ulong hostAddr = BinaryPrimitives.ReadUInt64LittleEndian(op);
         uint flags = BinaryPrimitives.ReadUInt32LittleEndian(op.AsSpan(8));
         uint reference = BinaryPrimitives.ReadUInt32LittleEndian(op.AsSpan(12));
         ushort dom = BinaryPrimitives.ReadUInt16LittleEndian(op.AsSpan(16));
-        short status = MapCore(pv, hostAddr, flags, reference, dom, out uint handle, out ulong mfn);
+        short status = MapCore(pv, mmu, hostAddr, flags, reference, dom, out uint handle, out ulong mfn);
         BinaryPrimitives.WriteInt16LittleEndian(op.AsSpan(18), status);
         if (status == GntSt.Okay)
         {
@@ -85,7 +85,7 @@ internal static class GrantMapOp
         }
     }
 
-    private static short MapCore(PvDomain pv, ulong hostAddr, uint flags, uint reference, ushort dom, out uint handle, out ulong mfn)
+    private static short MapCore(IHypercallContext pv, PvMemoryManager mmu, ulong hostAddr, uint flags, uint reference, ushort dom, out uint handle, out ulong mfn)
     {
         handle = 0;
         mfn = 0;
@@ -120,7 +120,7 @@ internal static class GrantMapOp
         {
             ulong gfn = rgt.ReadEntry(reference).Frame;
             // get_paged_frame: for PV the gfn is the mfn; it must be a page of the granting domain.
-            if (!pv.Mmu.Frames.IsGuests(gfn))
+            if (!mmu.Frames.IsGuests(gfn))
             {
                 if (pinStatus)
                     ReduceStatus(rgt, reference, act, ro);
@@ -139,7 +139,7 @@ internal static class GrantMapOp
         short result = GntSt.Okay;
         if (device && !ro)
         {
-            if (pv.Mmu.GetPageType(mfn, PageType.Writable) != 0)
+            if (mmu.GetPageType(mfn, PageType.Writable) != 0)
                 result = GntSt.GeneralError;
             else
                 typecnt++;
@@ -150,7 +150,7 @@ internal static class GrantMapOp
             // gnttab_host_mapping_get_page_type: a writable host mapping by a PV domain.
             if (!ro)
             {
-                if (pv.Mmu.GetPageType(mfn, PageType.Writable) != 0)
+                if (mmu.GetPageType(mfn, PageType.Writable) != 0)
                     result = GntSt.GeneralError;
                 else
                     typecnt++;
@@ -158,7 +158,7 @@ internal static class GrantMapOp
 
             if (result == GntSt.Okay)
             {
-                result = CreatePvMapping(pv, hostAddr, mfn, flags);
+                result = CreatePvMapping(pv, mmu, hostAddr, mfn, flags);
                 hostCreated = result == GntSt.Okay;
             }
         }
@@ -166,9 +166,9 @@ internal static class GrantMapOp
         if (result != GntSt.Okay)
         {
             if (hostCreated)
-                ReplacePvMapping(pv, hostAddr, mfn, 0, flags);
+                ReplacePvMapping(pv, mmu, hostAddr, mfn, 0, flags);
             for (; typecnt > 0; typecnt--)
-                pv.Mmu.PutPageType(mfn);
+                mmu.PutPageType(mfn);
             Pin(act, flags, -1);
             ReduceStatus(rgt, reference, act, ro);
             if (!act.Pinned)
@@ -191,7 +191,7 @@ internal static class GrantMapOp
     }
 
     /// <summary>unmap_common plus unmap_common_complete for one request.</summary>
-    private static short UnmapOne(PvDomain pv, ulong hostAddr, ulong devBusAddr, ulong newAddr, uint handle, bool replace)
+    private static short UnmapOne(IHypercallContext pv, PvMemoryManager mmu, ulong hostAddr, ulong devBusAddr, ulong newAddr, uint handle, bool replace)
     {
         var lgt = pv.Domain.GrantTable;
         if (handle >= lgt.Maptrack.Count || lgt.Maptrack[(int)handle].Flags == 0)
@@ -208,7 +208,7 @@ internal static class GrantMapOp
         uint done = 0;
         if (hostAddr != 0 && (flags & GntMap.HostMap) != 0)
         {
-            short rc = ReplacePvMapping(pv, hostAddr, mfn, replace ? newAddr : 0, flags);
+            short rc = ReplacePvMapping(pv, mmu, hostAddr, mfn, replace ? newAddr : 0, flags);
             if (rc != GntSt.Okay)
                 return rc;
             map.Flags &= ~GntMap.HostMap;
@@ -230,14 +230,14 @@ internal static class GrantMapOp
         if ((done & GntMap.DeviceMap) != 0)
         {
             if (!ro)
-                pv.Mmu.PutPageType(mfn);
+                mmu.PutPageType(mfn);
             Pin(act, GntMap.DeviceMap | (done & GntMap.Readonly), -1);
         }
 
         if ((done & GntMap.HostMap) != 0)
         {
             if (!ro)
-                pv.Mmu.PutPageType(mfn);
+                mmu.PutPageType(mfn);
             Pin(act, GntMap.HostMap | (done & GntMap.Readonly), -1);
         }
 
@@ -312,7 +312,7 @@ internal static class GrantMapOp
     }
 
     /// <summary>The L1 entry <paramref name="addr"/> names: the machine address of an L1 slot (contains_pte, 8-byte aligned) or the slot mapping a linear address; it must be one of the guest's frames typed L1.</summary>
-    private static bool TryLocate(PvDomain pv, ulong addr, bool containsPte, out ulong l1, out int slot)
+    private static bool TryLocate(IHypercallContext pv, PvMemoryManager mmu, ulong addr, bool containsPte, out ulong l1, out int slot)
     {
         l1 = 0;
         slot = 0;
@@ -327,23 +327,23 @@ internal static class GrantMapOp
         {
             if (!pv.Is64Bit && addr != (uint)addr)
                 return false;
-            if (!pv.Mmu.TryFindL1(addr, out l1, out slot))
+            if (!mmu.TryFindL1(addr, out l1, out slot))
                 return false;
         }
 
-        return pv.Mmu.Frames.Owner(l1) == FrameOwner.Guest && pv.Mmu.Frames.Type(l1) == PageType.L1;
+        return mmu.Frames.Owner(l1) == FrameOwner.Guest && mmu.Frames.Type(l1) == PageType.L1;
     }
 
     /// <summary>create_grant_pv_mapping: writes the grant PTE (adjusted as adjust_guest_l1e does) and drops the old entry's references.</summary>
-    private static short CreatePvMapping(PvDomain pv, ulong addr, ulong mfn, uint flags)
+    private static short CreatePvMapping(IHypercallContext pv, PvMemoryManager mmu, ulong addr, ulong mfn, uint flags)
     {
-        if (!TryLocate(pv, addr, (flags & GntMap.ContainsPte) != 0, out ulong l1, out int slot))
+        if (!TryLocate(pv, mmu, addr, (flags & GntMap.ContainsPte) != 0, out ulong l1, out int slot))
             return GntSt.GeneralError;
-        ulong nl1e = pv.Mmu.AdjustL1e((mfn << 12) | GrantPteFlags(flags));
+        ulong nl1e = mmu.AdjustL1e((mfn << 12) | GrantPteFlags(flags));
         ulong entry = (l1 << 12) + ((ulong)slot * 8);
-        ulong ol1e = pv.Cpu.ReadPhysical(entry, 8);
-        pv.Cpu.WritePhysical(entry, 8, nl1e);
-        pv.Mmu.PutFromL1e(ol1e);
+        ulong ol1e = mmu.Context.Cpu.ReadPhysical(entry, 8);
+        mmu.Context.Cpu.WritePhysical(entry, 8, nl1e);
+        mmu.PutFromL1e(ol1e);
         return GntSt.Okay;
     }
 
@@ -354,7 +354,7 @@ internal static class GrantMapOp
     /// <paramref name="newAddr"/>, which is emptied. On failure a stolen entry's references are
     /// dropped.
     /// </summary>
-    private static short ReplacePvMapping(PvDomain pv, ulong addr, ulong mfn, ulong newAddr, uint flags)
+    private static short ReplacePvMapping(IHypercallContext pv, PvMemoryManager mmu, ulong addr, ulong mfn, ulong newAddr, uint flags)
     {
         bool containsPte = (flags & GntMap.ContainsPte) != 0;
         ulong grantFlags = GrantPteFlags(flags);
@@ -368,27 +368,27 @@ internal static class GrantMapOp
         if (newAddr != 0)
         {
             // steal_linear_address.
-            if (!TryLocate(pv, newAddr, false, out ulong nl1, out int nslot))
+            if (!TryLocate(pv, mmu, newAddr, false, out ulong nl1, out int nslot))
                 return GntSt.GeneralError;
             ulong at = (nl1 << 12) + ((ulong)nslot * 8);
-            nl1e = pv.Cpu.ReadPhysical(at, 8);
-            pv.Cpu.WritePhysical(at, 8, 0);
+            nl1e = mmu.Context.Cpu.ReadPhysical(at, 8);
+            mmu.Context.Cpu.WritePhysical(at, 8, 0);
         }
 
         short rc = GntSt.GeneralError;
-        if (TryLocate(pv, addr, containsPte, out ulong l1, out int slot))
+        if (TryLocate(pv, mmu, addr, containsPte, out ulong l1, out int slot))
         {
             ulong entry = (l1 << 12) + ((ulong)slot * 8);
-            ulong ol1e = pv.Cpu.ReadPhysical(entry, 8);
+            ulong ol1e = mmu.Context.Cpu.ReadPhysical(entry, 8);
             if (Pte.Mfn(ol1e) == mfn && ((ol1e ^ grantFlags) & (Pte.Present | Pte.Rw)) == 0)
             {
-                pv.Cpu.WritePhysical(entry, 8, nl1e);
+                mmu.Context.Cpu.WritePhysical(entry, 8, nl1e);
                 rc = GntSt.Okay;
             }
         }
 
         if (rc != GntSt.Okay)
-            pv.Mmu.PutFromL1e(nl1e);
+            mmu.PutFromL1e(nl1e);
         return rc;
     }
 }

@@ -31,9 +31,9 @@ internal static class GrantTableOp
             GnttabOp.SetVersion => SetVersion(ctx, gt, a.A2),
             GnttabOp.GetStatusFrames => GetStatusFrames(ctx, gt, a.A2, count),
             GnttabOp.GetVersion => GetVersion(ctx, gt, a.A2),
-            GnttabOp.MapGrantRef when ctx is Pv.PvDomain pv => GrantMapOp.Map(pv, a.A2, count),
-            GnttabOp.UnmapGrantRef when ctx is Pv.PvDomain pv => GrantMapOp.Unmap(pv, a.A2, count, replace: false),
-            GnttabOp.UnmapAndReplace when ctx is Pv.PvDomain pv => GrantMapOp.Unmap(pv, a.A2, count, replace: true),
+            GnttabOp.MapGrantRef when ctx is Pv.PvDomain pv => GrantMapOp.Map(pv, pv.Mmu, a.A2, count),
+            GnttabOp.UnmapGrantRef when ctx is Pv.PvDomain pv => GrantMapOp.Unmap(pv, pv.Mmu, a.A2, count, replace: false),
+            GnttabOp.UnmapAndReplace when ctx is Pv.PvDomain pv => GrantMapOp.Unmap(pv, pv.Mmu, a.A2, count, replace: true),
             _ => -XenErrno.ENOSYS,
         };
     }
