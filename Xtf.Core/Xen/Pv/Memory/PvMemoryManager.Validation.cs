@@ -32,9 +32,9 @@ public sealed partial class PvMemoryManager
     internal void PutFromL1e(ulong l1e)
     {
         ulong mfn = Pte.Mfn(l1e);
-        // A grant mapping's references belong to the grant (map_grant_ref took them and
-        // unmap_grant_ref gives them back); Xen refuses to drop them implicitly.
-        if ((l1e & Pte.Present) == 0 || (l1e & Pte.GntTab) != 0 || !Frames.IsGuests(mfn))
+        // A grant PTE's references (taken by map_grant_ref) go too: Xen's debug build then
+        // also injects #GP ("Attempt to implicitly unmap a grant PTE"), which is not modelled.
+        if ((l1e & Pte.Present) == 0 || !Frames.IsGuests(mfn))
             return;
         Frames.RemoveMapping(mfn);
         if ((l1e & Pte.Rw) != 0)
