@@ -1,6 +1,8 @@
 using Xtf.Core.Machine;
 using Xtf.Core.Xen.Console;
 using Xtf.Core.Xen.Events;
+using Xtf.Core.Xen.GrantTables;
+using Xtf.Core.Xen.Xenstore;
 
 namespace Xtf.Core.Xen;
 
@@ -16,7 +18,14 @@ public sealed class DomainState
     /// <summary>The backend's port in dom0 for our console channel (xenconsoled's local port).</summary>
     public const uint ConsoleBackendPort = 1;
 
-    private DomainState(ushort id) => Id = id;
+    /// <summary>The backend's port in dom0 for our xenstore channel (xenstored's local port).</summary>
+    public const uint StoreBackendPort = 2;
+
+    private DomainState(ushort id, GrantTable grantTable)
+    {
+        Id = id;
+        GrantTable = grantTable;
+    }
 
     /// <summary>The domain id (<see cref="DomainId.FirstGuest"/>, 1).</summary>
     public ushort Id { get; }
@@ -27,18 +36,24 @@ public sealed class DomainState
     /// <summary>d->arch.hvm.params.</summary>
     public ulong[] HvmParams { get; } = new ulong[HvmParamCount];
 
+    /// <summary>The domain's grant table (d->grant_table).</summary>
+    public GrantTable GrantTable { get; }
+
+    /// <summary>The xenstore backend (xenstored's side of the xenstore page).</summary>
+    public XenstoreBackend? Xenstore { get; private set; }
+
     /// <summary>The PV console ring backend (xenconsoled's side of the console page).</summary>
     public ConsoleRing? Console { get; private set; }
 
     /// <summary>
     /// libxl's build for an HVM guest: the special pages (xenstore, console) at the top of RAM,
-    /// zeroed; the xenstore channel unbound to dom0 (no xenstored here) and the console channel
-    /// bound to the backend, allocated in that order; the four params published.
+    /// zeroed; the xenstore and console channels bound to their backends (xenstored introduces
+    /// the domain and binds its end), allocated in that order; the four params published.
     /// </summary>
     public static DomainState CreateHvm(PhysicalMemory memory)
     {
         ulong storeFrame = memory.FrameCount - 2, consoleFrame = memory.FrameCount - 1;
-        var d = Create(memory, storeFrame, consoleFrame, out long storePort, out long consolePort);
+        var d = Create(memory, storeFrame, consoleFrame, new UnplacedGrantFrames(), out long storePort, out long consolePort);
         d.HvmParams[HvmParam.StorePfn] = storeFrame;
         d.HvmParams[HvmParam.StoreEvtchn] = (ulong)storePort;
         d.HvmParams[HvmParam.ConsolePfn] = consoleFrame;
@@ -48,25 +63,29 @@ public sealed class DomainState
 
     /// <summary>
     /// The same for a PV guest, whose builder chose the two frames; their mfns and ports go into
-    /// start_info (<see cref="StorePort"/>, <see cref="Console"/>).
+    /// start_info (<see cref="StorePort"/>, <see cref="Console"/>). Its grant-table pages come
+    /// from <paramref name="grantFrames"/> (hypervisor frames shared with the guest).
     /// </summary>
-    public static DomainState CreatePv(PhysicalMemory memory, ulong storeFrame, ulong consoleFrame) =>
-        Create(memory, storeFrame, consoleFrame, out _, out _);
+    public static DomainState CreatePv(PhysicalMemory memory, ulong storeFrame, ulong consoleFrame, IGrantFrameSource grantFrames) =>
+        Create(memory, storeFrame, consoleFrame, grantFrames, out _, out _);
 
-    /// <summary>The xenstore event channel (unbound to dom0).</summary>
+    /// <summary>The xenstore event channel (bound to the xenstore backend).</summary>
     public uint StorePort { get; private set; }
 
     /// <summary>The console event channel (bound to the backend).</summary>
     public uint ConsolePort { get; private set; }
 
-    private static DomainState Create(PhysicalMemory memory, ulong storeFrame, ulong consoleFrame, out long storePort, out long consolePort)
+    private static DomainState Create(PhysicalMemory memory, ulong storeFrame, ulong consoleFrame, IGrantFrameSource grantFrames, out long storePort, out long consolePort)
     {
-        var d = new DomainState(DomainId.FirstGuest);
+        var d = new DomainState(DomainId.FirstGuest, new GrantTable(memory, grantFrames));
         memory.Write(storeFrame << 12, new byte[PhysicalMemory.FrameSize]);
         memory.Write(consoleFrame << 12, new byte[PhysicalMemory.FrameSize]);
         var ring = new ConsoleRing(memory, consoleFrame);
         d.Console = ring;
-        storePort = d.EventChannels.AllocUnbound(DomainId.Dom0);
+        var store = new XenstoreBackend(memory, storeFrame, d.Id, d.EventChannels);
+        d.Xenstore = store;
+        storePort = d.EventChannels.BindToBackend(DomainId.Dom0, StoreBackendPort, store.Notify);
+        store.Port = (uint)storePort;
         consolePort = d.EventChannels.BindToBackend(DomainId.Dom0, ConsoleBackendPort, ring.Notify);
         d.StorePort = (uint)storePort;
         d.ConsolePort = (uint)consolePort;

@@ -92,6 +92,8 @@ public static class XenErrno
     public const int ENOENT = 2;
     /// <summary>XEN_ESRCH: no such domain or vCPU.</summary>
     public const int ESRCH = 3;
+    /// <summary>XEN_ENOMEM: out of memory.</summary>
+    public const int ENOMEM = 12;
     /// <summary>XEN_EACCES: permission denied.</summary>
     public const int EACCES = 13;
     /// <summary>XEN_EFAULT: a guest buffer could not be copied to or from.</summary>
@@ -108,6 +110,8 @@ public static class XenErrno
     public const int ENOSPC = 28;
     /// <summary>XEN_EDOM: argument out of domain.</summary>
     public const int EDOM = 33;
+    /// <summary>XEN_ERANGE: result out of range (e.g. a grant entry v1 cannot represent).</summary>
+    public const int ERANGE = 34;
     /// <summary>XEN_ENOSYS: no such hypercall or sub-operation.</summary>
     public const int ENOSYS = 38;
     /// <summary>XEN_ENOBUFS: no buffer space available.</summary>

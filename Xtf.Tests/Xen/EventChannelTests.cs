@@ -78,12 +78,12 @@ public sealed class EventChannelTests
         }
 
         /// <summary>
-        /// evtchn_send: an unbound port drops the event (0); an interdomain port notifies the
+        /// evtchn_send: an interdomain port notifies the
         /// remote end (0); a reserved, free or out-of-range port is -EINVAL.
         /// </summary>
         private void Send()
         {
-            Expect("send on the xenstore port (unbound: dropped)", SendOn(StorePort), 0);
+            Expect("send on the xenstore port (the xenstore backend)", SendOn(StorePort), 0);
             Expect("send on the console port", SendOn(ConsolePort), 0);
             Expect("send on reserved port 0", SendOn(0), -XenErrno.EINVAL);
             Expect("send on free port 10", SendOn(10), -XenErrno.EINVAL);
@@ -115,8 +115,9 @@ public sealed class EventChannelTests
             Expect("... u.interdomain.dom", console.Dom, DomainId.Dom0);
             Expect("... u.interdomain.port", console.Port, DomainState.ConsoleBackendPort);
             var store = QueryStatus(DomainId.FirstGuest, StorePort);
-            Expect("status of the xenstore port", store.Status, (long)EventChannelStatus.Unbound);
-            Expect("... u.unbound.dom", store.Dom, DomainId.Dom0);
+            Expect("status of the xenstore port (xenstored bound it: XTF's xenstore_init needs interdomain)", store.Status, (long)EventChannelStatus.Interdomain);
+            Expect("... u.interdomain.dom", store.Dom, DomainId.Dom0);
+            Expect("... u.interdomain.port", store.Port, DomainState.StoreBackendPort);
             Expect("status of reserved port 0", QueryStatus(DomainId.Self, 0).Status, (long)EventChannelStatus.Closed);
             Expect("status of free port 63", QueryStatus(DomainId.Self, 63).Status, (long)EventChannelStatus.Closed);
             Expect("status of port 64, beyond bucket 0", QueryStatus(DomainId.Self, 64).Rc, -XenErrno.EINVAL);

@@ -44,7 +44,7 @@ public sealed class MemoryOpTests
         Assert.That(AddToPhysmap(d, DomainId.Self, 0, 0, Gpfn, cmd: 7 | (0x10000ul << 6)), Is.EqualTo(-XenErrno.EDOM));
     }
 
-    /// <summary>Order of add_to_physmap's checks: copy (-EFAULT), the foreign space (-ENOSYS), the domain (-ESRCH / -EPERM for dom0), then the space: shared_info needs idx 0 and other spaces have no frame here (-EINVAL), and the gpfn must be RAM (-EINVAL).</summary>
+    /// <summary>Order of add_to_physmap's checks: copy (-EFAULT), the foreign space (-ENOSYS), the domain (-ESRCH / -EPERM for dom0), then the space: shared_info needs idx 0 and gmfn (2) has no frame here (-EINVAL), and the gpfn must be RAM (-EINVAL).</summary>
     [Test]
     public void AddToPhysmapErrorPaths()
     {
@@ -54,7 +54,7 @@ public sealed class MemoryOpTests
         Assert.That(AddToPhysmap(d, 5, 0, 0, Gpfn), Is.EqualTo(-XenErrno.ESRCH));
         Assert.That(AddToPhysmap(d, DomainId.Dom0, 0, 0, Gpfn), Is.EqualTo(-XenErrno.EPERM));
         Assert.That(AddToPhysmap(d, DomainId.Self, 0, 1, Gpfn), Is.EqualTo(-XenErrno.EINVAL));
-        Assert.That(AddToPhysmap(d, DomainId.Self, 1, 0, Gpfn), Is.EqualTo(-XenErrno.EINVAL));
+        Assert.That(AddToPhysmap(d, DomainId.Self, 2, 0, Gpfn), Is.EqualTo(-XenErrno.EINVAL));
         Assert.That(AddToPhysmap(d, DomainId.Self, 0, 0, 0xFFFFF), Is.EqualTo(-XenErrno.EINVAL));
         Assert.That(d.Domain.EventChannels.SharedInfo, Is.Null);
     }

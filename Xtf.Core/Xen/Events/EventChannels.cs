@@ -161,6 +161,13 @@ public sealed class EventChannels
         }
     }
 
+    /// <summary>The remote end of an interdomain port (a backend) notifying us: evtchn_send from its side raises our port; any other port is left alone.</summary>
+    public void RaiseFromRemote(uint port)
+    {
+        if (IsValid(port) && channels[port].State == ChannelState.Interdomain)
+            Raise(port);
+    }
+
     /// <summary>send_guest_vcpu_virq / send_guest_global_virq: raises the port bound to the VIRQ, if any.</summary>
     public void RaiseVirq(uint virq)
     {

@@ -36,7 +36,8 @@ internal static class MemoryOp
     /// then xenmem_add_to_physmap: a PV domain (not translated) -EACCES; shared_info needs idx 0
     /// (else no frame: -EINVAL). The frame at gpfn becomes shared_info, and its format is latched
     /// from the caller's mode (hvm_latch_shinfo_size). Here gpfn must be a RAM frame (-EINVAL
-    /// otherwise); the other spaces are not implemented (-EINVAL, as a space with no frame).
+    /// otherwise); grant_table frames as <see cref="AddGrantFrameToPhysmap"/>; the other spaces
+    /// are not implemented (-EINVAL, as a space with no frame).
     /// </summary>
     private static long AddToPhysmapCall(IHypercallContext ctx, ulong startExtent, ulong arg)
     {
@@ -56,6 +57,8 @@ internal static class MemoryOp
             return -XenErrno.EACCES;
         ulong idx = wide ? BinaryPrimitives.ReadUInt64LittleEndian(s.AsSpan(8)) : BinaryPrimitives.ReadUInt32LittleEndian(s.AsSpan(8));
         ulong gpfn = wide ? BinaryPrimitives.ReadUInt64LittleEndian(s.AsSpan(16)) : BinaryPrimitives.ReadUInt32LittleEndian(s.AsSpan(12));
+        if (space == SpaceGrantTable)
+            return AddGrantFrameToPhysmap(ctx, idx, gpfn);
         if (space != SpaceSharedInfo || idx != 0)
             return -XenErrno.EINVAL;
         var cpu = ctx.Guest.Cpu;
@@ -69,6 +72,40 @@ internal static class MemoryOp
         for (ulong off = 0; off < 4096; off += 8)
             cpu.WritePhysical((gpfn << 12) + off, 8, channels.SharedInfo is { } old ? cpu.ReadPhysical(old.Page + off, 8) : 0);
         channels.Attach(new SharedInfoEvents(cpu, gpfn << 12, compat: !wide));
+        return 0;
+    }
+
+    /// <summary>
+    /// xenmem_add_to_physmap_one, XENMAPSPACE_grant_table (xen/arch/x86/mm.c, then
+    /// gnttab_map_frame in xen/common/grant_table.c): idx names shared frame idx, or with
+    /// XENMAPIDX_grant_table_status under v2 status frame idx &amp; ~that bit; a shared index the
+    /// table does not have yet grows it (up to max_grant_frames), a status index grows it to the
+    /// shared frames that index needs; an index still out of range is -EINVAL. The frame then
+    /// appears at gpfn (here: a RAM frame, else -EINVAL).
+    /// </summary>
+    private static long AddGrantFrameToPhysmap(IHypercallContext ctx, ulong idx, ulong gpfn)
+    {
+        if (gpfn >= ctx.Guest.Cpu.Memory.FrameCount)
+            return -XenErrno.EINVAL;
+        var gt = ctx.Domain.GrantTable;
+        bool isStatus = gt.Version == 2 && (idx & GrantTables.GrantLayout.MapIdxStatus) != 0;
+        if (isStatus)
+            idx &= ~GrantTables.GrantLayout.MapIdxStatus;
+        // The index is an unsigned int in gnttab_map_frame's callees.
+        idx = (uint)idx;
+        int have = isStatus ? gt.StatusFrameCount : gt.FrameCount;
+        if (idx >= (ulong)have)
+        {
+            long grant = isStatus ? GrantTables.GrantTable.GrantFramesFor((int)Math.Min(idx + 1, int.MaxValue / 2048)) : (long)idx + 1;
+            if (grant <= GrantTables.GrantTable.MaxGrantFrames)
+                gt.Grow((int)grant);
+            have = isStatus ? gt.StatusFrameCount : gt.FrameCount;
+            if (idx >= (ulong)have)
+                return -XenErrno.EINVAL;
+        }
+
+        var frame = isStatus ? gt.StatusFrame((int)idx) : gt.SharedFrame((int)idx);
+        gt.Place(frame, gpfn);
         return 0;
     }
 }

@@ -51,7 +51,7 @@ public static class PvDomainBuilder
             throw new InvalidOperationException("the PV start-of-day area does not fit the guest");
 
         WriteP2m(memory, mfnList, n, entrySize);
-        d.Domain = DomainState.CreatePv(memory, store >> 12, console >> 12);
+        d.Domain = DomainState.CreatePv(memory, store >> 12, console >> 12, new PvGrantFrames(frames, d.Mmu.Frames));
 
         // The hypervisor's frames: shared_info, GDT, TSS, stack, and its page-table slots.
         d.SharedInfoMfn = frames.Allocate();

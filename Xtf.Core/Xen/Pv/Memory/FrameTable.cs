@@ -45,7 +45,8 @@ public sealed class FrameTable
     private readonly bool[] pinned;
     private readonly bool[] paeXenL2;
     private readonly ulong guestFrames;
-    private ulong sharedInfoMfn = ulong.MaxValue;
+    private readonly HashSet<ulong> shared = [];
+    private readonly Dictionary<ulong, int> sharedMappings = [];
 
     /// <summary>A frame table of <paramref name="frameCount"/> machine frames: those below <paramref name="guestFrames"/> are the guest's, the rest Xen's until <see cref="ShareWithGuest"/> shares one.</summary>
     public FrameTable(ulong frameCount, ulong guestFrames)
@@ -58,17 +59,48 @@ public sealed class FrameTable
     }
 
     /// <summary>
-    /// share_xen_page_with_guest(SHARE_rw) for the shared_info frame, which the builder allocates
-    /// after the table exists: "the incremented type count pins as writable", so the guest may
-    /// map it writable (update_va_mapping) and never retype it.
+    /// share_xen_page_with_guest(SHARE_rw) for a hypervisor frame the guest may map (shared_info,
+    /// which the builder allocates after the table exists; grant-table frames): "the incremented
+    /// type count pins as writable", so the guest may map it writable (update_va_mapping) and
+    /// never retype it.
     /// </summary>
     public void ShareWithGuest(ulong mfn)
     {
         if (!IsValid(mfn) || mfn < guestFrames)
             throw new ArgumentOutOfRangeException(nameof(mfn), "only a hypervisor frame can be shared with the guest");
-        sharedInfoMfn = mfn;
+        shared.Add(mfn);
         types[mfn] = PageType.Writable;
         counts[mfn] = 1;
+    }
+
+    /// <summary>
+    /// put_page_alloc_ref then the count_info check of gnttab_unpopulate_status_frames: a shared
+    /// frame that some L1 entry still maps keeps its reference and stays the guest's (false);
+    /// otherwise it is the hypervisor's again (page_set_owner(pg, NULL)).
+    /// </summary>
+    public bool TryUnshare(ulong mfn)
+    {
+        if (!shared.Contains(mfn) || MappingCount(mfn) != 0)
+            return false;
+        shared.Remove(mfn);
+        counts[mfn] = 0;
+        types[mfn] = PageType.None;
+        return true;
+    }
+
+    /// <summary>The guest's L1 entries that map shared hypervisor frame <paramref name="mfn"/> (the general references they hold); 0 for other frames.</summary>
+    public int MappingCount(ulong mfn) => sharedMappings.GetValueOrDefault(mfn);
+
+    internal void AddMapping(ulong mfn)
+    {
+        if (shared.Contains(mfn))
+            sharedMappings[mfn] = MappingCount(mfn) + 1;
+    }
+
+    internal void RemoveMapping(ulong mfn)
+    {
+        if (MappingCount(mfn) > 0)
+            sharedMappings[mfn]--;
     }
 
     /// <summary>Machine frames covered (max_page).</summary>
@@ -80,7 +112,7 @@ public sealed class FrameTable
     /// <summary>page_get_owner for <paramref name="mfn"/>.</summary>
     public FrameOwner Owner(ulong mfn) =>
         mfn < guestFrames ? FrameOwner.Guest
-        : mfn == sharedInfoMfn ? FrameOwner.SharedWithGuest
+        : shared.Contains(mfn) ? FrameOwner.SharedWithGuest
         : FrameOwner.Hypervisor;
 
     /// <summary>get_page(page, d): the frame exists and the guest owns it (shared Xen frames included).</summary>

@@ -24,15 +24,19 @@ public sealed partial class PvMemoryManager
             return -XenErrno.EBUSY;
         if ((l1e & Pte.Rw) != 0 && GetPageType(mfn, PageType.Writable) != 0)
             return -XenErrno.EBUSY;
+        Frames.AddMapping(mfn);
         return 0;
     }
 
-    /// <summary>put_page_from_l1e: a present, writable entry gives back its PGT_writable_page reference.</summary>
+    /// <summary>put_page_from_l1e: a present entry gives back its page reference (counted for shared hypervisor frames), a writable one its PGT_writable_page reference too.</summary>
     internal void PutFromL1e(ulong l1e)
     {
         ulong mfn = Pte.Mfn(l1e);
+        // A grant PTE's references (taken by map_grant_ref) go too: Xen's debug build then
+        // also injects #GP ("Attempt to implicitly unmap a grant PTE"), which is not modelled.
         if ((l1e & Pte.Present) == 0 || !Frames.IsGuests(mfn))
             return;
+        Frames.RemoveMapping(mfn);
         if ((l1e & Pte.Rw) != 0)
             PutPageType(mfn);
     }
@@ -93,7 +97,7 @@ public sealed partial class PvMemoryManager
     }
 
     /// <summary>adjust_guest_l1e (pv64): a kernel mapping (U clear) gets U and _PAGE_GUEST_KERNEL; a user mapping gets U and G.</summary>
-    private ulong AdjustL1e(ulong l1e)
+    internal ulong AdjustL1e(ulong l1e)
     {
         if ((l1e & Pte.Present) == 0 || Compat)
             return l1e;
