@@ -41,6 +41,7 @@ internal sealed class PvMmuTestDomain : IHypercallContext, IPvMemoryContext
         Is64Bit = is64Bit;
         Domain = DomainState.CreateHvm(vm.Memory);
         Mm = new PvMemoryManager(this);
+        Mm.Frames.ShareWithGuest(SharedInfo);
     }
 
     public PvMemoryManager Mm { get; }
@@ -53,7 +54,6 @@ internal sealed class PvMmuTestDomain : IHypercallContext, IPvMemoryContext
 
     public ulong GuestFrames => GuestFrameCount;
 
-    public ulong SharedInfoMfn => SharedInfo;
 
     public GuestMemory Guest { get; }
 

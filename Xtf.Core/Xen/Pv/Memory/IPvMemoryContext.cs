@@ -6,8 +6,8 @@ namespace Xtf.Core.Xen.Pv.Memory;
 /// <summary>
 /// What the PV memory manager (page types, mmu_update, update_va_mapping, mmuext_op) needs of its
 /// domain. Guest frames are machine frames 0 .. <see cref="GuestFrames"/> - 1 (the p2m is the
-/// identity); frames above are the hypervisor's, of which the guest may map only
-/// <see cref="SharedInfoMfn"/>.
+/// identity); frames above are the hypervisor's, of which the guest may map only those the
+/// builder shares with it (<see cref="FrameTable.ShareWithGuest"/>: shared_info, grant frames).
 /// </summary>
 public interface IPvMemoryContext
 {
@@ -22,9 +22,6 @@ public interface IPvMemoryContext
 
     /// <summary>The number of frames the guest owns (machine frames 0 .. GuestFrames - 1).</summary>
     ulong GuestFrames { get; }
-
-    /// <summary>The shared_info frame: the hypervisor's, mappable by the guest (share_xen_page_with_guest).</summary>
-    ulong SharedInfoMfn { get; }
 
     /// <summary>copy_from_guest / copy_to_guest through the guest's page tables.</summary>
     GuestMemory Guest { get; }
