@@ -96,21 +96,21 @@ public static class XlCreate
         switch (type)
         {
             case "hvm":
-                {
-                    var machine = new VirtualMachine(new MachineOptions { MemoryBytes = ram, InstructionBudget = 0 });
-                    var domain = new HvmDomain(machine, options.Hypervisor);
-                    HvmBuilder.Build(machine, elf, notes, cmdline, pvh: !options.FirmwareEntry);
-                    return new Booted(machine, domain);
-                }
+            {
+                var machine = new VirtualMachine(new MachineOptions { MemoryBytes = ram, InstructionBudget = 0 });
+                var domain = new HvmDomain(machine, options.Hypervisor);
+                HvmBuilder.Build(machine, elf, notes, cmdline, pvh: !options.FirmwareEntry);
+                return new Booted(machine, domain);
+            }
 
             case "pv":
-                {
-                    bool wide = PvBuilder.Is64Bit(elf, notes);
-                    var machine = new VirtualMachine(new MachineOptions { MemoryBytes = ram + (XenFrames.Reserved * PhysicalMemory.FrameSize), InstructionBudget = 0 });
-                    var domain = new PvDomain(machine, ram / PhysicalMemory.FrameSize, wide, options.Hypervisor);
-                    PvBuilder.Build(domain, elf, notes, cmdline);
-                    return new Booted(machine, domain);
-                }
+            {
+                bool wide = PvBuilder.Is64Bit(elf, notes);
+                var machine = new VirtualMachine(new MachineOptions { MemoryBytes = ram + (XenFrames.Reserved * PhysicalMemory.FrameSize), InstructionBudget = 0 });
+                var domain = new PvDomain(machine, ram / PhysicalMemory.FrameSize, wide, options.Hypervisor);
+                PvBuilder.Build(domain, elf, notes, cmdline);
+                return new Booted(machine, domain);
+            }
 
             default:
                 throw new DomainBuildException(string.Create(CultureInfo.InvariantCulture, $"cfg 'type = \"{type}\"': only \"hvm\" and \"pv\" domains are modelled"));
