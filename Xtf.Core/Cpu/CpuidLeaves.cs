@@ -5,13 +5,16 @@ public static class CpuidLeaves
 {
     /// <summary>
     /// CPUID.1:EDX features the CPU implements: FPU (bit 0), PSE (4 MiB pages), TSC, MSR, PAE, CX8,
-    /// SEP (SYSENTER/SYSEXIT), PGE (global pages), CMOV, MMX (bit 23), FXSR (bit 24) and SSE
+    /// SEP (SYSENTER/SYSEXIT), PGE (global pages), CMOV, CLFSH (bit 19, CLFLUSH), MMX (bit 23), FXSR (bit 24) and SSE
     /// (bit 25). The x87, MMX and SSE units model their state and enabling rules (CR0.EM/MP/TS,
     /// CR4.OSFXSR) with the control, data-movement and state instructions only (see
     /// Execution/FloatingPoint.cs and MediaInstructions.cs). No SSE2 (bit 26), XSAVE or AVX.
     /// </summary>
     public const uint Leaf1Edx = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | (1u << 13)
-        | (1u << 15) | (1u << 23) | (1u << 24) | (1u << 25);
+        | (1u << 15) | (1u << 19) | (1u << 23) | (1u << 24) | (1u << 25);
+
+    /// <summary>CPUID.1:EBX bits 15:8, the CLFLUSH line size in 8-byte units (SDM vol. 2, CPUID): 8, a 64-byte line. Other EBX fields are 0.</summary>
+    public const uint Leaf1Ebx = 8u << 8;
 
     /// <summary>CPUID.(7,0):EBX: FSGSBASE (bit 0), SMEP (bit 7) and SMAP (bit 20).</summary>
     public const uint Leaf7Ebx = (1u << 0) | (1u << 7) | (1u << 20);
@@ -37,7 +40,7 @@ public static class CpuidLeaves
         // Max basic leaf 7, vendor "GenuineIntel" (EBX, EDX, ECX).
         0 => new CpuidResult(7, 0x756E6547, 0x6C65746E, 0x49656E69),
         // Family 6, model 0x3A-like signature; no hypervisor bit on bare hardware.
-        1 => new CpuidResult(0x000306A9, 0, 0, Leaf1Edx),
+        1 => new CpuidResult(0x000306A9, Leaf1Ebx, 0, Leaf1Edx),
         7 => subleaf == 0 ? new CpuidResult(0, Leaf7Ebx, Leaf7Ecx, 0) : default,
         0x80000000 => new CpuidResult(0x80000008, 0, 0, 0),
         0x80000001 => new CpuidResult(0, 0, 0, Extended1Edx),

@@ -15,10 +15,17 @@ public interface ICpuIntercepts
     /// <summary>CPUID with EAX=<paramref name="leaf"/> and ECX=<paramref name="subleaf"/>; CPUID always exits under VT-x, so the owner decides every leaf.</summary>
     CpuidResult Cpuid(X86Cpu cpu, uint leaf, uint subleaf);
 
-    /// <summary>RDMSR of an MSR the CPU does not implement itself; false raises #GP(0).</summary>
+    /// <summary>
+    /// The MSR bitmap: true sends RDMSR/WRMSR of <paramref name="msr"/> to <see cref="TryReadMsr"/>
+    /// and <see cref="TryWriteMsr"/> even though the CPU implements it, as a VM exit would (the
+    /// hypervisor then applies its own rules and loads the CPU's state directly).
+    /// </summary>
+    bool InterceptsMsr(uint msr) => false;
+
+    /// <summary>RDMSR of an MSR the CPU does not implement itself, or one <see cref="InterceptsMsr"/> claims; false raises #GP(0).</summary>
     bool TryReadMsr(X86Cpu cpu, uint msr, out ulong value);
 
-    /// <summary>WRMSR of an MSR the CPU does not implement itself; false raises #GP(0).</summary>
+    /// <summary>WRMSR of an MSR the CPU does not implement itself, or one <see cref="InterceptsMsr"/> claims; false raises #GP(0).</summary>
     bool TryWriteMsr(X86Cpu cpu, uint msr, ulong value);
 
     /// <summary>VMCALL/VMMCALL. False: no hypervisor takes it, #UD as on bare hardware.</summary>

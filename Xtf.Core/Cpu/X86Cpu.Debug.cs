@@ -38,6 +38,41 @@ public static class DebugRegisters
 }
 
 /// <summary>
+/// IA32_DEBUGCTL (MSR 1D9H) bits (SDM vol. 3, 18.4.1, figure "IA32_DEBUGCTL MSR for Processors
+/// based on Intel Core microarchitecture"; Xen: xen/arch/x86/include/asm/msr-index.h).
+/// </summary>
+public static class DebugCtl
+{
+    /// <summary>MSR index of IA32_DEBUGCTL.</summary>
+    public const uint Msr = 0x1D9;
+
+    /// <summary>Bit 0, LBR: record last branches, interrupts and exceptions in the LBR stack.</summary>
+    public const ulong Lbr = 1ul << 0;
+
+    /// <summary>Bit 1, BTF: EFLAGS.TF single-steps on taken branches instead of on instructions.</summary>
+    public const ulong Btf = 1ul << 1;
+
+    /// <summary>Bit 6, TR: branch trace messages.</summary>
+    public const ulong Tr = 1ul << 6;
+
+    /// <summary>Bit 7, BTS: branch trace store.</summary>
+    public const ulong Bts = 1ul << 7;
+
+    /// <summary>Bit 8, BTINT: branch trace interrupt.</summary>
+    public const ulong Btint = 1ul << 8;
+
+    /// <summary>Bit 15, RTM: advanced debugging of RTM regions (only with CPUID RTM).</summary>
+    public const ulong Rtm = 1ul << 15;
+
+    /// <summary>
+    /// The bits this CPU implements: BTF (single-step on branches) and LBR, whose flag it keeps
+    /// and clears on #DB but for which it records no branches (it has no LBR stack MSRs).
+    /// Writing any other bit natively is #GP(0).
+    /// </summary>
+    public const ulong Implemented = Lbr | Btf;
+}
+
+/// <summary>
 /// Debug exceptions (SDM vol. 3, chapter 18.3): single-step traps, instruction breakpoints (faults)
 /// and data breakpoints (traps) from DR0-DR3 under DR7, general detect, and the interrupt shadow
 /// of MOV SS / POP SS that holds debug traps off for one instruction (SDM vol. 3, 6.8.3).
@@ -52,6 +87,16 @@ public sealed partial class X86Cpu
 
     /// <summary>True while the instruction after MOV SS / POP SS executes: debug exceptions are inhibited.</summary>
     private bool debugShadow;
+
+    /// <summary>
+    /// IA32_DEBUGCTL as the processor uses it (bits in <see cref="DebugCtl"/>). A hypervisor that
+    /// intercepts the MSR loads it directly, as VMX loads GUEST_IA32_DEBUGCTL at VM entry.
+    /// Reset value 0 (SDM vol. 3, table 10-1).
+    /// </summary>
+    public ulong DebugCtlValue { get; set; }
+
+    /// <summary>Set by a near branch that was taken (<see cref="Execution.ControlTransfer.BranchTo"/>); read for BTF.</summary>
+    internal bool NearBranchTaken;
 
     /// <summary>True when DR7 enables any of the four breakpoints (L0-L3 or G0-G3).</summary>
     private bool BreakpointsEnabled => (Dr[7] & 0xFF) != 0;
@@ -84,6 +129,7 @@ public sealed partial class X86Cpu
         Dr[7] = DebugRegisters.Dr7Fixed1;
         dataBreakpointHits = heldDebugTraps = 0;
         debugShadow = false;
+        DebugCtlValue = 0;
     }
 
     /// <summary>
@@ -177,7 +223,7 @@ public sealed partial class X86Cpu
     {
         uint traps = heldDebugTraps | dataBreakpointHits;
         heldDebugTraps = 0;
-        if ((SingleStepFlags(in insn, flagsAtStart) & RFlags.TF) != 0)
+        if ((SingleStepFlags(in insn, flagsAtStart) & RFlags.TF) != 0 && ((DebugCtlValue & DebugCtl.Btf) == 0 || TookBranch(in insn)))
             traps |= DebugRegisters.BS;
         if (DeliveredSoftwareInterrupt(insn))
             return null;
@@ -193,13 +239,29 @@ public sealed partial class X86Cpu
     }
 
     /// <summary>
+    /// With IA32_DEBUGCTL.BTF, whether <paramref name="insn"/> was a taken branch: jumps, calls and
+    /// returns (near or far) always transfer; a conditional one (Jcc, LOOPcc, JrCXZ) only if it
+    /// branched, which a jump to its own fall-through address also is (SDM vol. 3, 18.4.3).
+    /// </summary>
+    private bool TookBranch(in Instruction insn) => insn.FlowControl switch
+    {
+        FlowControl.UnconditionalBranch or FlowControl.IndirectBranch or FlowControl.Call
+            or FlowControl.IndirectCall or FlowControl.Return => true,
+        FlowControl.ConditionalBranch => NearBranchTaken,
+        _ => false,
+    };
+
+    /// <summary>
     /// Delivers #DB with <paramref name="dr6Bits"/> added to DR6; the processor clears DR7.GD on
-    /// entry to the handler so that it may use the debug registers (SDM vol. 3, 18.2.4).
+    /// entry to the handler so that it may use the debug registers (SDM vol. 3, 18.2.4), and
+    /// IA32_DEBUGCTL.LBR and BTF (SDM vol. 3, 18.4.2 "the processor automatically clears the LBR
+    /// flag before executing the exception handler"; 18.4.3: BTF is cleared along with TF).
     /// </summary>
     private StopReason? DeliverDebugException(uint dr6Bits)
     {
         Dr[6] |= dr6Bits;
         Dr[7] &= ~(ulong)DebugRegisters.GD;
+        DebugCtlValue &= ~(DebugCtl.Lbr | DebugCtl.Btf);
         return DeliverFault(new CpuFault(X86Vector.DB));
     }
 }

@@ -159,11 +159,15 @@ public sealed partial class X86Cpu
         tlb.FlushAll();
     }
 
-    /// <summary>RDMSR: the CPU's own MSRs, then the intercepts; anything else is #GP(0).</summary>
+    /// <summary>RDMSR: intercepted MSRs (<see cref="ICpuIntercepts.InterceptsMsr"/>) go to the intercepts; then the CPU's own MSRs, then the intercepts; anything else is #GP(0).</summary>
     public ulong ReadMsr(uint index)
     {
+        if (Intercepts.InterceptsMsr(index))
+            return Intercepts.TryReadMsr(this, index, out ulong claimed) ? claimed : throw CpuFault.GP(0);
         switch (index)
         {
+            case DebugCtl.Msr:
+                return DebugCtlValue;
             case MsrTsc:
                 return TimeStampCounter;
             case MsrEfer:
@@ -182,11 +186,24 @@ public sealed partial class X86Cpu
         throw CpuFault.GP(0);
     }
 
-    /// <summary>WRMSR: EFER accepts SCE, LME and NXE (LMA is read-only; LME may not change while paging).</summary>
+    /// <summary>WRMSR: intercepted MSRs go to the intercepts; IA32_DEBUGCTL accepts <see cref="DebugCtl.Implemented"/>; EFER accepts SCE, LME and NXE (LMA is read-only; LME may not change while paging).</summary>
     public void WriteMsr(uint index, ulong value)
     {
+        if (Intercepts.InterceptsMsr(index))
+        {
+            if (!Intercepts.TryWriteMsr(this, index, value))
+                throw CpuFault.GP(0);
+            return;
+        }
+
         switch (index)
         {
+            case DebugCtl.Msr:
+                // Bits this CPU does not implement are #GP(0) (SDM vol. 4: IA32_DEBUGCTL reserved bits).
+                if ((value & ~DebugCtl.Implemented) != 0)
+                    throw CpuFault.GP(0);
+                DebugCtlValue = value;
+                return;
             case MsrTsc:
                 tscOffset = (long)value - Retired;
                 return;

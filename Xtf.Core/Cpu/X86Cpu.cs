@@ -302,6 +302,8 @@ public sealed partial class X86Cpu
             // SDM vol. 3, 18.3.1.1: RF is cleared at the start of the instruction, after the
             // instruction-breakpoint and CS-limit checks (IRET and POPF then write it as they say).
             eflags &= ~RFlags.RF;
+            if ((flagsAtStart & RFlags.TF) != 0)
+                NearBranchTaken = false;
             InstructionTable.Execute(this, in insn);
             Rip = NextRip;
             budget--;

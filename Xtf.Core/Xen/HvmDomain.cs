@@ -77,19 +77,77 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext, IHypercallPri
     }
 
     /// <inheritdoc/>
-    /// <remarks>Only the CPUID-faulting MSRs 0xCE and 0x140 exist here.</remarks>
+    /// <remarks>VMX intercepts MSR_DEBUGCTL reads and writes (Xen: xen/arch/x86/hvm/vmx/vmx.c, vmx_msr_read_intercept / vmx_msr_write_intercept).</remarks>
+    public bool InterceptsMsr(uint msr) => msr == DebugCtl.Msr;
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// The CPUID-faulting MSRs 0xCE and 0x140, and MSR_DEBUGCTL, which reads the guest's
+    /// GUEST_IA32_DEBUGCTL (vmx_msr_read_intercept: __vmread(GUEST_IA32_DEBUGCTL)).
+    /// </remarks>
     public bool TryReadMsr(X86Cpu cpu, uint msr, out ulong value)
     {
+        if (msr == DebugCtl.Msr)
+        {
+            value = cpu.DebugCtlValue;
+            return true;
+        }
+
         value = CpuidFaulting.Owns(msr) ? CpuidFaulting.Read(msr) : 0;
         return CpuidFaulting.Owns(msr);
     }
 
     /// <summary>
+    /// MSR_DEBUGCTL writes (Xen: vmx.c, vmx_msr_write_intercept): LBR and BTF are accepted; the
+    /// BTS bits only with a vPMU that has BTS (vpmu is off by default, so never here) and RTM only
+    /// when the policy has RTM (ours does not); any other bit is #GP(0). LBR is kept because the
+    /// CPU's signature (family 6 model 0x3A, Ivy Bridge) has model-specific LBRs in Xen's
+    /// get_model_specific_lbr (nh_lbr); without them Xen would drop it (the Arch LBR rule). The
+    /// value goes straight into the guest's DEBUGCTL, as __vmwrite(GUEST_IA32_DEBUGCTL).
+    /// </summary>
+    private static bool TryWriteDebugCtl(X86Cpu cpu, ulong value)
+    {
+        ulong reserved = ~(DebugCtl.Lbr | DebugCtl.Btf);
+        if ((value & reserved) != 0)
+            return false;
+        if (!HasModelSpecificLbr(CpuidLeaves.Native(1, 0).Eax))
+            value &= ~DebugCtl.Lbr;
+        cpu.DebugCtlValue = value;
+        return true;
+    }
+
+    /// <summary>
+    /// Xen's get_model_specific_lbr (vmx.c) by CPUID.1:EAX signature: the family 6 models with
+    /// Core 2, Nehalem, Skylake, Atom, Silvermont and Goldmont LBR layouts, and family 15 models
+    /// 3, 4 and 6 (Pentium 4).
+    /// </summary>
+    internal static bool HasModelSpecificLbr(uint signature)
+    {
+        uint family = (signature >> 8) & 0xF;
+        uint model = ((signature >> 4) & 0xF) | (family is 6 or 15 ? ((signature >> 12) & 0xF0) : 0);
+        return family switch
+        {
+            6 => model is 0x0F or 0x17 or 0x1D
+                or 0x1A or 0x1E or 0x1F or 0x2E or 0x25 or 0x2C or 0x2F or 0x2A or 0x2D or 0x3A or 0x3E
+                or 0x3C or 0x3F or 0x45 or 0x46 or 0x3D or 0x47 or 0x4F or 0x56
+                or 0x4E or 0x5E or 0x55 or 0x66 or 0x7A or 0x6A or 0x6C or 0x7D or 0x7E or 0x8C or 0x8D
+                or 0x86 or 0x8E or 0x9E or 0xA5 or 0xA6
+                or 0x1C or 0x26 or 0x27 or 0x35 or 0x36
+                or 0x37 or 0x4A or 0x4D or 0x5A or 0x5D or 0x4C or 0x5C or 0x5F,
+            15 => model is 3 or 4 or 6,
+            _ => false,
+        };
+    }
+
+    /// <summary>
+    /// MSR_DEBUGCTL (<see cref="TryWriteDebugCtl"/>), the CPUID-faulting MSRs, and the hypercall MSR.
     /// Writing the hypercall MSR (guest_wrmsr_xen): bits 63:12 are the GFN of the page, bits
     /// 11:0 a page index of which only 0 exists; anything else, or a GFN outside the guest, is #GP.
     /// </summary>
     public bool TryWriteMsr(X86Cpu cpu, uint msr, ulong value)
     {
+        if (msr == DebugCtl.Msr)
+            return TryWriteDebugCtl(cpu, value);
         if (CpuidFaulting.Owns(msr))
             return CpuidFaulting.TryWrite(msr, value);
         if (msr != XenCpuid.HypercallPageMsr)

@@ -449,4 +449,74 @@ public sealed class DebugExceptionTests
             Assert.That(h.Cpu.Dr[6], Is.EqualTo((ulong)Dr6Initial));
         });
     }
+
+    /// <summary>Emits WRMSR of IA32_DEBUGCTL (1D9H) with <paramref name="value"/>.</summary>
+    private static void WriteDebugCtl(Assembler a, uint value)
+    {
+        a.mov(ecx, DebugCtl.Msr);
+        a.mov(eax, value);
+        a.xor(edx, edx);
+        a.wrmsr();
+    }
+
+    [TestCase(TestName = "DEBUGCTL.BTF: with TF, only taken branches trap (a not-taken Jcc does not, a taken one does); #DB clears BTF and LBR, so stepping goes on per instruction (SDM vol. 3, 18.4.3, 18.4.2)")]
+    public void BtfSingleStepsOnTakenBranches()
+    {
+        Label target = default, afterNop = default, afterPush = default, afterPopf = default, skipped = default;
+        var (h, trace) = RunTraced(a =>
+        {
+            target = a.CreateLabel();
+            afterNop = a.CreateLabel();
+            afterPush = a.CreateLabel();
+            afterPopf = a.CreateLabel();
+            skipped = a.CreateLabel();
+            WriteDebugCtl(a, (uint)(DebugCtl.Btf | DebugCtl.Lbr));
+            LoadFlags(a, TF);
+            a.nop();                 // not a branch: no trap under BTF
+            a.cmp(eax, eax);
+            a.jne(skipped);          // not taken: no trap
+            a.je(target);            // taken: the one trap under BTF, which clears BTF
+            a.Label(ref skipped);
+            a.int3();
+            a.Label(ref target);
+            a.nop();                 // ordinary single-step from here on
+            a.Label(ref afterNop);
+            a.push(Reserved1);
+            a.Label(ref afterPush);
+            a.popfd();
+            a.Label(ref afterPopf);
+        });
+        Assert.Multiple(() =>
+        {
+            Assert.That(trace, Is.EqualTo(new[] { h.AddressOf(target), h.AddressOf(afterNop), h.AddressOf(afterPush), h.AddressOf(afterPopf) }));
+            Assert.That(h.Cpu.DebugCtlValue, Is.Zero, "#DB clears BTF and LBR");
+        });
+    }
+
+    [TestCase(TestName = "IA32_DEBUGCTL reads 0 after reset, reads back LBR|BTF, and a bit the CPU does not implement (TR, bit 6) is #GP(0) leaving it unchanged")]
+    public void DebugCtlReadWriteAndReservedBits()
+    {
+        var h = new CpuHarness();
+        h.SetHandler((int)X86Vector.GP, a => a.hlt());
+        h.Run(a =>
+        {
+            a.mov(ecx, DebugCtl.Msr);
+            a.rdmsr();
+            a.mov(esi, eax);
+            WriteDebugCtl(a, (uint)(DebugCtl.Lbr | DebugCtl.Btf));
+            a.rdmsr();
+            a.mov(edi, eax);
+            a.mov(ebx, 0u);
+            WriteDebugCtl(a, (uint)DebugCtl.Tr);
+            a.mov(ebx, 1u);          // not reached: the #GP handler halts
+            a.hlt();
+        });
+        Assert.Multiple(() =>
+        {
+            Assert.That(h.Cpu.Esi, Is.Zero, "reset value (SDM vol. 3, table 10-1)");
+            Assert.That(h.Cpu.Edi, Is.EqualTo((uint)(DebugCtl.Lbr | DebugCtl.Btf)));
+            Assert.That(h.Cpu.Ebx, Is.Zero, "WRMSR of TR faulted");
+            Assert.That(h.Cpu.DebugCtlValue, Is.EqualTo(DebugCtl.Lbr | DebugCtl.Btf));
+        });
+    }
 }

@@ -47,6 +47,14 @@ public sealed class FpuEnablingTests
             // Table 13-1: with CR4.OSFXSR clear every SSE instruction is #UD, whatever TS says.
             yield return Cell("movups xmm0,xmm0 (OSFXSR clear)", cr0, (int)X86Vector.UD);
 
+            // LDMXCSR/STMXCSR (vol. 2, exception type 5): the SSE rules of table 13-1.
+            yield return Cell("ldmxcsr [data]", cr0, media);
+            yield return Cell("stmxcsr [data]", cr0, media);
+            yield return Cell("ldmxcsr [data] (OSFXSR clear)", cr0, (int)X86Vector.UD);
+
+            // CLFLUSH (vol. 2, CLFLUSH): no CR0/CR4 condition; it executes in every cell.
+            yield return Cell("clflush [data]", cr0, null);
+
             // FXSAVE (vol. 2, FXSAVE): #NM if EM or TS, as x87; OSFXSR does not matter.
             yield return Cell("fxsave", cr0, x87);
 
@@ -74,6 +82,9 @@ public sealed class FpuEnablingTests
             case "emms": a.emms(); break;
             case "movaps xmm1,[aligned]": a.movaps(xmm1, __xmmword_ptr[Data]); break;
             case "fxsave": a.fxsave(__[Data + 0x200]); break;
+            case "ldmxcsr [data]" or "ldmxcsr [data] (OSFXSR clear)": a.ldmxcsr(__dword_ptr[Data + 0x400]); break;
+            case "stmxcsr [data]": a.stmxcsr(__dword_ptr[Data + 0x400]); break;
+            case "clflush [data]": a.clflush(__byte_ptr[Data]); break;
             case "fadd st0,st1 (not implemented)": a.fadd(st0, st1); break;
             case "paddb mm0,mm1 (not implemented)": a.paddb(mm0, mm1); break;
             case "addps xmm0,xmm1 (not implemented)": a.addps(xmm0, xmm1); break;
@@ -358,5 +369,45 @@ public sealed class FpuEnablingTests
         });
         var h = Run(0, osfxsr: true, a => a.movapd(xmm0, xmm1), out _);
         Assert.That(h.Vector, Is.EqualTo((int)X86Vector.UD), "MOVAPD (SSE2)");
+    }
+
+    [Test(Description = "LDMXCSR (vol. 2): loads MXCSR from memory and STMXCSR stores it; a value with a bit outside MXCSR_MASK (DAZ, bit 6, on this CPU) is #GP(0) and loads nothing")]
+    public void LdmxcsrAndStmxcsr()
+    {
+        var h = Run(0, osfxsr: true, a =>
+        {
+            a.mov(__dword_ptr[Data + 0x400], 0x0000FFBFu); // FZ, RC=11, all masks and flags, no DAZ: exactly MXCSR_MASK
+            a.ldmxcsr(__dword_ptr[Data + 0x400]);
+            a.stmxcsr(__dword_ptr[Data + 0x404]);
+            a.mov(__dword_ptr[Data + 0x408], 0x1FC0u);      // DAZ set
+            a.ldmxcsr(__dword_ptr[Data + 0x408]);
+        }, out _);
+        Assert.Multiple(() =>
+        {
+            Assert.That(h.ReadU32(Data + 0x404), Is.EqualTo(0xFFBFu), "STMXCSR stored what LDMXCSR loaded");
+            Assert.That(h.Vector, Is.EqualTo((int)X86Vector.GP), "reserved bit");
+            Assert.That(h.Frame(0), Is.Zero, "error code 0");
+            Assert.That(h.Cpu.Mxcsr, Is.EqualTo(0xFFBFu), "the faulting LDMXCSR loaded nothing");
+        });
+    }
+
+    [Test(Description = "CLFLUSH (vol. 2): the operand is checked as a read, so an offset past the data segment's limit is #GP(0); CPUID.1 reports CLFSH (EDX bit 19) and a 64-byte line (EBX[15:8] = 8)")]
+    public void ClflushChecksTheSegmentAndIsReported()
+    {
+        var h = Run(0, osfxsr: true, a =>
+        {
+            a.mov(eax, (uint)CpuHarness.SmallData);
+            a.mov(es, eax);
+            a.clflush(__byte_ptr.es[0xFFF]);   // the last byte within the limit: no fault
+            a.clflush(__byte_ptr.es[0x1000]);  // past the limit
+        }, out _);
+        var r = CpuidLeaves.Native(1, 0);
+        Assert.Multiple(() =>
+        {
+            Assert.That(h.Vector, Is.EqualTo((int)X86Vector.GP));
+            Assert.That(h.Frame(0), Is.Zero, "error code 0");
+            Assert.That(r.Edx & (1u << 19), Is.Not.Zero, "CLFSH");
+            Assert.That((r.Ebx >> 8) & 0xFF, Is.EqualTo(8u), "CLFLUSH line size in 8-byte units");
+        });
     }
 }

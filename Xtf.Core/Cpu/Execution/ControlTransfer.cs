@@ -51,8 +51,11 @@ internal static class ControlTransfer
     };
 
     /// <summary>A near branch to <paramref name="target"/> at operand size <paramref name="size"/>.</summary>
-    internal static void BranchTo(X86Cpu cpu, ulong target, int size) =>
+    internal static void BranchTo(X86Cpu cpu, ulong target, int size)
+    {
         cpu.NextRip = CheckedTarget(cpu, target & X86Cpu.SizeMask(size));
+        cpu.NearBranchTaken = true;
+    }
 
     /// <summary>
     /// Near branch target check (SDM: JMP): outside 64-bit mode the target must be within the CS

@@ -5,7 +5,7 @@ namespace Xtf.Core.Cpu.Execution;
 
 /// <summary>
 /// MMX and SSE data movement and the x87/SSE state instructions: EMMS, MOVD/MOVQ (MMX forms),
-/// MOVUPS/MOVAPS, FXSAVE/FXRSTOR. Other MMX and SSE instructions, and every SSE2 form (the CPU
+/// MOVUPS/MOVAPS, FXSAVE/FXRSTOR, LDMXCSR/STMXCSR, and CLFLUSH. Other MMX and SSE instructions, and every SSE2 form (the CPU
 /// does not report SSE2), have no handler and raise #UD.
 /// </summary>
 internal static class MediaInstructions
@@ -21,6 +21,49 @@ internal static class MediaInstructions
         add(Mnemonic.Fxsave64, Fxsave);
         add(Mnemonic.Fxrstor, Fxrstor);
         add(Mnemonic.Fxrstor64, Fxrstor);
+        add(Mnemonic.Ldmxcsr, Ldmxcsr);
+        add(Mnemonic.Stmxcsr, Stmxcsr);
+        add(Mnemonic.Clflush, Clflush);
+    }
+
+    /// <summary>
+    /// LDMXCSR m32 (SDM vol. 2, LDMXCSR; exception type 5): #UD with LOCK, CR0.EM set or
+    /// CR4.OSFXSR clear, #NM with CR0.TS, then the memory checks of a 4-byte load (#GP/#SS, #PF,
+    /// #AC), then #GP(0) if a bit outside MXCSR_MASK is set; MXCSR is loaded only after all passed.
+    /// </summary>
+    private static void Ldmxcsr(X86Cpu cpu, in Instruction i)
+    {
+        if (i.HasLockPrefix)
+            throw CpuFault.UD();
+        cpu.CheckSseAvailable();
+        uint value = (uint)cpu.ReadOperand(i, 0, 4);
+        if ((value & ~X86Cpu.MxcsrMask) != 0)
+            throw CpuFault.GP(0);
+        cpu.Mxcsr = value;
+    }
+
+    /// <summary>STMXCSR m32 (SDM vol. 2, STMXCSR; exception type 5): the checks of LDMXCSR, then MXCSR stored as a 4-byte write.</summary>
+    private static void Stmxcsr(X86Cpu cpu, in Instruction i)
+    {
+        if (i.HasLockPrefix)
+            throw CpuFault.UD();
+        cpu.CheckSseAvailable();
+        cpu.WriteOperand(i, 0, 4, cpu.Mxcsr);
+    }
+
+    /// <summary>
+    /// CLFLUSH m8 (SDM vol. 2, CLFLUSH): #UD with LOCK (CPUID.1:EDX.CLFSH is reported, so it is
+    /// never #UD for that). The operand is checked as a 1-byte load: segment limit and
+    /// readability (#GP(0), #SS(0) for SS) and a read translation (#PF with a read error code, and
+    /// the A bits a walk sets). This machine has no caches, so once the checks pass there is
+    /// nothing to write back or invalidate. No CR0/CR4 enabling condition applies.
+    /// </summary>
+    private static void Clflush(X86Cpu cpu, in Instruction i)
+    {
+        if (i.HasLockPrefix)
+            throw CpuFault.UD();
+        ulong la = cpu.MemoryLinear(i, 1, AccessKind.Read);
+        _ = cpu.Translate(la, AccessKind.Read, cpu.UserAccess);
     }
 
     /// <summary>EMMS (SDM vol. 2, EMMS): the MMX checks, then every x87 tag empty (FFFFH).</summary>
