@@ -60,4 +60,42 @@ public sealed class PvExitPathTests
         Assert.That(o.Result, Is.EqualTo(TestResult.Success), o.ConsoleLog + o.Diagnostic);
         Assert.That(o.Lines, Does.Contain("int3 with NT: vector 3, saved NT True"));
     }
+
+    /// <summary>
+    /// A pv64 hypercall by SYSCALL from a code segment of the guest's own returns on
+    /// FLAT_RING3_CS64: SYSCALL records no CS, Xen's lstar_enter frame has FLAT_KERNEL_CS64
+    /// (0xe033, xen/arch/x86/x86_64/entry.S), and SYSRET loads it.
+    /// </summary>
+    private sealed class SyscallFromOwnCs : TestCase
+    {
+        public override void Main()
+        {
+            SetGdtEntry(GdteAvail0, Xtf.Core.Cpu.Segmentation.SegmentDescriptor.Code64(3));
+            ushort own = GdtSelector(GdteAvail0, 3);
+            var r = Runtime.Exec(a =>
+            {
+                var resume = a.CreateLabel();
+                a.push(own);
+                a.lea(rax, __qword_ptr[resume]);
+                a.push(rax);
+                a.AddInstruction(Iced.Intel.Instruction.Create(Iced.Intel.Code.Retfq));
+                a.Label(ref resume);
+                a.mov(eax, 17u); // __HYPERVISOR_xen_version
+                a.xor(edi, edi); // XENVER_version
+                a.xor(esi, esi);
+                a.syscall();
+                a.mov(edx, cs);
+            });
+            Printk($"own cs {own:x4}, after the hypercall cs {r.Edx & 0xFFFF:x4}, rc {(r.Eax == 0 ? "0" : "nonzero")}\n");
+            Success();
+        }
+    }
+
+    [Test]
+    public void SyscallHypercallReturnsOnFlatRing3Cs64()
+    {
+        var o = GuestHarness.Run<SyscallFromOwnCs>(env: Environments.Pv64);
+        Assert.That(o.Result, Is.EqualTo(TestResult.Success), o.ConsoleLog + o.Diagnostic);
+        Assert.That(o.Lines.Single(l => l.StartsWith("own cs", StringComparison.Ordinal)), Does.Contain("after the hypercall cs e033"));
+    }
 }
