@@ -172,6 +172,19 @@ public sealed partial class PvDomain
         if (ShutdownState is not null)
             return true;
         var frame = GuestFrame.Capture(cpu, cpu.NextRip);
+
+        // SYSCALL keeps no record of the caller's CS and SS: Xen's entry frame has fixed ones,
+        // FLAT_KERNEL_CS64 (= FLAT_RING3_CS64) and FLAT_KERNEL_SS from 64-bit code, FLAT_USER_CS32
+        // and FLAT_USER_SS32 from compatibility mode (xen/arch/x86/x86_64/entry.S, lstar_enter
+        // and cstar_enter; xen/include/public/arch-x86/xen-x86_64.h). A hypercall returns by
+        // SYSRET to those; a bounce shows them.
+        if (instruction == Mnemonic.Syscall && Is64BitDomain)
+        {
+            frame = cpu.Bitness == 64
+                ? frame with { Cs = PvAbi.FlatRing3Cs64, Ss = PvAbi.FlatRing3Ss64 }
+                : frame with { Cs = PvAbi.FlatRing3Cs32On64, Ss = PvAbi.FlatRing3Ds32On64 };
+        }
+
         if (instruction == Mnemonic.Syscall && Is64BitDomain && Vcpu.KernelMode)
         {
             Hypercall(frame, native: true, viaSyscall: true);

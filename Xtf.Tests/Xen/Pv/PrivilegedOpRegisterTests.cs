@@ -121,6 +121,24 @@ public sealed class PrivilegedOpRegisterTests
                 a.mov(cr4, eax);
             });
             Printk($"rdtsc user {ExecUser(a => a.rdtsc())}\n");
+            if (Bitness == 64)
+            {
+                var before = Exec(a => a.rdfsbase(rax));
+                Run(a =>
+                {
+                    a.mov(rax, cr4);
+                    a.bts(rax, 16);
+                    a.mov(cr4, rax);
+                }, _ => { });
+                var on = Exec(a => a.rdfsbase(rax));
+                Run(a =>
+                {
+                    a.mov(rax, cr4);
+                    a.btr(rax, 16);
+                    a.mov(cr4, rax);
+                }, _ => { });
+                Printk($"rdfsbase before {before} fsgsbase on {on} off {Exec(a => a.rdfsbase(rax))}\n");
+            }
             Printk($"user cr0 {ExecUser(a =>
             {
                 if (a.Bitness == 64)
@@ -325,6 +343,14 @@ public sealed class PrivilegedOpRegisterTests
     /// change TS only (do_fpu_taskswitch, after which an x87 instruction is #NM), CLTS clears it,
     /// and a write changing WP is not emulated (#GP(0)).
     /// </summary>
+    /// <summary>
+    /// pv_make_cr4 (xen/arch/x86/pv/domain.c): a 64-bit PV guest's CR4.FSGSBASE is the
+    /// processor's while it runs, so RDFSBASE is #UD until the guest sets it and after it clears it.
+    /// </summary>
+    [Test]
+    public void Pv64Cr4FsgsbaseReachesTheProcessor() =>
+        Assert.That(Lines(Environments.Pv64), Does.Contain("rdfsbase before #UD fsgsbase on nothing off #UD"));
+
     [TestCaseSource(nameof(Pv))]
     public void Cr0ShowsTheVirtualTsWhichAloneMayChange(Environments env)
     {

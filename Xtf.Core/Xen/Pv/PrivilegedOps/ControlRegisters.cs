@@ -99,9 +99,13 @@ internal sealed partial class PrivilegedOpEmulator
                 }
 
             case 4:
-                // pv_make_cr4: the guest's TSD and DE are the processor's while it runs.
+                // pv_make_cr4: the guest's TSD and DE are the processor's while it runs; so is a
+                // 64-bit guest's FSGSBASE ("we must not have CR4.FSGSBASE set behind the back of
+                // a 64bit PV kernel", xen/arch/x86/pv/domain.c), which the policy only offers when
+                // the processor has it. A 32-bit guest's FSGSBASE stays Xen's.
                 guestCr4Bits = value & Cr4GuestMask & Cr4Policy();
-                Cpu.WriteControlRegister(4, (Cpu.Cr4Value & ~(Cr4.TSD | Cr4.DE)) | (guestCr4Bits & (Cr4.TSD | Cr4.DE)));
+                ulong real = Cr4.TSD | Cr4.DE | (d.Is64BitDomain ? Cr4.FSGSBASE : 0);
+                Cpu.WriteControlRegister(4, (Cpu.Cr4Value & ~real) | (guestCr4Bits & real));
                 return true;
             default:
                 return false;
