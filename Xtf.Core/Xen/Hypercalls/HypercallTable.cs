@@ -14,6 +14,7 @@ public static class HypercallTable
         HypercallNumber.SetHypercallIopl => SetHypercallIopl.Call(ctx, args),
         HypercallNumber.Multicall => Multicall.Call(ctx, args),
         HypercallNumber.MemoryOp => MemoryOp.Call(ctx, args),
+        HypercallNumber.Sysctl => Sysctl.Call(ctx, args),
         HypercallNumber.VmAssist when ctx.IsHvm => VmAssist.Call(ctx, args),
         _ when ctx is Pv.PvDomain pv => Pv.PvHypercalls.Dispatch(pv, number, args),
         _ => -XenErrno.ENOSYS,
