@@ -42,6 +42,27 @@ public sealed class DomainState
     /// <summary>The xenstore backend (xenstored's side of the xenstore page).</summary>
     public XenstoreBackend? Xenstore { get; private set; }
 
+    /// <summary>LIBXL_MAXMEM_CONSTANT (libxl_internal.h, 1024 KiB): how far above its target libxl lets a domain grow (max_pages).</summary>
+    public const ulong MaxMemSlackPages = 1024 / 4;
+
+    /// <summary>d->tot_pages: the pages allocated to the domain (its start-of-day RAM, then what XENMEM ops add and remove).</summary>
+    public ulong TotPages { get; set; }
+
+    /// <summary>d->max_pages: the allocation limit (xc_domain_setmaxmem: the target plus <see cref="MaxMemSlackPages"/>).</summary>
+    public ulong MaxPages { get; set; }
+
+    /// <summary>
+    /// alloc_domheap_pages' accounting (assign_pages): <paramref name="pages"/> more pages for the
+    /// domain if that stays within max_pages ("Over-allocation" otherwise: no pages, false).
+    /// </summary>
+    public bool TryAllocatePages(ulong pages)
+    {
+        if (pages > MaxPages || TotPages > MaxPages - pages)
+            return false;
+        TotPages += pages;
+        return true;
+    }
+
     /// <summary>The PV console ring backend (xenconsoled's side of the console page).</summary>
     public ConsoleRing? Console { get; private set; }
 
@@ -54,6 +75,8 @@ public sealed class DomainState
     {
         ulong storeFrame = memory.FrameCount - 2, consoleFrame = memory.FrameCount - 1;
         var d = Create(memory, storeFrame, consoleFrame, new UnplacedGrantFrames(), out long storePort, out long consolePort);
+        d.TotPages = memory.FrameCount;
+        d.MaxPages = memory.FrameCount + MaxMemSlackPages;
         d.HvmParams[HvmParam.StorePfn] = storeFrame;
         d.HvmParams[HvmParam.StoreEvtchn] = (ulong)storePort;
         d.HvmParams[HvmParam.ConsolePfn] = consoleFrame;

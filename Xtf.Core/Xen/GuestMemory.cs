@@ -69,7 +69,8 @@ public sealed class GuestMemory
         try
         {
             physical = cpu.Translate(linear, kind, user);
-            return physical >> 12 < cpu.Memory.FrameCount;
+            // A p2m hole (no RAM behind the frame) fails the copy, as HVMTRANS_bad_gfn_to_mfn does.
+            return cpu.Memory.GetFrame(physical >> 12, forWrite: false) is not null;
         }
         catch (CpuFault)
         {

@@ -92,7 +92,7 @@ public static class XenErrno
     public const int ENOENT = 2;
     /// <summary>XEN_ESRCH: no such domain or vCPU.</summary>
     public const int ESRCH = 3;
-    /// <summary>XEN_ENOMEM: out of memory.</summary>
+    /// <summary>XEN_ENOMEM: out of memory (e.g. no free frame for an allocation).</summary>
     public const int ENOMEM = 12;
     /// <summary>XEN_EACCES: permission denied.</summary>
     public const int EACCES = 13;
@@ -114,6 +114,8 @@ public static class XenErrno
     public const int ERANGE = 34;
     /// <summary>XEN_ENOSYS: no such hypercall or sub-operation.</summary>
     public const int ENOSYS = 38;
+    /// <summary>XEN_EOPNOTSUPP: operation not supported (e.g. steal_page on an HVM domain's page).</summary>
+    public const int EOPNOTSUPP = 95;
     /// <summary>XEN_ENOBUFS: no buffer space available.</summary>
     public const int ENOBUFS = 105;
 }

@@ -25,6 +25,12 @@ public static class EventChannelCommand
     public const int Unmask = 9;
     /// <summary>EVTCHNOP_reset: closes all of a domain's ports (evtchn_reset).</summary>
     public const int Reset = 10;
+    /// <summary>EVTCHNOP_init_control: registers a vCPU's FIFO control block (struct evtchn_init_control).</summary>
+    public const int InitControl = 11;
+    /// <summary>EVTCHNOP_expand_array: adds a page to the FIFO event array (struct evtchn_expand_array).</summary>
+    public const int ExpandArray = 12;
+    /// <summary>EVTCHNOP_set_priority: a port's FIFO queue priority (struct evtchn_set_priority).</summary>
+    public const int SetPriority = 13;
 }
 
 /// <summary>evtchn_status.status values (EVTCHNSTAT_*, public/event_channel.h).</summary>

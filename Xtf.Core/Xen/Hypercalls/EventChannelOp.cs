@@ -7,9 +7,10 @@ namespace Xtf.Core.Xen.Hypercalls;
 /// HYPERVISOR_event_channel_op(cmd, arg) (public/event_channel.h, xen/common/event_channel.c
 /// do_event_channel_op): the argument structure is copied in (-EFAULT), the command runs, and
 /// a structure with outputs is copied back on success (-EFAULT). The layouts are the same for
-/// native and compat callers. Commands not implemented here (bind_pirq, bind_vcpu, reset and
-/// the FIFO ABI's) return -ENOSYS, as unknown ones do. This domain has one vCPU: a vCPU other
-/// than 0 does not exist (-ENOENT).
+/// native and compat callers. Commands not implemented here (bind_pirq, bind_vcpu, reset)
+/// return -ENOSYS, as unknown ones do; the FIFO ABI's commands check their arguments as Xen
+/// does, but the domain stays on the 2-level ABI. This domain has one vCPU: a vCPU other than 0
+/// does not exist (-ENOENT).
 /// </summary>
 internal static class EventChannelOp
 {
@@ -121,9 +122,66 @@ internal static class EventChannelOp
                     return ctx.Guest.TryWrite(arg, s) ? 0 : -XenErrno.EFAULT;
                 }
 
+            case EventChannelCommand.InitControl:
+                {
+                    // struct evtchn_init_control { u64 control_gfn; u32 offset; u32 vcpu; u8 link_bits (OUT); u8 pad[7]; }
+                    var s = new byte[24];
+                    if (!ctx.Guest.TryRead(arg, s))
+                        return -XenErrno.EFAULT;
+                    return InitControl(ctx, BinaryPrimitives.ReadUInt64LittleEndian(s), BinaryPrimitives.ReadUInt32LittleEndian(s.AsSpan(8)), BinaryPrimitives.ReadUInt32LittleEndian(s.AsSpan(12)));
+                }
+
+            case EventChannelCommand.ExpandArray:
+                // struct evtchn_expand_array { u64 array_gfn; }: evtchn_fifo_expand_array is
+                // -EOPNOTSUPP while the domain has no FIFO event array (d->evtchn_fifo).
+                return ctx.Guest.TryRead(arg, stackalloc byte[8]) ? -XenErrno.EOPNOTSUPP : -XenErrno.EFAULT;
+
+            case EventChannelCommand.SetPriority:
+                {
+                    // struct evtchn_set_priority { evtchn_port_t port; u32 priority; }: an invalid
+                    // port is -EINVAL; the 2-level port ops have no set_priority (-ENOSYS).
+                    var s = new byte[8];
+                    if (!ctx.Guest.TryRead(arg, s))
+                        return -XenErrno.EFAULT;
+                    return channels.IsValid(BinaryPrimitives.ReadUInt32LittleEndian(s)) ? -XenErrno.ENOSYS : -XenErrno.EINVAL;
+                }
+
             default:
                 return -XenErrno.ENOSYS;
         }
+    }
+
+    /// <summary>sizeof(evtchn_fifo_control_block_t): u32 ready, u32 head[16].</summary>
+    private const uint FifoControlBlockSize = 4 + (16 * 4);
+
+    /// <summary>
+    /// evtchn_fifo_init_control's checks in Xen's order (xen/common/event_fifo.c): a vCPU that
+    /// does not exist (-ENOENT), a control block that would cross the page (offset above
+    /// PAGE_SIZE - 68: -EINVAL) or is not 8-byte aligned (-EINVAL), then map_guest_page:
+    /// get_page_from_gfn and get_page_type(PGT_writable_page) must succeed (-EINVAL): the gfn
+    /// must be RAM of the domain (HVM: populated in the p2m; PV: a frame the guest owns that may
+    /// be typed writable, not a page table or descriptor page). A request that passes every check
+    /// would switch the domain to the FIFO port ops; FIFO delivery (event array words, queues,
+    /// the control block's READY bits) is not modelled, so it is refused with -ENOSYS, as a Xen
+    /// without FIFO support would, and the domain stays on the 2-level ABI.
+    /// </summary>
+    private static long InitControl(IHypercallContext ctx, ulong gfn, uint offset, uint vcpu)
+    {
+        if (vcpu != 0)
+            return -XenErrno.ENOENT;
+        if (offset > 4096 - FifoControlBlockSize || (offset & 7) != 0)
+            return -XenErrno.EINVAL;
+        if (!IsWritableGuestFrame(ctx, gfn))
+            return -XenErrno.EINVAL;
+        return -XenErrno.ENOSYS;
+    }
+
+    private static bool IsWritableGuestFrame(IHypercallContext ctx, ulong gfn)
+    {
+        if (ctx.IsHvm)
+            return ctx.Guest.Cpu.Memory.GetFrame(gfn, forWrite: false) is not null;
+        var frames = ((Pv.PvDomain)ctx).Mmu.Frames;
+        return frames.IsGuests(gfn) && (frames.TypeCount(gfn) == 0 || frames.Type(gfn) == Pv.Memory.PageType.Writable);
     }
 
     /// <summary>The output port copied back into the argument structure (-EFAULT if that fails; the port stays bound, as in Xen).</summary>

@@ -6,12 +6,14 @@ namespace Xtf.Core.Xen.Hypercalls;
 /// <summary>
 /// HYPERVISOR_memory_op(cmd, arg) (public/memory.h, xen/common/memory.c do_memory_op): the low
 /// 6 bits of cmd select the operation (MEMOP_CMD_MASK), the rest is a continuation's start
-/// extent. Only XENMEM_add_to_physmap with XENMAPSPACE_shared_info is implemented; other
-/// operations return -ENOSYS.
+/// extent. Implemented: the reservation operations (<see cref="Reservation"/>), exchange,
+/// maximum_ram_page, and add_to_physmap with XENMAPSPACE_shared_info; other operations return
+/// -ENOSYS.
 /// </summary>
-internal static class MemoryOp
+internal static partial class MemoryOp
 {
-    public const int AddToPhysmap = 7;
+    /// <summary>XENMEM_* (public/memory.h).</summary>
+    public const int IncreaseReservation = 0, DecreaseReservation = 1, MaximumRamPage = 2, PopulatePhysmap = 6, AddToPhysmap = 7, Exchange = 11;
     private const int CmdMask = 0x3F, ExtentShift = 6;
 
     /// <summary>XENMAPSPACE_* (public/memory.h).</summary>
@@ -23,6 +25,10 @@ internal static class MemoryOp
         ulong startExtent = a.A1 >> ExtentShift;
         return op switch
         {
+            IncreaseReservation or DecreaseReservation or PopulatePhysmap => Reservation(ctx, op, startExtent, a.A2),
+            Exchange => startExtent != 0 ? -XenErrno.EINVAL : ExchangeCall(ctx, a.A2),
+            // rc = max_page: one above the highest machine frame (the machine's RAM here).
+            MaximumRamPage => startExtent != 0 ? -XenErrno.EINVAL : (long)ctx.Guest.Cpu.Memory.FrameCount,
             AddToPhysmap => AddToPhysmapCall(ctx, startExtent, a.A2),
             _ => -XenErrno.ENOSYS,
         };

@@ -52,6 +52,8 @@ public static class PvDomainBuilder
 
         WriteP2m(memory, mfnList, n, entrySize);
         d.Domain = DomainState.CreatePv(memory, store >> 12, console >> 12, new PvGrantFrames(frames, d.Mmu.Frames));
+        d.Domain.TotPages = n;
+        d.Domain.MaxPages = n + DomainState.MaxMemSlackPages;
 
         // The hypervisor's frames: shared_info, GDT, TSS, stack, and its page-table slots.
         d.SharedInfoMfn = frames.Allocate();
