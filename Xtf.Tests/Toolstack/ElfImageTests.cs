@@ -120,8 +120,6 @@ public sealed class ElfImageTests
     [Test]
     public void NoteSectionRunningPastItsEnd()
     {
-        var raw = TestElf.NoteBytes([TestElf.Note.XenNumber(1, 0)]);
-        raw[0] = 0x40;
         var bytes = (Good with { NotesInSectionOnly = true, Notes = [TestElf.Note.XenNumber(1, 0)] }).Build();
         int at = bytes.AsSpan().IndexOf(TestElf.NoteBytes([TestElf.Note.XenNumber(1, 0)]));
         bytes[at] = 0x40; // namesz 64
