@@ -22,7 +22,7 @@ public static class HvmBuilder
     {
         // The top two frames are the xenstore and console pages (DomainState.CreateHvm).
         ulong ramEnd = (machine.Memory.FrameCount - 2) * PhysicalMemory.FrameSize;
-        ulong imageEnd = ImageLoader.Load(machine.Memory, elf, 0, ramEnd, "guest RAM below the special pages");
+        var image = ImageLoader.Load(machine.Memory, elf, 0, ramEnd, "guest RAM below the special pages");
 
         ulong entry;
         uint ebx = 0;
@@ -30,8 +30,11 @@ public static class HvmBuilder
         {
             if (notes.Phys32Entry is not { } phys32)
                 throw new DomainBuildException("no XEN_ELFNOTE_PHYS32_ENTRY: the image cannot be started as a PVH guest (use the firmware entry)");
+            // libelf elf_xen_addr_calc_check_pvh: the entry must lie in the image.
+            if (!image.Contains(phys32))
+                throw new DomainBuildException($"the PVH entry point 0x{phys32:x} lies outside the image [0x{image.Start:x}, 0x{image.End:x})");
             entry = phys32;
-            ulong at = (imageEnd + 0xFFF) & ~0xFFFul;
+            ulong at = (image.End + 0xFFF) & ~0xFFFul;
             if (at + PhysicalMemory.FrameSize > ramEnd)
                 throw new DomainBuildException("no room after the image for hvm_start_info");
             ebx = (uint)at;

@@ -47,12 +47,16 @@ public static class PvBuilder
         if (virtBase != 0)
             throw new DomainBuildException($"XEN_ELFNOTE_VIRT_BASE 0x{virtBase:x} is not modelled: only kernels linked at virtual = pseudo-physical (virt_base 0) load here");
         ulong ram = d.GuestFrames * PhysicalMemory.FrameSize;
-        ulong imageEnd = ImageLoader.Load(d.Memory, elf, paddrOffset, ram, "the guest's pseudo-physical RAM");
+        var image = ImageLoader.Load(d.Memory, elf, paddrOffset, ram, "the guest's pseudo-physical RAM");
+        ulong imageEnd = image.End;
+
+        // libelf elf_xen_addr_calc_check: "ELF start or entries are out of bounds" unless the
+        // entry lies in [virt_kstart, virt_kend).
         ulong entry = notes.Entry ?? elf.Entry;
-        if (entry >= imageEnd)
-            throw new DomainBuildException($"the entry point 0x{entry:x} lies outside the loaded image");
+        if (!image.Contains(entry))
+            throw new DomainBuildException($"the entry point 0x{entry:x} lies outside the loaded image [0x{image.Start:x}, 0x{image.End:x})");
         ulong hypercallPage = notes.HypercallPage ?? 0;
-        if (notes.HypercallPage is { } hp && (hp >= imageEnd || (hp & 0xFFF) != 0))
+        if (notes.HypercallPage is { } hp && (!image.Contains(hp) || (hp & 0xFFF) != 0))
             throw new DomainBuildException($"XEN_ELFNOTE_HYPERCALL_PAGE 0x{hp:x} is not a page of the loaded image");
         try
         {
