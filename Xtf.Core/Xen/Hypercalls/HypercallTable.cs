@@ -16,6 +16,7 @@ public static class HypercallTable
         HypercallNumber.MemoryOp => MemoryOp.Call(ctx, args),
         HypercallNumber.GrantTableOp => GrantTables.GrantTableOp.Call(ctx, args),
         HypercallNumber.Sysctl => Sysctl.Call(ctx, args),
+        HypercallNumber.VcpuOp => VcpuOp.Call(ctx, args),
         HypercallNumber.VmAssist when ctx.IsHvm => VmAssist.Call(ctx, args),
         _ when ctx is Pv.PvDomain pv => Pv.PvHypercalls.Dispatch(pv, number, args),
         _ => -XenErrno.ENOSYS,
