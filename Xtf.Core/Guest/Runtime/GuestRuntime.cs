@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Xtf.Core.Cpu;
 using Xtf.Core.Cpu.Segmentation;
 using Xtf.Core.Guest.Image;
@@ -16,15 +15,12 @@ namespace Xtf.Core.Guest.Runtime;
 /// </summary>
 public sealed partial class GuestRuntime
 {
-    private const long BudgetChunk = 1_000_000;
-
     private readonly GuestConfig config;
     private readonly TestCase test;
-    private readonly Stopwatch clock = new();
     private readonly ulong doExceptionGate;
     private readonly ulong execCaptureGate;
     private readonly ulong execReturnGate;
-    private long budgetLeft;
+    private readonly VcpuRun vcpu;
 
     /// <summary>Builds the machine (guest RAM plus, for PV, Xen's reserved frames), registers the xtf_main, do_exception and Exec gates, and loads the image: the HVM image with its entry point, or the PV kernel through the PV domain builder (start_info command line = the variation). Throws <see cref="NotSupportedException"/> for a configuration the domain cannot provide.</summary>
     public GuestRuntime(TestCase test, GuestConfig config)
@@ -58,7 +54,7 @@ public sealed partial class GuestRuntime
         }
 
         ExecUserSs = UserDs;
-        budgetLeft = config.InstructionBudget;
+        vcpu = new VcpuRun(Cpu, Domain, config.InstructionBudget, config.Timeout);
     }
 
     /// <summary>The emulated machine the guest runs on.</summary>
@@ -94,7 +90,6 @@ public sealed partial class GuestRuntime
     {
         if (!IsPv)
             EnterHvm();
-        clock.Start();
         try
         {
             RunUntil(ulong.MaxValue);
@@ -126,38 +121,14 @@ public sealed partial class GuestRuntime
     {
         while (true)
         {
-            Cpu.Budget = Math.Min(budgetLeft, BudgetChunk);
-            long before = Cpu.Retired;
-            var reason = Cpu.Run();
-            budgetLeft -= Cpu.Retired - before;
-            switch (reason)
-            {
-                case StopReason.HostGate:
-                    ulong at = Cpu.StopLinearAddress;
-                    if (at == stopGate)
-                        return;
-                    if (!Gates.TryGet(at, out _, out var handler))
-                        throw new GuestStoppedException($"fetch from unknown host gate {at:x8}");
-                    handler();
-                    break;
-                case StopReason.BudgetExhausted:
-                    if (budgetLeft <= 0)
-                        throw new GuestStoppedException($"instruction budget of {config.InstructionBudget} exhausted");
-                    if (config.Timeout is { } limit && clock.Elapsed > limit)
-                        throw new GuestStoppedException($"timeout of {limit.TotalSeconds:0.###} s exceeded");
-                    break;
-                case StopReason.Halted:
-                    throw new GuestStoppedException($"HLT at {Cpu.Rip:x8} with no interrupt source left (IF={(Cpu.Eflags & RFlags.IF) >> 9})");
-                case StopReason.TripleFault:
-                    throw new GuestStoppedException("triple fault: the processor entered shutdown");
-                case StopReason.StopRequested:
-                    if (Domain.ShutdownState is { } s)
-                    {
-                        string why = PvDomain?.LastXenMessage is { } m && s == ShutdownReason.Crash ? $" ({m})" : "";
-                        throw new GuestStoppedException($"domain shut down: {s.ToString().ToLowerInvariant()}{why}");
-                    }
-                    break;
-            }
+            if (vcpu.Run() is { } end)
+                throw new GuestStoppedException(end);
+            ulong at = Cpu.StopLinearAddress;
+            if (at == stopGate)
+                return;
+            if (!Gates.TryGet(at, out _, out var handler))
+                throw new GuestStoppedException($"fetch from unknown host gate {at:x8}");
+            handler();
         }
     }
 

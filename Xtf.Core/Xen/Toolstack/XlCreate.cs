@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Xtf.Core.Cpu;
 using Xtf.Core.Machine;
@@ -39,8 +38,6 @@ public sealed record DomainExit(ConsoleLog Console, ConsoleLog HypervisorConsole
 /// </summary>
 public static class XlCreate
 {
-    private const long BudgetChunk = 1_000_000;
-
     /// <summary>cfg keys read and modelled. <c>hap</c>/<c>shadow</c> select how Xen implements guest paging, which a guest cannot tell apart architecturally; <c>builder</c> and <c>loader</c> are legacy spellings xl ignores today; <c>on_reboot</c> only matters after a reboot, which ends the run here in any case.</summary>
     private static readonly HashSet<string> Modelled =
     [
@@ -117,40 +114,7 @@ public static class XlCreate
         }
     }
 
-    private static string RunToEnd(Booted booted, ToolstackOptions options)
-    {
-        var cpu = booted.Machine.Cpu;
-        var clock = Stopwatch.StartNew();
-        long left = options.InstructionBudget;
-        while (true)
-        {
-            cpu.Budget = Math.Min(left, BudgetChunk);
-            long before = cpu.Retired;
-            var reason = cpu.Run();
-            left -= cpu.Retired - before;
-            switch (reason)
-            {
-                case StopReason.BudgetExhausted:
-                    if (left <= 0)
-                        return $"instruction budget of {options.InstructionBudget} exhausted";
-                    if (options.Timeout is { } limit && clock.Elapsed > limit)
-                        return $"timeout of {limit.TotalSeconds:0.###} s exceeded";
-                    break;
-                case StopReason.Halted:
-                    return $"HLT at {cpu.Rip:x8} with no interrupt source left (IF={(cpu.Eflags & RFlags.IF) >> 9}): the vCPU would block forever";
-                case StopReason.TripleFault:
-                    return "triple fault: the processor entered shutdown (Xen: domain crash)";
-                case StopReason.HostGate:
-                    return $"fetch at {cpu.StopLinearAddress:x8} in the host-gate range, which an upstream image has none of";
-                case StopReason.StopRequested:
-                    if (booted.Domain.ShutdownState is { } s)
-                    {
-                        string why = booted.Domain is PvDomain { LastXenMessage: { } m } && s == ShutdownReason.Crash ? $" ({m})" : "";
-                        return $"domain shut down: {s.ToString().ToLowerInvariant()}{why}";
-                    }
-
-                    break;
-            }
-        }
-    }
+    private static string RunToEnd(Booted booted, ToolstackOptions options) =>
+        new VcpuRun(booted.Machine.Cpu, booted.Domain, options.InstructionBudget, options.Timeout).Run()
+        ?? $"fetch at {booted.Machine.Cpu.StopLinearAddress:x8} in the host-gate range, which an upstream image has none of";
 }

@@ -1,0 +1,59 @@
+using System.Diagnostics;
+using Xtf.Core.Cpu;
+using Xtf.Core.Xen.Pv;
+
+namespace Xtf.Core.Xen;
+
+/// <summary>
+/// Runs a domain's vCPU within its instruction budget and wall-clock limit, in chunks so the
+/// limit is checked between them, until the machine ends (shutdown, crash, triple fault, a halt
+/// nothing can wake, the budget or time spent) or the CPU fetches from the host-gate range. Both
+/// our guest runtime (which dispatches the gates) and the toolstack's upstream images (which have
+/// none) run through it, so every instance ends for the same reasons, in the same words.
+/// </summary>
+public sealed class VcpuRun(X86Cpu cpu, IXenDomain domain, long budget, TimeSpan? timeout)
+{
+    private const long Chunk = 1_000_000;
+
+    private readonly Stopwatch clock = new();
+    private long spent;
+
+    /// <summary>
+    /// Runs until a host-gate fetch (returns null; <see cref="X86Cpu.StopLinearAddress"/> says
+    /// where) or the machine's end (returns why). The wall clock starts at the first call.
+    /// </summary>
+    public string? Run()
+    {
+        clock.Start();
+        while (true)
+        {
+            cpu.Budget = Math.Min(budget - spent, Chunk);
+            long before = cpu.Retired;
+            var reason = cpu.Run();
+            spent += cpu.Retired - before;
+            switch (reason)
+            {
+                case StopReason.HostGate:
+                    return null;
+                case StopReason.BudgetExhausted:
+                    if (spent >= budget)
+                        return $"instruction budget of {budget} exhausted";
+                    if (timeout is { } limit && clock.Elapsed > limit)
+                        return $"timeout of {limit.TotalSeconds:0.###} s exceeded";
+                    break;
+                case StopReason.Halted:
+                    return $"HLT at {cpu.Rip:x8} with no interrupt source left (IF={(cpu.Eflags & RFlags.IF) >> 9})";
+                case StopReason.TripleFault:
+                    return "triple fault: the processor entered shutdown";
+                case StopReason.StopRequested:
+                    if (domain.ShutdownState is { } s)
+                    {
+                        string why = domain is PvDomain { LastXenMessage: { } m } && s == ShutdownReason.Crash ? $" ({m})" : "";
+                        return $"domain shut down: {s.ToString().ToLowerInvariant()}{why}";
+                    }
+
+                    break;
+            }
+        }
+    }
+}
