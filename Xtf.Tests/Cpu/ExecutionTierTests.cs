@@ -207,6 +207,81 @@ public sealed class ExecutionTierTests
         Assert.That(h.Cpu.Rip, Is.EqualTo(h.AddressOf(insideBlock ? afterAdd : top)));
     }
 
+    public static IEnumerable<TestCaseData> BackEdgeCases()
+    {
+        for (int cc = 0; cc < 16; cc++)
+            yield return new TestCaseData(cc).SetName($"Every tier agrees on a loop closed by j{Conditions[cc]} back to its own start");
+    }
+
+    /// <summary>
+    /// "top: add eax, ebx; rol ebx, 7; adc edx, eax; jcc top; hlt": a compiled block whose last
+    /// instruction branches to its own first, which the compiled tier runs round in place. Each state
+    /// either leaves the loop when the condition fails or ends on the budget, mid-pass or not.
+    /// </summary>
+    [TestCaseSource(nameof(BackEdgeCases))]
+    public void TiersAgreeOnLoopBackEdge(int cc)
+    {
+        var random = new Random(1000 + cc);
+        for (int state = 0; state < 8; state++)
+        {
+            uint[] regs = [.. Enumerable.Range(0, 3).Select(_ => (uint)random.NextInt64(0, 1L << 32))];
+            long budget = 3000 + random.Next(4);
+            string Run(ExecutionTier tier)
+            {
+                var h = new CpuHarness();
+                h.Cpu.MaxTier = tier;
+                var stop = h.Run(a =>
+                {
+                    var top = a.CreateLabel();
+                    var jumps = new Action<Label>[]
+                    {
+                        a.jo, a.jno, a.jb, a.jae, a.je, a.jne, a.jbe, a.ja, a.js, a.jns, a.jp, a.jnp, a.jl, a.jge, a.jle, a.jg,
+                    };
+                    a.mov(eax, regs[0]);
+                    a.mov(ebx, regs[1]);
+                    a.mov(edx, regs[2]);
+                    a.Label(ref top);
+                    a.add(eax, ebx);
+                    a.rol(ebx, 7);
+                    a.adc(edx, eax);
+                    jumps[cc](top);
+                    a.hlt();
+                }, budget: budget);
+                var c = h.Cpu;
+                return $"{stop} eip={c.Rip:x} eax={c.Eax:x} ebx={c.Ebx:x} edx={c.Edx:x} eflags={c.Eflags:x} retired={c.Retired}";
+            }
+
+            var reference = Run(ExecutionTier.Stepping);
+            foreach (var tier in (ExecutionTier[])[ExecutionTier.Specialised, ExecutionTier.Compiled])
+                Assert.That(Run(tier), Is.EqualTo(reference), $"{tier}, state {state}");
+        }
+    }
+
+    [TestCase(10_001, false, TestName = "A loop closed by jmp to its own start retires exactly its budget: ending at the back edge")]
+    [TestCase(10_000, true, TestName = "A loop closed by jmp to its own start retires exactly its budget: ending inside the pass")]
+    public void JmpLoopBudgetIsExact(int budget, bool insideBlock)
+    {
+        // One instruction of setup, then 2 per pass (inc; jmp top): 10,001 ends after 5,000 passes,
+        // 10,000 after 4,999 passes and the inc of the next.
+        var h = new CpuHarness();
+        var top = default(Label);
+        var afterInc = default(Label);
+        var stop = h.Run(a =>
+        {
+            top = a.CreateLabel();
+            afterInc = a.CreateLabel();
+            a.xor(eax, eax);
+            a.Label(ref top);
+            a.inc(eax);
+            a.Label(ref afterInc);
+            a.jmp(top);
+        }, budget: budget);
+        Assert.That(stop, Is.EqualTo(StopReason.BudgetExhausted));
+        Assert.That(h.Cpu.Retired, Is.EqualTo(budget));
+        Assert.That(h.Cpu.Eax, Is.EqualTo(5000u));
+        Assert.That(h.Cpu.Rip, Is.EqualTo(h.AddressOf(insideBlock ? afterInc : top)));
+    }
+
     /// <summary>"op; jcc skip; add ebp, 1; skip:" so the branch outcome shows in EBP.</summary>
     private static void Jcc(Assembler a, int cc, Action<Assembler> before)
     {

@@ -17,6 +17,8 @@ internal sealed record CompiledBlock(Func<X86Cpu, ulong> Run, int Count, ulong L
 /// Bookkeeping is exact at every point where the guest can observe it: before an instruction that
 /// may fault, RIP is that instruction's and the budget counts every instruction before it; after a
 /// store, the block returns early if the store invalidated its own code (self-modifying code).
+/// A block that ends by branching back to its own start (a loop) goes round in place while the
+/// budget covers a pass, with the branch inline: the per-pass cost of a hot loop is its body.
 /// </summary>
 internal static unsafe class BlockCompiler
 {
@@ -29,6 +31,8 @@ internal static unsafe class BlockCompiler
     private static readonly FieldInfo RipField = typeof(X86Cpu).GetField(nameof(X86Cpu.Rip))!;
     private static readonly FieldInfo BudgetField = typeof(X86Cpu).GetField("budget", BindingFlags.NonPublic | BindingFlags.Instance)!;
     private static readonly FieldInfo FetchPageField = typeof(X86Cpu).GetField("fetchPage", BindingFlags.NonPublic | BindingFlags.Instance)!;
+    private static readonly MethodInfo ZeroFlagGetter = typeof(X86Cpu).GetProperty("ZeroFlag", BindingFlags.NonPublic | BindingFlags.Instance)!.GetMethod!;
+    private static readonly MethodInfo ConditionMethod = typeof(X86Cpu).GetMethod("Condition", BindingFlags.NonPublic | BindingFlags.Instance)!;
     private static readonly Lazy<Dictionary<nint, MethodInfo>> Forms = new(FindForms);
 
     /// <summary>
@@ -62,6 +66,8 @@ internal static unsafe class BlockCompiler
     private static void Emit(ILGenerator il, MicroOp[] ops, List<int> run, ulong page)
     {
         var next = il.DeclareLocal(typeof(ulong));
+        var top = il.DefineLabel();
+        il.MarkLabel(top);
         int pending = 0;
         void Settle()
         {
@@ -80,6 +86,14 @@ internal static unsafe class BlockCompiler
         foreach (int k in run)
         {
             ref MicroOp op = ref ops[k];
+            if (k == run[^1] && BackEdge(op, ops[run[0]].Rip) is { } condition)
+            {
+                pending++;
+                Settle();
+                EmitBackEdge(il, op, condition, top, run.Count);
+                return;
+            }
+
             if ((op.Traits & MicroOp.MayFault) != 0)
             {
                 Settle();
@@ -128,6 +142,65 @@ internal static unsafe class BlockCompiler
 
         Settle();
         il.Emit(OpCodes.Ldloc, next);
+        il.Emit(OpCodes.Ret);
+    }
+
+    /// <summary>
+    /// The condition of a Jcc or JMP that ends the block by branching back to its own first
+    /// instruction (a loop): "ZF", "NZ", a Jcc condition code, or "always"; null for any other
+    /// instruction. Such a branch cannot fault: its target is the block's first byte, which the
+    /// hot loop checked against the CS limit (or which executed, so is canonical) on entry.
+    /// </summary>
+    private static string? BackEdge(in MicroOp op, ulong start)
+    {
+        var form = Forms.Value[(nint)op.Fast];
+        if (!form.DeclaringType!.IsGenericType || form.DeclaringType.GetGenericTypeDefinition() != typeof(BranchForms<>)
+            || op.Immediate != start)
+            return null;
+        return form.Name switch
+        {
+            "Je" => "ZF",
+            "Jne" => "NZ",
+            "Jcc" => "cc",
+            "Jmp" => "always",
+            _ => null,
+        };
+    }
+
+    /// <summary>
+    /// The loop's back edge, inline: when taken, the block goes round again in place of returning to
+    /// the hot loop if the budget covers a whole pass, which is the one condition the hot loop
+    /// checks before entering a block that can have changed. The frame is still valid (a store that
+    /// closed the fetch window has already left the block, see <see cref="Emit"/>), and no
+    /// specialised form changes the CS limit or the code size.
+    /// </summary>
+    private static void EmitBackEdge(ILGenerator il, in MicroOp op, string condition, Label top, int count)
+    {
+        var fallThrough = il.DefineLabel();
+        if (condition != "always")
+        {
+            il.Emit(OpCodes.Ldarg_0);
+            if (condition == "cc")
+            {
+                il.Emit(OpCodes.Ldc_I4, (int)op.Condition);
+                il.Emit(OpCodes.Call, ConditionMethod);
+            }
+            else
+            {
+                il.Emit(OpCodes.Call, ZeroFlagGetter);
+            }
+
+            il.Emit(condition == "NZ" ? OpCodes.Brtrue : OpCodes.Brfalse, fallThrough);
+        }
+
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldfld, BudgetField);
+        il.Emit(OpCodes.Ldc_I8, (long)count);
+        il.Emit(OpCodes.Bge, top);
+        il.Emit(OpCodes.Ldc_I8, (long)op.Immediate);
+        il.Emit(OpCodes.Ret);
+        il.MarkLabel(fallThrough);
+        il.Emit(OpCodes.Ldc_I8, (long)op.NextRip);
         il.Emit(OpCodes.Ret);
     }
 
