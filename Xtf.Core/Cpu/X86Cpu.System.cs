@@ -168,6 +168,10 @@ public sealed partial class X86Cpu
         {
             case DebugCtl.Msr:
                 return DebugCtlValue;
+            case MsrPlatformInfo:
+                return PlatformInfoValue;
+            case MsrMiscFeaturesEnables:
+                return MiscFeaturesEnables;
             case MsrTsc:
                 return TimeStampCounter;
             case MsrEfer:
@@ -203,6 +207,11 @@ public sealed partial class X86Cpu
                 if ((value & ~DebugCtl.Implemented) != 0)
                     throw CpuFault.GP(0);
                 DebugCtlValue = value;
+                return;
+            case MsrPlatformInfo:
+                throw CpuFault.GP(0);
+            case MsrMiscFeaturesEnables:
+                WriteMiscFeaturesEnables(value);
                 return;
             case MsrTsc:
                 tscOffset = (long)value - Retired;

@@ -3,24 +3,25 @@ using Xtf.Core.Cpu;
 namespace Xtf.Core.Xen;
 
 /// <summary>
-/// CPUID faulting as Xen virtualises it for an HVM guest, whatever the hardware has (Xen's
-/// xen/arch/x86/msr.c guest_rdmsr/guest_wrmsr and hvm_vmexit_cpuid). MSR_INTEL_PLATFORM_INFO
-/// (0xCE) is read-only and reports bit 31, "CPUID faulting supported"; bit 0 of
-/// MSR_INTEL_MISC_FEATURES_ENABLES (0x140) switches it on, and then CPUID at CPL &gt; 0 is #GP(0),
-/// the instruction not retired. Every other bit of 0x140 is reserved: a write setting one is #GP(0).
+/// CPUID faulting as Xen virtualises it for a guest (xen/arch/x86/msr.c guest_rdmsr/guest_wrmsr,
+/// the guest's misc_features_enables): MSR_INTEL_PLATFORM_INFO (0xCE) is read-only and reports
+/// bit 31, "CPUID faulting supported" (always for HVM; for PV when the hardware has it, which
+/// this machine's does: cpu-policy.c); bit 0 of MSR_INTEL_MISC_FEATURES_ENABLES (0x140) switches
+/// it on, and then CPUID outside the guest kernel is #GP(0), the instruction not retired. Every
+/// other bit of 0x140 is reserved: a write setting one is #GP(0).
 /// </summary>
 public sealed class CpuidFaulting
 {
     /// <summary>MSR_INTEL_PLATFORM_INFO (0xCE), read-only.</summary>
-    public const uint MsrPlatformInfo = 0xCE;
+    public const uint MsrPlatformInfo = X86Cpu.MsrPlatformInfo;
     /// <summary>MSR_INTEL_MISC_FEATURES_ENABLES (0x140).</summary>
-    public const uint MsrMiscFeaturesEnables = 0x140;
+    public const uint MsrMiscFeaturesEnables = X86Cpu.MsrMiscFeaturesEnables;
 
-    /// <summary>MSR_PLATFORM_INFO_CPUID_FAULTING: the only bit of PLATFORM_INFO Xen shows an HVM guest.</summary>
-    public const ulong PlatformInfoCpuidFaulting = 1ul << 31;
+    /// <summary>MSR_PLATFORM_INFO_CPUID_FAULTING: the only bit of PLATFORM_INFO Xen shows a guest.</summary>
+    public const ulong PlatformInfoCpuidFaulting = X86Cpu.PlatformInfoCpuidFaulting;
 
     /// <summary>MSR_MISC_FEATURES_CPUID_FAULTING.</summary>
-    public const ulong MiscFeaturesCpuidFaulting = 1ul << 0;
+    public const ulong MiscFeaturesCpuidFaulting = X86Cpu.MiscFeaturesCpuidFaulting;
 
     private ulong miscFeaturesEnables;
 
@@ -43,12 +44,18 @@ public sealed class CpuidFaulting
     }
 
     /// <summary>
-    /// The CPUID intercept's first check (hvm_vmexit_cpuid; x86_emulate's CPUID for the emulated
-    /// path): with faulting on, CPUID at CPL &gt; 0 (virtual-8086 mode included) is #GP(0).
+    /// The CPUID intercept's first check for an HVM guest (hvm_vmexit_cpuid; x86_emulate's CPUID
+    /// for the emulated path): with faulting on, CPUID at CPL &gt; 0 (virtual-8086 mode included) is #GP(0).
     /// </summary>
-    public void CheckCpuid(X86Cpu cpu)
+    public void CheckCpuid(X86Cpu cpu) => CheckCpuid(guestKernel: cpu.Cpl == 0);
+
+    /// <summary>
+    /// The same check where "the guest kernel" is not CPL 0 (a PV guest: x86_emulate's
+    /// mode_ring0(), pv_emulate_forced_invalid_op's guest_kernel_mode()).
+    /// </summary>
+    public void CheckCpuid(bool guestKernel)
     {
-        if (Enabled && cpu.Cpl > 0)
+        if (Enabled && !guestKernel)
             throw CpuFault.GP(0);
     }
 }

@@ -77,8 +77,12 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext, IHypercallPri
     }
 
     /// <inheritdoc/>
-    /// <remarks>VMX intercepts MSR_DEBUGCTL reads and writes (Xen: xen/arch/x86/hvm/vmx/vmx.c, vmx_msr_read_intercept / vmx_msr_write_intercept).</remarks>
-    public bool InterceptsMsr(uint msr) => msr == DebugCtl.Msr;
+    /// <remarks>
+    /// VMX intercepts MSR_DEBUGCTL reads and writes (Xen: xen/arch/x86/hvm/vmx/vmx.c,
+    /// vmx_msr_read_intercept / vmx_msr_write_intercept), and the CPUID-faulting MSRs, which Xen
+    /// virtualises for every HVM guest whatever the hardware has (guest_rdmsr / guest_wrmsr).
+    /// </remarks>
+    public bool InterceptsMsr(uint msr) => msr == DebugCtl.Msr || CpuidFaulting.Owns(msr);
 
     /// <inheritdoc/>
     /// <remarks>

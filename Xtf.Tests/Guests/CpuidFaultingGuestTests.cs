@@ -9,7 +9,10 @@ using static Iced.Intel.AssemblerRegisters;
 namespace Xtf.Tests.Guests;
 
 /// <summary>
-/// CPUID faulting as Xen offers it to HVM guests (xen/arch/x86/msr.c, hvm_vmexit_cpuid):
+/// CPUID faulting as Xen offers it to HVM guests (xen/arch/x86/msr.c, hvm_vmexit_cpuid), and to PV
+/// guests on hardware that has it, as this machine's does (cpu-policy.c; the checks in
+/// x86_emulate's CPUID and pv_emulate_forced_invalid_op, where "kernel" is the guest kernel, ring 1
+/// or ring 3, and the forced form is PV's <c>ud2a; "xen"; cpuid</c>):
 /// MSR_INTEL_PLATFORM_INFO (0xCE) reads bit 31 alone and is read-only; bit 0 of
 /// MSR_INTEL_MISC_FEATURES_ENABLES (0x140) enables faulting and its other bits are reserved (#GP);
 /// with faulting on, CPUID at CPL 3 is #GP(0) and does not retire, natively and through the
@@ -21,6 +24,8 @@ namespace Xtf.Tests.Guests;
 public sealed class CpuidFaultingGuestTests
 {
     private static readonly Environments[] HvmEnvironments = [Environments.Hvm32, Environments.Hvm32Pse, Environments.Hvm32Pae, Environments.Hvm64];
+
+    private static readonly Environments[] AllEnvironments = [.. HvmEnvironments, Environments.Pv32Pae, Environments.Pv64];
 
     private const string FepMissing = "FEP support not detected - some tests will be skipped\r\n";
 
@@ -82,7 +87,7 @@ public sealed class CpuidFaultingGuestTests
         }
     }
 
-    [TestCaseSource(nameof(HvmEnvironments))]
+    [TestCaseSource(nameof(AllEnvironments))]
     public void MsrsAndCpuidFaultFollowXen(Environments env)
     {
         var o = GuestHarness.Run<FaultingGuest>(env: env);
@@ -109,6 +114,14 @@ public sealed class CpuidFaultingGuestTests
                 yield return new TestCaseData("cpuid-faulting", env, fep, fep ? TestResult.Success : TestResult.Skip);
                 yield return new TestCaseData("cpuid", env, fep, TestResult.Success);
             }
+        }
+
+        // PV: no FEP, but the PV-forced CPUID is checked instead, so the test runs whole (upstream's
+        // IS_DEFINED(CONFIG_PV) rows).
+        foreach (var env in (Environments[])[Environments.Pv32Pae, Environments.Pv64])
+        {
+            yield return new TestCaseData("cpuid-faulting", env, false, TestResult.Success);
+            yield return new TestCaseData("cpuid", env, false, TestResult.Success);
         }
     }
 
@@ -145,5 +158,25 @@ public sealed class CpuidFaultingGuestTests
             Assert.That(o.ConsoleLog, Does.Contain("  40000000:ffffffff -> 40000005:566e6558:65584d4d:4d4d566e\r\n"));
             Assert.That(o.ConsoleLog, Does.Contain("  40000100:ffffffff -> 00000000:00000000:00000000:00000000\r\n  80000000:ffffffff"));
         });
+    }
+
+    [TestCase(Environments.Pv32Pae)]
+    [TestCase(Environments.Pv64)]
+    public void PvNativeCpuidIsXensPolicy(Environments env)
+    {
+        // Xen runs PV domains with the hardware's CPUID faulting on (ctxt_switch_levelling), so a PV
+        // guest's plain CPUID is answered from the domain's policy, Xen's leaves at 0x40000000 included,
+        // exactly as the forced form: both dumps of the cpuid utility are the same.
+        var o = RunCatalog("cpuid", env, fep: false);
+        Assert.That(o.Result, Is.EqualTo(TestResult.Success), o.ConsoleLog);
+        string log = o.ConsoleLog;
+        int native = log.IndexOf("Native cpuid:\r\n", StringComparison.Ordinal);
+        int emulated = log.IndexOf("Emulated cpuid:\r\n", StringComparison.Ordinal);
+        Assert.That(native, Is.GreaterThan(0));
+        Assert.That(emulated, Is.GreaterThan(native));
+        string nativeDump = log[(native + "Native cpuid:\r\n".Length)..emulated];
+        string emulatedDump = log[(emulated + "Emulated cpuid:\r\n".Length)..];
+        Assert.That(nativeDump, Does.Contain("  40000000:ffffffff -> 40000005:566e6558:65584d4d:4d4d566e\r\n"), "XenVMMXenVMM natively");
+        Assert.That(emulatedDump, Does.StartWith(nativeDump));
     }
 }

@@ -216,9 +216,13 @@ internal static class SystemInstructions
         throw new X86Cpu.HaltException();
     }
 
-    /// <summary>CPUID is answered by whoever runs the CPU (bare hardware or the hypervisor).</summary>
+    /// <summary>
+    /// CPUID: #GP(0) at CPL &gt; 0 while CPUID faulting is on (<see cref="X86Cpu.CheckCpuidFaulting"/>),
+    /// else answered by whoever runs the CPU (bare hardware or the hypervisor).
+    /// </summary>
     private static void Cpuid(X86Cpu cpu, in Instruction i)
     {
+        cpu.CheckCpuidFaulting();
         var r = cpu.Intercepts.Cpuid(cpu, cpu.Eax, cpu.Ecx);
         cpu.WriteGpr(X86Cpu.RAX, 4, r.Eax);
         cpu.WriteGpr(X86Cpu.RBX, 4, r.Ebx);

@@ -139,7 +139,8 @@ public sealed partial class PvDomain
 
     /// <summary>
     /// pv_emulate_forced_invalid_op: a PV guest's <c>ud2a; .ascii "xen"; cpuid</c> is CPUID as the
-    /// hypervisor presents it (Xen's leaves and policy), then the guest resumes after it. Any
+    /// hypervisor presents it (Xen's leaves and policy), then the guest resumes after it; with the
+    /// guest's CPUID faulting on, outside its kernel it is #GP(0) instead. Any
     /// other instruction behind the prefix is an ordinary #UD: PV guests have no general FEP.
     /// </summary>
     private bool EmulateForcedCpuid(GuestFrame frame)
@@ -149,6 +150,15 @@ public sealed partial class PvDomain
         ulong at = Cpu.Bitness == 64 ? frame.Rip : (Cpu.Segments[X86Cpu.CS].Base + frame.Rip) & 0xFFFFFFFF;
         if (!Guest.TryRead(at, bytes) || !bytes[..sig.Length].SequenceEqual(sig) || bytes[sig.Length] != 0x0F || bytes[sig.Length + 1] != 0xA2)
             return false;
+        if (CpuidFaulting.Enabled && !InGuestKernelMode)
+        {
+            // With the guest's CPUID faulting on outside its kernel: #GP(0) at the CPUID itself,
+            // past the signature (regs->rip = eip; pv_inject_hw_exception).
+            ulong cpuid = frame.Rip + (ulong)sig.Length;
+            TrapBounce.Exception(this, (int)X86Vector.GP, 0, frame with { Rip = Cpu.Bitness == 64 ? cpuid : cpuid & 0xFFFFFFFF });
+            return true;
+        }
+
         var r = EmulatedCpuid(Cpu.Eax, Cpu.Ecx);
         Cpu[X86Cpu.RAX] = r.Eax;
         Cpu[X86Cpu.RBX] = r.Ebx;

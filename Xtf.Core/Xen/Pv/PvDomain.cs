@@ -34,6 +34,10 @@ public sealed partial class PvDomain : ICpuIntercepts, IHypercallContext, IHyper
         HypercallPrivilege.Changed += WriteHypercallPage;
         Mmu = new PvMemoryManager(this);
         machine.Cpu.Intercepts = this;
+
+        // ctxt_switch_levelling (xen/arch/x86/cpu/common.c): on hardware with CPUID faulting, Xen
+        // turns it on whenever a PV domain's vCPU runs, so every guest CPUID reaches Xen.
+        machine.Cpu.WriteMsr(X86Cpu.MsrMiscFeaturesEnables, X86Cpu.MiscFeaturesCpuidFaulting);
     }
 
     /// <summary>The machine the domain runs on.</summary>
@@ -190,10 +194,15 @@ public sealed partial class PvDomain : ICpuIntercepts, IHypercallContext, IHyper
     }
 
     /// <summary>
-    /// A PV guest's native CPUID is not intercepted (no CPUID faulting here): the processor's own
-    /// leaves, without Xen's. The hypervisor's view is the forced form (<see cref="EmulateForcedCpuid"/>).
+    /// The processor's own CPUID leaves, for a CPUID the hardware executes. A PV guest never reaches
+    /// this: Xen runs every PV domain with the hardware's CPUID faulting on (ctxt_switch_levelling
+    /// in xen/arch/x86/cpu/common.c), and a PV guest never runs at CPL 0, so each of its CPUIDs is a
+    /// #GP(0) that the privileged-op emulator answers from the domain's policy.
     /// </summary>
     public CpuidResult Cpuid(X86Cpu cpu, uint leaf, uint subleaf) => CpuidLeaves.Native(leaf, subleaf);
+
+    /// <summary>The guest's CPUID faulting (MSRs 0xCE and 0x140 as Xen virtualises them).</summary>
+    public CpuidFaulting CpuidFaulting { get; } = new();
 
     /// <summary>The CPUID policy Xen presents to a PV guest (pv_cpuid).</summary>
     public static CpuidResult EmulatedCpuid(uint leaf, uint subleaf) =>

@@ -115,8 +115,8 @@ internal sealed partial class PrivilegedOpEmulator
     /// <summary>The controllable CR4 bits the guest's CPUID policy offers: TSD (TSC), DE, FSGSBASE, OSXSAVE (XSAVE).</summary>
     private ulong Cr4Policy()
     {
-        var leaf1 = d.Cpuid(Cpu, 1, 0);
-        var leaf7 = d.Cpuid(Cpu, 7, 0);
+        var leaf1 = PvDomain.EmulatedCpuid(1, 0);
+        var leaf7 = PvDomain.EmulatedCpuid(7, 0);
         ulong policy = 0;
         if ((leaf1.Edx & (1u << 4)) != 0)
             policy |= Cr4.TSD;

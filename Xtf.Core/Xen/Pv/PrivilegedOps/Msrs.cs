@@ -7,7 +7,8 @@ namespace Xtf.Core.Xen.Pv.PrivilegedOps;
 /// guest has: pv64's FS and GS bases and the other GS base (MSR_SHADOW_GS_BASE, the user one
 /// while the kernel runs; writes must be canonical); the TSC (read); EFER (read: the
 /// hypervisor's; 32-bit guests do not see LME and LMA, nor SCE on Intel, which this machine is); IA32_PERF_CAPABILITIES
-/// (reads 0). Every other MSR is #GP(0), as Xen 4.15 and later treat MSRs they do not
+/// (reads 0); MSR_INTEL_PLATFORM_INFO and MISC_FEATURES_ENABLES, the guest's CPUID faulting
+/// (guest_rdmsr / guest_wrmsr). Every other MSR is #GP(0), as Xen 4.15 and later treat MSRs they do not
 /// implement (msr_relaxed off). From user mode, #GP(0).
 /// </summary>
 internal sealed partial class PrivilegedOpEmulator
@@ -57,6 +58,9 @@ internal sealed partial class PrivilegedOpEmulator
             case MsrPerfCapabilities:
                 value = 0;
                 return true;
+            case CpuidFaulting.MsrPlatformInfo or CpuidFaulting.MsrMiscFeaturesEnables:
+                value = d.CpuidFaulting.Read(msr);
+                return true;
             default:
                 value = 0;
                 return false;
@@ -70,6 +74,8 @@ internal sealed partial class PrivilegedOpEmulator
             case X86Cpu.MsrFsBase or X86Cpu.MsrGsBase or X86Cpu.MsrKernelGsBase when d.Is64BitDomain && X86Cpu.IsCanonical(value):
                 Cpu.WriteMsr(msr, value);
                 return true;
+            case CpuidFaulting.MsrPlatformInfo or CpuidFaulting.MsrMiscFeaturesEnables:
+                return d.CpuidFaulting.TryWrite(msr, value);
             default:
                 return false;
         }

@@ -133,7 +133,10 @@ internal sealed partial class PrivilegedOpEmulator
                 return PrivOpResult.Done;
             case Mnemonic.Cpuid:
                 {
-                    var r = d.Cpuid(Cpu, Cpu.Eax, Cpu.Ecx);
+                    // x86_emulate's CPUID: the guest's own CPUID faulting outside ring 0 is #GP(0);
+                    // then guest_cpuid, the domain's policy (Xen's leaves included).
+                    d.CpuidFaulting.CheckCpuid(guestKernel: Ring0);
+                    var r = PvDomain.EmulatedCpuid(Cpu.Eax, Cpu.Ecx);
                     SetGpr32(X86Cpu.RAX, r.Eax);
                     SetGpr32(X86Cpu.RBX, r.Ebx);
                     SetGpr32(X86Cpu.RCX, r.Ecx);
