@@ -251,12 +251,29 @@ internal sealed class RunnerApp
     /// <c>xtf-runner info NAME</c>: the test's info.json (name, category, environments,
     /// variations; and title and guarded quirks) on stdout. NAME may carry the <c>test-</c> prefix.
     /// </summary>
+    /// <summary>
+    /// <c>info [--xtf-dir DIR] NAME</c>: the test's info.json, from our catalog or, with
+    /// <c>--xtf-dir</c> or <c>XTF_DIR</c>, from the upstream tree's (as the run command chooses).
+    /// </summary>
     private int RunInfo(IReadOnlyList<string> args)
     {
-        if (args.Count != 1 || args[0].StartsWith('-'))
-            throw new RunnerException("usage: xtf-runner info NAME");
-        string name = args[0].StartsWith("test-", StringComparison.Ordinal) ? args[0]["test-".Length..] : args[0];
-        var test = catalog.Find(name) ?? throw new RunnerException($"Unrecognised test '{args[0]}'");
+        const string usage = "usage: xtf-runner info [--xtf-dir DIR] NAME";
+        string? xtfDir = null;
+        var rest = new List<string>();
+        for (int k = 0; k < args.Count; k++)
+        {
+            if (args[k] == "--xtf-dir" && k + 1 < args.Count)
+                xtfDir = args[++k];
+            else if (args[k].StartsWith("--xtf-dir=", StringComparison.Ordinal))
+                xtfDir = args[k]["--xtf-dir=".Length..];
+            else
+                rest.Add(args[k]);
+        }
+
+        if (rest.Count != 1 || rest[0].StartsWith('-') || xtfDir is "")
+            throw new RunnerException(usage);
+        string name = rest[0].StartsWith("test-", StringComparison.Ordinal) ? rest[0]["test-".Length..] : rest[0];
+        var test = Catalog(xtfDir, builtin: false).Find(name) ?? throw new RunnerException($"Unrecognised test '{rest[0]}'");
         using var buffer = new MemoryStream();
         TestInfo.Write(buffer, test);
         stdout.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));

@@ -37,9 +37,11 @@ public sealed class InfoCommandTests
     }
 
     [TestCase(new[] { "info", "bogus" }, "Error: Unrecognised test 'bogus'")]
-    [TestCase(new[] { "info" }, "Error: usage: xtf-runner info NAME")]
-    [TestCase(new[] { "info", "example", "selftest" }, "Error: usage: xtf-runner info NAME")]
-    [TestCase(new[] { "info", "--bogus" }, "Error: usage: xtf-runner info NAME")]
+    [TestCase(new[] { "info" }, "Error: usage: xtf-runner info [--xtf-dir DIR] NAME")]
+    [TestCase(new[] { "info", "example", "selftest" }, "Error: usage: xtf-runner info [--xtf-dir DIR] NAME")]
+    [TestCase(new[] { "info", "--bogus" }, "Error: usage: xtf-runner info [--xtf-dir DIR] NAME")]
+    [TestCase(new[] { "info", "--xtf-dir" }, "Error: usage: xtf-runner info [--xtf-dir DIR] NAME")]
+    [TestCase(new[] { "info", "--xtf-dir=", "example" }, "Error: usage: xtf-runner info [--xtf-dir DIR] NAME")]
     public void BadInputIsOneErrorLine(string[] args, string error)
     {
         var run = RunnerHarness.Run(args);

@@ -43,6 +43,34 @@ public sealed class XtfDirOptionTests
         return new RunnerRun(exit, stdout.ToString(), stderr.ToString());
     }
 
+    [TestCase(true, TestName = "info --xtf-dir DIR NAME prints the upstream test's info.json")]
+    [TestCase(false, TestName = "info NAME with XTF_DIR set prints the upstream test's info.json")]
+    public void InfoReadsTheTree(bool option)
+    {
+        Func<string, string?> environment = v => !option && v == "XTF_DIR" ? root : null;
+        string[] args = option ? ["info", "--xtf-dir", root, "test-xsa-999"] : ["info", "xsa-999"];
+        var run = Run(new FakeTestEngine(), environment, args);
+        Assert.That(run.ExitCode, Is.Zero, run.Stderr);
+        using var doc = System.Text.Json.JsonDocument.Parse(run.Stdout);
+        var info = doc.RootElement;
+        Assert.Multiple(() =>
+        {
+            Assert.That(info.GetProperty("name").GetString(), Is.EqualTo("xsa-999"));
+            Assert.That(info.GetProperty("category").GetString(), Is.EqualTo("xsa"));
+            Assert.That(info.GetProperty("environments").EnumerateArray().Select(e => e.GetString()), Is.EqualTo(new[] { "hvm64" }));
+            Assert.That(info.GetProperty("variations").EnumerateArray().Select(e => e.GetString()), Is.EqualTo(new[] { "hap", "shadow" }));
+            Assert.That(info.EnumerateObject().Select(p => p.Name), Is.EqualTo(new[] { "name", "category", "environments", "variations" }), "mkinfo.py's keys only");
+        });
+    }
+
+    [Test]
+    public void InfoWithoutTheTreeDoesNotKnowUpstreamsTests()
+    {
+        var run = Run(new FakeTestEngine(), null, "info", "xsa-999");
+        Assert.That(run.ExitCode, Is.EqualTo(1));
+        Assert.That(run.StderrLines, Is.EqualTo(new[] { "Error: Unrecognised test 'xsa-999'" }));
+    }
+
     [Test]
     public void ListsTheTreesInstancesInUpstreamOrder()
     {

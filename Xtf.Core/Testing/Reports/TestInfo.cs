@@ -14,7 +14,7 @@ public static class TestInfo
     /// Writes UTF-8 JSON to <paramref name="output"/> with the keys of XTF's build/mkinfo.py in its order
     /// (<c>name</c>, <c>category</c>, <c>environments</c>, <c>variations</c>, empty lists when there are none),
     /// then <c>title</c> and <c>guards</c> (quirk names). Environments are in xtf-runner's sorted order, not
-    /// the Makefile's <c>TEST-ENVS</c> order.
+    /// the Makefile's <c>TEST-ENVS</c> order. An upstream test has only mkinfo.py's four keys.
     /// </summary>
     public static void Write(Stream output, TestDescriptor test)
     {
@@ -30,6 +30,13 @@ public static class TestInfo
         foreach (string v in test.Variations)
             json.WriteStringValue(v);
         json.WriteEndArray();
+        if (test.Upstream is not null)
+        {
+            // An upstream test is its info.json: mkinfo.py writes these four keys and no more.
+            json.WriteEndObject();
+            return;
+        }
+
         json.WriteString("title", test.Title);
         json.WriteStartArray("guards");
         foreach (var q in test.Guards)
