@@ -57,6 +57,28 @@ public sealed class ElfImageTests
         Assert.That(e.Notes[1].Descriptor, Has.Length.EqualTo(5), "descsz, not its padded size");
     }
 
+    [TestCase(false)]
+    [TestCase(true)]
+    public void SymbolTableAndItsStringTable(bool elf64)
+    {
+        var e = ElfImage.Parse((Good with { Elf64 = elf64, SymbolTable = (new byte[48], new byte[5]) }).Build());
+        var t = e.FindSymbolTable();
+        Assert.That(t, Is.Not.Null);
+        Assert.That((t!.Symbols.Index, t.Symbols.Type, t.Symbols.Size, t.Symbols.Link), Is.EqualTo((1, 2u, 48ul, 2u)));
+        Assert.That((t.Strings.Index, t.Strings.Type, t.Strings.Size), Is.EqualTo((2, 3u, 5ul)));
+    }
+
+    [Test]
+    public void NoSymbolTable() => Assert.That(ElfImage.Parse(Good.Build()).FindSymbolTable(), Is.Null);
+
+    /// <summary>libelf elf_init refuses a section header table that runs past the file ("shdr overflow"), whatever the notes say.</summary>
+    [Test]
+    public void SectionHeaderTablePastEof()
+    {
+        var bytes = (Good with { SymbolTable = (new byte[16], new byte[1]) }).Build();
+        Refused(bytes[..^1], "the section header table");
+    }
+
     [Test]
     public void NotElf() => Refused(Good with { Magic = [0x7F, (byte)'E', (byte)'L', (byte)'G'] }, "not an ELF file");
 

@@ -7,8 +7,9 @@ namespace Xtf.Tests.Toolstack;
 /// A small ELF executable writer for the toolstack tests (System V gABI, "ELF Header", "Program
 /// Header", "Note Section"; x86-64 psABI for e_machine). Layout: the ELF header, the program
 /// header table right after it, the note data, the PT_LOAD contents (each 16-byte aligned in the
-/// file, p_align 16), and optionally a section header table (null section + one SHT_NOTE) when the
-/// notes are to be found through sections only. Knobs at the end produce malformed files.
+/// file, p_align 16), the symbol and string tables if any, and a section header table when there
+/// are sections (null section, then an SHT_NOTE when the notes are to be found through sections
+/// only, then SHT_SYMTAB and the SHT_STRTAB it links to). Knobs at the end produce malformed files.
 /// </summary>
 internal sealed record TestElf
 {
@@ -21,7 +22,13 @@ internal sealed record TestElf
     /// <summary>gABI e_machine EM_X86_64.</summary>
     public const ushort EmX8664 = 62;
 
-    private const uint PtLoad = 1, PtNote = 4, ShtNote = 7;
+    private const uint PtLoad = 1, PtNote = 4, ShtSymtab = 2, ShtStrtab = 3, ShtNote = 7;
+
+    /// <summary>sh_name given to the symbol table's header (no section name table is written; the value only shows the header is copied).</summary>
+    public const uint SymtabName = 0x11;
+
+    /// <summary>sh_info given to the symbol table's header (gABI: one past the last local symbol).</summary>
+    public const uint SymtabInfo = 1;
 
     /// <summary>A PT_LOAD: <see cref="Data"/> in the file, <see cref="MemorySize"/> in memory (0 means Data.Length).</summary>
     public sealed record Segment(ulong PhysicalAddress, byte[] Data, ulong MemorySize = 0)
@@ -64,6 +71,9 @@ internal sealed record TestElf
     /// <summary>Put the notes in an SHT_NOTE section and write no PT_NOTE (libelf then reads sections).</summary>
     public bool NotesInSectionOnly { get; init; }
 
+    /// <summary>An SHT_SYMTAB section of these bytes and the SHT_STRTAB it links to (written after the PT_LOAD data, not loaded by any segment).</summary>
+    public (byte[] Symbols, byte[] Strings)? SymbolTable { get; init; }
+
     // --- Knobs for malformed output ---
 
     /// <summary>e_ident[EI_MAG0..3]; gABI: 0x7f 'E' 'L' 'F'.</summary>
@@ -89,6 +99,15 @@ internal sealed record TestElf
 
     /// <summary>p_filesz of PT_LOAD segment i is written as this instead of Data.Length (the data stays).</summary>
     public (int Index, ulong FileSize)? FileSizeOverride { get; init; }
+
+    /// <summary>The symbol table's sh_link written as this instead of the string table's index.</summary>
+    public uint? SymtabLink { get; init; }
+
+    /// <summary>The string table's sh_type written as this instead of SHT_STRTAB.</summary>
+    public uint? StrtabType { get; init; }
+
+    /// <summary>The symbol table's sh_size written as this instead of its length.</summary>
+    public ulong? SymtabSize { get; init; }
 
     /// <summary>Cut the file to this many bytes.</summary>
     public int? TruncateTo { get; init; }
@@ -116,9 +135,17 @@ internal sealed record TestElf
             at = Align(at + Segments[i].Data.Length, 16);
         }
 
-        bool sections = NotesInSectionOnly && notes.Length != 0;
-        int shoff = sections ? at : 0;
-        int size = at + (sections ? 2 * ShEntSize : 0);
+        bool noteSection = NotesInSectionOnly && notes.Length != 0;
+        int symbolsAt = at, stringsAt = at;
+        if (SymbolTable is { } table)
+        {
+            stringsAt = Align(symbolsAt + table.Symbols.Length, 16);
+            at = Align(stringsAt + table.Strings.Length, 16);
+        }
+
+        int shnum = noteSection || SymbolTable is not null ? 1 + (noteSection ? 1 : 0) + (SymbolTable is not null ? 2 : 0) : 0;
+        int shoff = shnum != 0 ? at : 0;
+        int size = at + (shnum * ShEntSize);
         var f = new byte[size];
 
         // e_ident (gABI "ELF Identification"): magic, class, data, EI_VERSION EV_CURRENT.
@@ -135,8 +162,8 @@ internal sealed record TestElf
         U16(f, Elf64 ? 52 : 40, (ushort)HeaderSize);
         U16(f, Elf64 ? 54 : 42, ProgramHeaderEntrySize ?? (ushort)PhEntSize);
         U16(f, Elf64 ? 56 : 44, ProgramHeaderCount ?? (ushort)phnum);
-        U16(f, Elf64 ? 58 : 46, (ushort)(sections ? ShEntSize : 0));
-        U16(f, Elf64 ? 60 : 48, (ushort)(sections ? 2 : 0));
+        U16(f, Elf64 ? 58 : 46, (ushort)(shnum != 0 ? ShEntSize : 0));
+        U16(f, Elf64 ? 60 : 48, (ushort)shnum);
 
         int ph = phoff;
         for (int i = 0; i < Segments.Count; i++)
@@ -152,13 +179,17 @@ internal sealed record TestElf
         if (notePh)
             ProgramHeader(f, ph, PtNote, (ulong)notesAt, 0, 0, (ulong)notes.Length, 0);
         notes.CopyTo(f, notesAt);
-        if (sections)
+        // Section 0 is SHN_UNDEF (all zero), then SHT_NOTE, SHT_SYMTAB, SHT_STRTAB (gABI "Sections").
+        int index = 1;
+        if (noteSection)
+            SectionHeader(f, shoff + (index++ * ShEntSize), ShtNote, (ulong)notesAt, (ulong)notes.Length, 0, 0, 4, 0, 0);
+        if (SymbolTable is { } t)
         {
-            // Section 0 is SHN_UNDEF (all zero); section 1 SHT_NOTE (gABI "Sections").
-            int sh = shoff + ShEntSize;
-            U32(f, sh + 4, ShtNote);
-            Word(f, sh + (Elf64 ? 24 : 16), (ulong)notesAt);
-            Word(f, sh + (Elf64 ? 32 : 20), (ulong)notes.Length);
+            t.Symbols.CopyTo(f, symbolsAt);
+            t.Strings.CopyTo(f, stringsAt);
+            int strtab = index + 1;
+            SectionHeader(f, shoff + (index * ShEntSize), ShtSymtab, (ulong)symbolsAt, SymtabSize ?? (ulong)t.Symbols.Length, SymtabLink ?? (uint)strtab, SymtabInfo, Elf64 ? 8ul : 4ul, Elf64 ? 24ul : 16ul, SymtabName);
+            SectionHeader(f, shoff + (strtab * ShEntSize), StrtabType ?? ShtStrtab, (ulong)stringsAt, (ulong)t.Strings.Length, 0, 0, 1, 0, 0);
         }
 
         return TruncateTo is { } n ? f[..n] : f;
@@ -210,6 +241,21 @@ internal sealed record TestElf
             U32(f, at + 24, 7);
             U32(f, at + 28, 16);
         }
+    }
+
+    /// <summary>gABI Elf32_Shdr: name, type, flags, addr, offset, size, link, info, addralign, entsize (words 32-bit); Elf64_Shdr: the same with flags, addr, offset, size, addralign, entsize 64-bit.</summary>
+    private void SectionHeader(byte[] f, int at, uint type, ulong offset, ulong size, uint link, uint info, ulong align, ulong entsize, uint name)
+    {
+        U32(f, at, name);
+        U32(f, at + 4, type);
+        int w = Elf64 ? 8 : 4;
+        int o = 8 + (2 * w);
+        Word(f, at + o, offset);
+        Word(f, at + o + w, size);
+        U32(f, at + o + (2 * w), link);
+        U32(f, at + o + (2 * w) + 4, info);
+        Word(f, at + o + (2 * w) + 8, align);
+        Word(f, at + o + (3 * w) + 8, entsize);
     }
 
     private static int Align(int n, int a) => (n + a - 1) & ~(a - 1);

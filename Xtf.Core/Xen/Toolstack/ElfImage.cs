@@ -16,6 +16,20 @@ public sealed record ElfSegment(ulong Offset, ulong VirtualAddress, ulong Physic
 /// <param name="Descriptor">The note's descriptor bytes.</param>
 public sealed record ElfNote(string Name, uint Type, byte[] Descriptor);
 
+/// <summary>One section header (gABI "Sections"): its index, the file offset of the header itself, and the fields a domain builder reads.</summary>
+/// <param name="Index">The section's index in the section header table.</param>
+/// <param name="HeaderOffset">Where the header lies in the file (its Elf32_Shdr or Elf64_Shdr, of the class's size).</param>
+/// <param name="Type">sh_type.</param>
+/// <param name="Offset">sh_offset.</param>
+/// <param name="Size">sh_size.</param>
+/// <param name="Link">sh_link.</param>
+public sealed record ElfSection(int Index, int HeaderOffset, uint Type, ulong Offset, ulong Size, uint Link);
+
+/// <summary>The symbol table and the string table its sh_link names, both checked to lie within the file.</summary>
+/// <param name="Symbols">The SHT_SYMTAB section.</param>
+/// <param name="Strings">The SHT_STRTAB section it links to.</param>
+public sealed record ElfSymbolTable(ElfSection Symbols, ElfSection Strings);
+
 /// <summary>
 /// The parts of an x86 ELF executable a Xen domain builder reads (libelf's elf_init and
 /// elf_xen_parse): class, machine, entry, PT_LOAD segments and notes. ELF32 and ELF64, little
@@ -27,7 +41,10 @@ public sealed class ElfImage
     private const ushort EtExec = 2;
     private const ushort Em386 = 3, EmX8664 = 62;
     private const uint PtLoad = 1, PtNote = 4;
-    private const uint ShtNote = 7;
+    private const uint ShtSymtab = 2, ShtStrtab = 3, ShtNote = 7;
+
+    private ulong shoff;
+    private int shentsize, shnum;
 
     private ElfImage(byte[] bytes) => Bytes = bytes;
 
@@ -48,6 +65,12 @@ public sealed class ElfImage
 
     /// <summary>Every note of the PT_NOTE segments, or if there are none, of the SHT_NOTE sections (libelf's fallback).</summary>
     public IReadOnlyList<ElfNote> Notes { get; private set; } = [];
+
+    /// <summary>The class's Elf32_Shdr (40 bytes) or Elf64_Shdr (64 bytes) size.</summary>
+    public int SectionHeaderSize => Is64BitClass ? 64 : 40;
+
+    /// <summary>The class's Elf32_Ehdr (52 bytes) or Elf64_Ehdr (64 bytes) size.</summary>
+    public int HeaderSize => Is64BitClass ? 64 : 52;
 
     /// <summary>Parses <paramref name="bytes"/>; throws <see cref="ElfFormatException"/> for anything a domain builder would refuse.</summary>
     public static ElfImage Parse(byte[] bytes)
@@ -81,14 +104,21 @@ public sealed class ElfImage
         IsX8664Machine = machine == EmX8664;
         Entry = Word(24);
         ulong phoff = Word(Is64BitClass ? 32 : 28);
-        ulong shoff = Word(Is64BitClass ? 40 : 32);
+        shoff = Word(Is64BitClass ? 40 : 32);
         int phentsize = U16(Is64BitClass ? 54 : 42), phnum = U16(Is64BitClass ? 56 : 44);
-        int shentsize = U16(Is64BitClass ? 58 : 46), shnum = U16(Is64BitClass ? 60 : 48);
+        shentsize = U16(Is64BitClass ? 58 : 46);
+        shnum = U16(Is64BitClass ? 60 : 48);
+
+        // libelf elf_shdr_count: at most one Elf32_Shdr per 40 bytes of file ("far too many section headers").
+        shnum = Math.Min(shnum, b.Length / 40);
         if (phnum == 0)
             throw new ElfFormatException("no program headers");
         if (phentsize < (Is64BitClass ? 56 : 32))
             throw new ElfFormatException($"program header entries of {phentsize} bytes are too small");
         CheckRange(phoff, (ulong)phentsize * (ulong)phnum, "the program header table");
+
+        // libelf elf_init: "shdr overflow" unless e_shoff + e_shentsize * e_shnum lies in the file.
+        CheckRange(shoff, (ulong)shentsize * (ulong)shnum, "the section header table");
 
         var segments = new List<ElfSegment>();
         var notes = new List<ElfNote>();
@@ -115,25 +145,61 @@ public sealed class ElfImage
 
         if (segments.Count == 0)
             throw new ElfFormatException("no PT_LOAD segment");
-        if (notes.Count == 0 && shnum != 0 && shentsize >= (Is64BitClass ? 64 : 40))
-            ReadSectionNotes(shoff, shentsize, shnum, notes);
+        if (notes.Count == 0 && shnum != 0 && shentsize >= SectionHeaderSize)
+            ReadSectionNotes(notes);
         Segments = segments;
         Notes = notes;
     }
 
-    private void ReadSectionNotes(ulong shoff, int shentsize, int shnum, List<ElfNote> notes)
+    private void ReadSectionNotes(List<ElfNote> notes)
     {
-        CheckRange(shoff, (ulong)shentsize * (ulong)shnum, "the section header table");
         for (int i = 0; i < shnum; i++)
         {
-            int at = (int)shoff + (i * shentsize);
-            if (U32(at + 4) != ShtNote)
+            var s = Section(i);
+            if (s.Type != ShtNote)
                 continue;
-            ulong offset = Is64BitClass ? U64(at + 24) : U32(at + 16);
-            ulong size = Is64BitClass ? U64(at + 32) : U32(at + 20);
-            CheckRange(offset, size, $"note section {i}");
-            ReadNotes(offset, size, notes, $"note section {i}");
+            CheckRange(s.Offset, s.Size, $"note section {i}");
+            ReadNotes(s.Offset, s.Size, notes, $"note section {i}");
         }
+    }
+
+    /// <summary>Section header <paramref name="index"/> (Elf32_Shdr: sh_type @4, sh_offset @16, sh_size @20, sh_link @24; Elf64_Shdr: @4, @24, @32, @40). The table was checked to lie in the file.</summary>
+    private ElfSection Section(int index)
+    {
+        int at = (int)shoff + (index * shentsize);
+        return Is64BitClass
+            ? new(index, at, U32(at + 4), U64(at + 24), U64(at + 32), U32(at + 40))
+            : new(index, at, U32(at + 4), U32(at + 16), U32(at + 20), U32(at + 24));
+    }
+
+    /// <summary>
+    /// The symbol table as libelf's elf_init finds it: the first SHT_SYMTAB among sections 1 ..
+    /// e_shnum - 1, and the section its sh_link names. Null if there is none (a stripped image).
+    /// Where libelf only marks the image broken and loads no table (sh_link SHN_UNDEF or past the
+    /// table, a link to a section that is not SHT_STRTAB, section contents beyond the file:
+    /// elf_init, elf_parse_bsdsyms, elf_memcpy_safe), this is an <see cref="ElfFormatException"/>,
+    /// so that a malformed table is one clear reason rather than a guest that finds no table.
+    /// </summary>
+    public ElfSymbolTable? FindSymbolTable()
+    {
+        if (shnum != 0 && shentsize < SectionHeaderSize)
+            throw new ElfFormatException($"section header entries of {shentsize} bytes are too small");
+        for (int i = 1; i < shnum; i++)
+        {
+            var symbols = Section(i);
+            if (symbols.Type != ShtSymtab)
+                continue;
+            if (symbols.Link == 0 || symbols.Link >= (uint)shnum)
+                throw new ElfFormatException($"SHT_SYMTAB section {i} links to section {symbols.Link}, not a section of the table (e_shnum {shnum})");
+            var strings = Section((int)symbols.Link);
+            if (strings.Type != ShtStrtab)
+                throw new ElfFormatException($"SHT_SYMTAB section {i} links to section {strings.Index} of type {strings.Type}, not SHT_STRTAB");
+            CheckRange(symbols.Offset, symbols.Size, $"SHT_SYMTAB section {i}");
+            CheckRange(strings.Offset, strings.Size, $"SHT_STRTAB section {strings.Index}");
+            return new ElfSymbolTable(symbols, strings);
+        }
+
+        return null;
     }
 
     /// <summary>Elf_Nhdr entries; name and descriptor each padded to 4 bytes (as Xen's notes are, in both classes).</summary>

@@ -38,7 +38,8 @@ public static class PvBuilder
     /// domain around it (start_info command line <paramref name="cmdline"/>). libelf's rules:
     /// virt_base = XEN_ELFNOTE_VIRT_BASE or 0, paddr_offset = XEN_ELFNOTE_PADDR_OFFSET or
     /// virt_base, each segment at p_paddr - paddr_offset, entry = XEN_ELFNOTE_ENTRY or e_entry.
-    /// Only virt_base 0 is modelled (our builder maps virtual = pseudo-physical).
+    /// Only virt_base 0 is modelled (our builder maps virtual = pseudo-physical). With
+    /// XEN_ELFNOTE_BSD_SYMTAB the symbol table follows the image (<see cref="BsdSymtab"/>).
     /// </summary>
     public static PvStartOfDay Build(PvDomain d, ElfImage elf, XenElfNotes notes, string cmdline)
     {
@@ -48,6 +49,8 @@ public static class PvBuilder
             throw new DomainBuildException($"XEN_ELFNOTE_VIRT_BASE 0x{virtBase:x} is not modelled: only kernels linked at virtual = pseudo-physical (virt_base 0) load here");
         ulong ram = d.GuestFrames * PhysicalMemory.FrameSize;
         var image = ImageLoader.Load(d.Memory, elf, paddrOffset, ram, "the guest's pseudo-physical RAM");
+        if (notes.BsdSymtab)
+            image = LoadSymbolTable(d.Memory, elf, image, ram);
         ulong imageEnd = image.End;
 
         // libelf elf_xen_addr_calc_check: "ELF start or entries are out of bounds" unless the
@@ -66,5 +69,25 @@ public static class PvBuilder
         {
             throw new DomainBuildException(e.Message);
         }
+    }
+
+    /// <summary>
+    /// XEN_ELFNOTE_BSD_SYMTAB "yes": libelf's elf_xen_addr_calc_check lays the symbol table out
+    /// after the image and makes its end the kernel's end (virt_kend = bsd_symtab_pend), so libxc's
+    /// kernel segment (xc_dom_build_image: xc_dom_alloc_segment from virt_kstart to virt_kend, whole
+    /// pages) covers it and everything the builder allocates next (p2m list, start_info, xenstore
+    /// and console pages, page tables, boot stack) follows it; elf_load_binary then copies it into
+    /// that segment. Without a symbol table the image is unchanged.
+    /// </summary>
+    private static LoadedImage LoadSymbolTable(PhysicalMemory memory, ElfImage elf, LoadedImage image, ulong ram)
+    {
+        if (BsdSymtab.Layout(elf, image.End) is not { } area)
+            return image;
+        if (area.End > ram)
+            throw new DomainBuildException($"the BSD symbol table area [0x{area.Start:x}, 0x{area.End:x}) lies beyond the guest's pseudo-physical RAM (0x{ram:x})");
+        ulong pages = (area.End - image.Start + PhysicalMemory.FrameSize - 1) / PhysicalMemory.FrameSize;
+        ulong segmentEnd = Math.Min(image.Start + (pages * PhysicalMemory.FrameSize), ram);
+        BsdSymtab.Load(memory, elf, area, image.Start, segmentEnd);
+        return image with { End = area.End };
     }
 }
