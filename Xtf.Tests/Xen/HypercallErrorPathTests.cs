@@ -134,13 +134,24 @@ public sealed class HypercallErrorPathTests
         Assert.That(d.Call(HypercallNumber.XenVersion, XenVersionCommand.Changeset2, header), Is.EqualTo(-XenErrno.EFAULT));
     }
 
-    [TestCase(XenVersionCommand.Commandline)]
     [TestCase(XenVersionCommand.BuildId)]
     [TestCase(XenVersionCommand.Commandline2)]
-    public void XenVersionPrivilegedSubopsAreEpermEvenWithABadPointer(int cmd)
+    public void XenVersionPrivilegedVarbufSubopsAreEpermEvenWithABadPointer(int cmd)
     {
-        // xsm_xen_version (dummy policy): XSM_PRIV for these sub-ops, checked before any copy.
+        // common/kernel.c: xsm_xen_version (dummy policy) is XSM_PRIV for these, and the varbuf
+        // sub-ops return -EPERM on deny before any copy.
         var d = new HypercallTestDomain(true);
         Assert.That(d.Call(HypercallNumber.XenVersion, (ulong)cmd, Bad), Is.EqualTo(-XenErrno.EPERM));
+    }
+
+    [Test]
+    public void XenVersionCommandlineDeniedIsACopyThatCanFault()
+    {
+        // common/kernel.c XENVER_commandline: on deny it copies xen_deny() ("<denied>", 9 bytes with
+        // the NUL) and returns 0; the copy to a bad pointer is -EFAULT.
+        var d = new HypercallTestDomain(true);
+        Assert.That(d.Call(HypercallNumber.XenVersion, XenVersionCommand.Commandline, Buffer), Is.Zero);
+        Assert.That(d.Read(Buffer, 9), Is.EqualTo("<denied>\0"u8.ToArray()));
+        Assert.That(d.Call(HypercallNumber.XenVersion, XenVersionCommand.Commandline, Bad), Is.EqualTo(-XenErrno.EFAULT));
     }
 }

@@ -13,7 +13,7 @@ internal static class VmAssist
 {
     public const uint CmdEnable = 0, CmdDisable = 1;
 
-    public const int TypeArchitecturalIopl = 4, TypeRunstateUpdateFlag = 5, TypeM2pStrict = 32;
+    public const int TypePaeExtendedCr3 = 3, TypeArchitecturalIopl = 4, TypeRunstateUpdateFlag = 5, TypeM2pStrict = 32;
 
     /// <summary>NATIVE_VM_ASSIST_VALID.</summary>
     public const ulong NativeValid = 0x3Ful | (1ul << TypeM2pStrict);

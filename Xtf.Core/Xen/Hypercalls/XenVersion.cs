@@ -10,8 +10,13 @@ internal static class XenVersion
     public const string Extraversion = ".0";
     public const string Changeset = "Xtf.NET emulated hypervisor";
 
-    /// <summary>XENFEAT_* bits offered to HVM guests in submap 0 (public/features.h).</summary>
-    private const uint HvmFeatures = (1u << 8) | (1u << 9) | (1u << 10); // hvm_callback_vector, hvm_safe_pvclock, hvm_pirqs
+    /// <summary>XENFEAT_* numbers (public/features.h).</summary>
+    private const int WritablePageTables = 0, AutoTranslatedPhysmap = 2, PaePgdirAbove4Gb = 4, MmuPtUpdatePreserveAd = 5,
+        HighmemAssist = 6, GnttabMapAvailBits = 7, HvmCallbackVector = 8, HvmSafePvclock = 9, MemoryOpVnodeSupported = 13,
+        NotDirectMapped = 16, DirectMapped = 17, RunstatePhysArea = 18, VcpuTimePhysArea = 19, DmMsixAllWrites = 20;
+
+    /// <summary>The "<c>&lt;denied&gt;</c>" string an unprivileged domain reads in place of a privileged one (xen_deny()).</summary>
+    public const string Denied = "<denied>";
 
     public static long Call(IHypercallContext ctx, HypercallArgs a)
     {
@@ -49,21 +54,31 @@ internal static class XenVersion
 
             case XenVersionCommand.GetFeatures:
                 {
-                    // struct xen_feature_info { unsigned int submap_idx; uint32_t submap; }
-                    if (!ctx.Guest.TryReadUInt32(arg, out uint idx))
+                    // struct xen_feature_info { unsigned int submap_idx; uint32_t submap; }: the whole
+                    // struct is read first, and XENFEAT_NR_SUBMAPS is 1, so any other index is -EINVAL.
+                    if (!ctx.Guest.TryReadUInt32(arg, out uint idx) || !ctx.Guest.TryReadUInt32(arg + 4, out _))
                         return -XenErrno.EFAULT;
-                    uint submap = idx == 0 && ctx.IsHvm ? HvmFeatures : 0;
-                    return ctx.Guest.TryWrite(arg + 4, BitConverter.GetBytes(submap)) ? 0 : -XenErrno.EFAULT;
+                    if (idx != 0)
+                        return -XenErrno.EINVAL;
+                    return ctx.Guest.TryWrite(arg + 4, BitConverter.GetBytes(Features(ctx))) ? 0 : -XenErrno.EFAULT;
                 }
 
             case XenVersionCommand.Pagesize:
-                return 4096;
+                // Not privileged; a non-null handle is -EINVAL.
+                return arg != 0 ? -XenErrno.EINVAL : 4096;
             case XenVersionCommand.GuestHandle:
                 return ctx.Guest.TryWrite(arg, new byte[16]) ? 0 : -XenErrno.EFAULT;
             case XenVersionCommand.Commandline:
+                {
+                    // Privileged (xsm_xen_version: XSM_PRIV), but not an error: an unprivileged domain
+                    // gets xen_deny() copied, strlen + 1 bytes, and 0.
+                    var denied = Encoding.ASCII.GetBytes(Denied + "\0");
+                    return ctx.Guest.TryWrite(arg, denied) ? 0 : -XenErrno.EFAULT;
+                }
+
             case XenVersionCommand.BuildId:
             case XenVersionCommand.Commandline2:
-                // Privileged sub-ops (XSM dummy policy): an unprivileged domain gets -EPERM.
+                // The variable-buffer privileged sub-ops: "if ( deny ) return -EPERM;", before any copy.
                 return -XenErrno.EPERM;
             case XenVersionCommand.Extraversion2:
                 return VarBuf(ctx, arg, Extraversion);
@@ -75,6 +90,33 @@ internal static class XenVersion
                 return -XenErrno.ENOSYS;
         }
     }
+
+    /// <summary>
+    /// Submap 0 as do_xen_version builds it for an unprivileged x86 domain: vnode support and the
+    /// two physical-area hypercalls always; HVM (paging_mode_translate, not direct-mapped, no
+    /// pirqs: libxl leaves <c>pirq</c> off by default) writable page tables, auto-translated
+    /// physmap, safe pvclock, callback vector; PV the pt-update A/D, highmem and grant-map
+    /// avail-bits features, pae_pgdir_above_4gb with VMASST_TYPE_pae_extended_cr3, and direct-mapped;
+    /// both dm_msix_all_writes.
+    /// </summary>
+    private static uint Features(IHypercallContext ctx)
+    {
+        uint f = Bit(MemoryOpVnodeSupported) | Bit(VcpuTimePhysArea) | Bit(RunstatePhysArea) | Bit(DmMsixAllWrites);
+        if (ctx is Pv.PvDomain pv)
+        {
+            f |= Bit(MmuPtUpdatePreserveAd) | Bit(HighmemAssist) | Bit(GnttabMapAvailBits) | Bit(DirectMapped);
+            if ((pv.Vcpu.VmAssist & (1ul << VmAssist.TypePaeExtendedCr3)) != 0)
+                f |= Bit(PaePgdirAbove4Gb);
+        }
+        else
+        {
+            f |= Bit(WritablePageTables) | Bit(AutoTranslatedPhysmap) | Bit(HvmSafePvclock) | Bit(HvmCallbackVector) | Bit(NotDirectMapped);
+        }
+
+        return f;
+    }
+
+    private static uint Bit(int feature) => 1u << feature;
 
     private static string Capabilities(IHypercallContext ctx) =>
         ctx.IsHvm ? "hvm-3.0-x86_32 hvm-3.0-x86_32p hvm-3.0-x86_64" : "xen-3.0-x86_64 xen-3.0-x86_32p";
