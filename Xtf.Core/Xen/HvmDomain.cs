@@ -211,8 +211,9 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext, IHypercallPri
     /// <summary>
     /// VMCALL: a hypercall from the guest (hvm_hypercall). From CPL above the vCPU's hypercall
     /// iopl (0 unless the kernel raised it with __HYPERVISOR_set_hypercall_iopl) it is refused
-    /// with -EPERM, Xen's rule for CPL &gt; 0; otherwise the number in EAX selects the handler
-    /// and the result goes to EAX/RAX.
+    /// with -EPERM, Xen's rule for CPL &gt; 0; then, in a viridian domain, EAX bit 31 makes it a
+    /// Hyper-V hypercall (<see cref="ViridianHypercall"/>); otherwise the number in EAX selects
+    /// the handler and the result goes to EAX/RAX.
     /// </summary>
     public bool Vmcall(X86Cpu cpu)
     {
@@ -220,6 +221,11 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext, IHypercallPri
         if (!HypercallPrivilege.Admits(cpu.Cpl))
         {
             result = -XenErrno.EPERM;
+        }
+        else if ((cpu.Eax & 0x80000000) != 0 && Viridian.Enabled)
+        {
+            ViridianHypercall.Call(cpu, machine.Memory);
+            return true;
         }
         else if (cpu.Bitness == 64)
         {

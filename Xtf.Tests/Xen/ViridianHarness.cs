@@ -69,6 +69,26 @@ internal sealed class ViridianHarness
         return (((ulong)H.Cpu.Edx << 32) | H.Cpu.Eax, H.Vector);
     }
 
+    /// <summary>
+    /// <c>call</c> to <paramref name="page"/> (a hypercall page) with the 32-bit registers given;
+    /// EDX:EAX afterwards, or the vector the call faulted with.
+    /// </summary>
+    public (ulong EdxEax, int? Fault) Call(ulong page, uint eaxIn, uint edxIn = 0, uint ebxIn = 0, uint ecxIn = 0)
+    {
+        H.Run(a =>
+        {
+            a.mov(eax, eaxIn);
+            a.mov(edx, edxIn);
+            a.mov(ebx, ebxIn);
+            a.mov(ecx, ecxIn);
+            a.mov(esi, 0u);
+            a.mov(edi, 0u);
+            a.call(page);
+            a.hlt();
+        });
+        return (((ulong)H.Cpu.Edx << 32) | H.Cpu.Eax, H.Vector);
+    }
+
     /// <summary>Bytes of guest physical memory.</summary>
     public byte[] Read(ulong address, int length)
     {

@@ -12,9 +12,8 @@ namespace Xtf.Core.Xen.Viridian;
 /// <remarks>
 /// Not modelled: the APIC access MSRs (EOI, ICR, TPR: there is no local APIC yet, so they are
 /// #GP), synthetic timers that expire (the STIMER MSRs keep their values but no timer runs, so
-/// no message is ever delivered), viridian hypercalls behind the hypercall page (EAX bit 31 set
-/// reaches Xen's own hypercall table), the APIC assist and the time-reference freeze/thaw on
-/// pause and migration.
+/// no message is ever delivered), the APIC assist and the time-reference freeze/thaw on pause
+/// and migration. Hypercalls through the page are <see cref="ViridianHypercall"/>.
 /// </remarks>
 public sealed class ViridianDomain
 {
