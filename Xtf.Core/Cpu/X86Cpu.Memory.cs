@@ -125,6 +125,13 @@ public sealed partial class X86Cpu
     private readonly Tlb tlb = new();
 
     /// <summary>
+    /// Drops every cached translation, global ones included: what a hypervisor's INVVPID
+    /// single-context (SDM vol. 3, VMX instruction reference, INVVPID type 1) or a new ASID does for its guest. Guest
+    /// instructions never reach this; they flush through CR3, CR4 and INVLPG.
+    /// </summary>
+    public void InvalidateAllTranslations() => tlb.FlushAll();
+
+    /// <summary>
     /// Linear to physical (SDM vol. 3, chapter 4): through the TLB, else a page walk whose result
     /// is cached. Without CR0.PG the two addresses are the same.
     /// </summary>

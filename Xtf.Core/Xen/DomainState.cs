@@ -135,6 +135,8 @@ public static class HvmParam
     public const int StorePfn = 1;
     /// <summary>HVM_PARAM_STORE_EVTCHN: the xenstore event-channel port.</summary>
     public const int StoreEvtchn = 2;
+    /// <summary>HVM_PARAM_VIRIDIAN: the viridian feature mask (HVMPV_*), set once by the toolstack.</summary>
+    public const int Viridian = 9;
     /// <summary>HVM_PARAM_CONSOLE_PFN: guest frame of the PV console ring (xencons_interface).</summary>
     public const int ConsolePfn = 17;
     /// <summary>HVM_PARAM_CONSOLE_EVTCHN: the PV console event-channel port.</summary>

@@ -2,6 +2,7 @@ using Xtf.Core.Cpu;
 using Xtf.Core.Machine;
 using Xtf.Core.Xen.Emulation;
 using Xtf.Core.Xen.Hypercalls;
+using Xtf.Core.Xen.Viridian;
 
 namespace Xtf.Core.Xen;
 
@@ -15,16 +16,46 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext, IHypercallPri
     private readonly VirtualMachine machine;
     private readonly HvmEmulator emulator;
 
-    /// <summary>Creates the domain for <paramref name="machine"/> (libxl's HVM build: special pages and event channels) and becomes the CPU's intercept handler.</summary>
-    public HvmDomain(VirtualMachine machine, HypervisorOptions? options = null)
+    /// <summary>
+    /// Creates the domain for <paramref name="machine"/> (libxl's HVM build: special pages and
+    /// event channels) and becomes the CPU's intercept handler. <paramref name="hap"/>: guest
+    /// paging by hardware-assisted paging (xl's <c>hap</c>, default on) rather than shadow
+    /// pages; architecturally the same, but the viridian CPUID leaf 6 reports it.
+    /// </summary>
+    public HvmDomain(VirtualMachine machine, HypervisorOptions? options = null, bool hap = true)
     {
+        Hap = hap;
         this.machine = machine;
         Options = options ?? new HypervisorOptions();
         Guest = new GuestMemory(machine.Cpu);
         emulator = new HvmEmulator(machine.Cpu, Options);
         Domain = DomainState.CreateHvm(machine.Memory);
         HypercallPrivilege = new HypercallPrivilege(Options.UserHypercalls, () => machine.Cpu.Cpl == 0);
+        Viridian = new ViridianDomain(machine.Memory, () => (ViridianFeatures)Domain.HvmParams[HvmParam.Viridian],
+            () => machine.Cpu.TimeStampCounter, () => ShutdownCode = ShutdownReason.Crash);
         machine.Cpu.Intercepts = this;
+    }
+
+    /// <summary>Whether the domain uses HAP (see the constructor).</summary>
+    public bool Hap { get; }
+
+    /// <summary>The Hyper-V enlightenments; on when HVM_PARAM_VIRIDIAN has the base group (<see cref="SetViridian"/>).</summary>
+    public ViridianDomain Viridian { get; }
+
+    /// <summary>
+    /// The toolstack's xc_hvm_param_set(HVM_PARAM_VIRIDIAN) (hvm.c hvm_set_param): a mask with a
+    /// bit outside HVMPV_feature_mask or without the base group is -EINVAL; the parameter "should
+    /// only be changed once" (-EEXIST for a different non-zero value). 0 on success.
+    /// </summary>
+    public int SetViridian(ViridianFeatures mask)
+    {
+        if (!ViridianFeatureMask.IsValid(mask))
+            return -XenErrno.EINVAL;
+        ulong old = Domain.HvmParams[HvmParam.Viridian];
+        if (old != 0 && old != (ulong)mask)
+            return -XenErrno.EEXIST;
+        Domain.HvmParams[HvmParam.Viridian] = (ulong)mask;
+        return 0;
     }
 
     /// <inheritdoc/>
@@ -69,11 +100,13 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext, IHypercallPri
     public CpuidFaulting CpuidFaulting { get; } = new();
 
     /// <inheritdoc/>
-    /// <remarks>CPUID faulting first (#GP(0) at CPL &gt; 0 when enabled), then <see cref="XenCpuid.Leaf"/> with hvm: true.</remarks>
+    /// <remarks>CPUID faulting first (#GP(0) at CPL &gt; 0 when enabled); in a viridian domain the Hyper-V leaves at 0x40000000-0x400000FF (<see cref="ViridianCpuid"/>); then <see cref="XenCpuid.Leaf"/> with hvm: true.</remarks>
     public CpuidResult Cpuid(X86Cpu cpu, uint leaf, uint subleaf)
     {
         CpuidFaulting.CheckCpuid(cpu);
-        return XenCpuid.Leaf(leaf, subleaf, XenVersion.Major, XenVersion.Minor, hvm: true);
+        if (Viridian.Enabled && leaf is >= ViridianCpuid.Base and <= ViridianCpuid.Base + 0xFF)
+            return ViridianCpuid.Leaf(leaf, Viridian.Features, Viridian.GuestOsId, Hap);
+        return XenCpuid.Leaf(leaf, subleaf, XenVersion.Major, XenVersion.Minor, hvm: true, viridian: Viridian.Enabled);
     }
 
     /// <inheritdoc/>
@@ -86,8 +119,11 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext, IHypercallPri
 
     /// <inheritdoc/>
     /// <remarks>
-    /// The CPUID-faulting MSRs 0xCE and 0x140, and MSR_DEBUGCTL, which reads the guest's
-    /// GUEST_IA32_DEBUGCTL (vmx_msr_read_intercept: __vmread(GUEST_IA32_DEBUGCTL)).
+    /// The CPUID-faulting MSRs 0xCE and 0x140, MSR_DEBUGCTL, which reads the guest's
+    /// GUEST_IA32_DEBUGCTL (vmx_msr_read_intercept: __vmread(GUEST_IA32_DEBUGCTL)), and the
+    /// hypervisor range (msr.c guest_rdmsr): 0x40000000-0x400001FF are the viridian MSRs in a
+    /// viridian domain; otherwise, and 0x40000200-0x400002FF, guest_rdmsr_xen, where the
+    /// hypercall-page MSR reads as zero and anything else is #GP.
     /// </remarks>
     public bool TryReadMsr(X86Cpu cpu, uint msr, out ulong value)
     {
@@ -95,6 +131,14 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext, IHypercallPri
         {
             value = cpu.DebugCtlValue;
             return true;
+        }
+
+        if (msr is >= ViridianMsr.RangeFirst and <= ViridianMsr.RangeLast && Viridian.Enabled)
+            return Viridian.TryRead(msr, out value);
+        if (msr is >= XenCpuid.HypercallPageMsr and <= XenCpuid.HypercallPageMsr + 0x2FF)
+        {
+            value = 0;
+            return msr == XenCpuid.HypercallMsr(Viridian.Enabled);
         }
 
         value = CpuidFaulting.Owns(msr) ? CpuidFaulting.Read(msr) : 0;
@@ -144,9 +188,12 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext, IHypercallPri
     }
 
     /// <summary>
-    /// MSR_DEBUGCTL (<see cref="TryWriteDebugCtl"/>), the CPUID-faulting MSRs, and the hypercall MSR.
-    /// Writing the hypercall MSR (guest_wrmsr_xen): bits 63:12 are the GFN of the page, bits
-    /// 11:0 a page index of which only 0 exists; anything else, or a GFN outside the guest, is #GP.
+    /// MSR_DEBUGCTL (<see cref="TryWriteDebugCtl"/>), the CPUID-faulting MSRs, the viridian MSRs
+    /// (in a viridian domain, 0x40000000-0x400001FF, msr.c guest_wrmsr), and the hypercall MSR.
+    /// Writing the hypercall MSR (guest_wrmsr_xen, at 0x40000000 or, in a viridian domain,
+    /// 0x40000200): bits 63:12 are the GFN of the page, bits 11:0 a page index of which only 0
+    /// exists; anything else, or a GFN outside the guest, is #GP, as is every other MSR of
+    /// Xen's range.
     /// </summary>
     public bool TryWriteMsr(X86Cpu cpu, uint msr, ulong value)
     {
@@ -154,7 +201,9 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext, IHypercallPri
             return TryWriteDebugCtl(cpu, value);
         if (CpuidFaulting.Owns(msr))
             return CpuidFaulting.TryWrite(msr, value);
-        if (msr != XenCpuid.HypercallPageMsr)
+        if (msr is >= ViridianMsr.RangeFirst and <= ViridianMsr.RangeLast && Viridian.Enabled)
+            return Viridian.TryWrite(msr, value);
+        if (msr != XenCpuid.HypercallMsr(Viridian.Enabled))
             return false;
         ulong gfn = value >> 12;
         if ((value & 0xFFF) != 0 || gfn >= machine.Memory.FrameCount)
@@ -166,8 +215,9 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext, IHypercallPri
     /// <summary>
     /// VMCALL: a hypercall from the guest (hvm_hypercall). From CPL above the vCPU's hypercall
     /// iopl (0 unless the kernel raised it with __HYPERVISOR_set_hypercall_iopl) it is refused
-    /// with -EPERM, Xen's rule for CPL &gt; 0; otherwise the number in EAX selects the handler
-    /// and the result goes to EAX/RAX.
+    /// with -EPERM, Xen's rule for CPL &gt; 0; then, in a viridian domain, EAX bit 31 makes it a
+    /// Hyper-V hypercall (<see cref="ViridianHypercall"/>); otherwise the number in EAX selects
+    /// the handler and the result goes to EAX/RAX.
     /// </summary>
     public bool Vmcall(X86Cpu cpu)
     {
@@ -175,6 +225,11 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext, IHypercallPri
         if (!HypercallPrivilege.Admits(cpu.Cpl))
         {
             result = -XenErrno.EPERM;
+        }
+        else if ((cpu.Eax & 0x80000000) != 0 && Viridian.Enabled)
+        {
+            ViridianHypercall.Call(cpu, machine.Memory);
+            return true;
         }
         else if (cpu.Bitness == 64)
         {

@@ -144,11 +144,11 @@ public sealed class XlCreateTests
     [Test]
     public void UnmodelledKeyAndVcpusAreNotices()
     {
-        var exit = Run(Image(Kind.Pvh), "type = \"hvm\"\nviridian = 1\nvcpus = 2");
+        var exit = Run(Image(Kind.Pvh), "type = \"hvm\"\nnestedhvm = 1\nvcpus = 2");
         AssertSuccess(exit, "EBX points at hvm_start_info");
         Assert.That(exit.Notices, Is.EqualTo(new[]
         {
-            "xl: cfg 'viridian' is not modelled by this machine; the domain is built without it",
+            "xl: cfg 'nestedhvm' is not modelled by this machine; the domain is built without it",
             "xl: cfg 'vcpus = 2': this machine models one vCPU; the domain gets 1",
         }));
     }
@@ -156,9 +156,19 @@ public sealed class XlCreateTests
     [Test]
     public void NoticesAreKeptOnABuildFailure()
     {
-        var exit = Run([0], "viridian = 1");
+        var exit = Run([0], "nestedhvm = 1");
         Assert.That(exit.Notices, Has.Count.EqualTo(1));
         Assert.That(exit.Reason, Does.StartWith("domain build failed"));
+    }
+
+    /// <summary>viridian is read (xl_parse.c, HVM only), so it is no notice; xl refuses an unknown group before building anything.</summary>
+    [Test]
+    public void ViridianIsModelled()
+    {
+        Assert.That(Run(Image(Kind.Pvh), "type = \"hvm\"\nviridian = [ \"base\", \"reference_tsc\" ]").Notices, Is.Empty);
+        Assert.That(Run(Image(Kind.Pv64), "type = \"pv\"\nviridian = [ \"bogus\" ]").Notices, Is.Empty, "a PV domain ignores it");
+        AssertBuildFailure(Run(Image(Kind.Pvh), "type = \"hvm\"\nviridian = [ \"base\", \"bogus\" ]"), "xl: unknown viridian enlightenment 'bogus'");
+        AssertBuildFailure(Run(Image(Kind.Pvh), "type = \"hvm\"\nviridian = [ \"reference_tsc\" ]"), "libxl: base group not enabled");
     }
 
     /// <summary>libelf's elf_load_binary zero-fills p_memsz in guest memory; a large bss in a large guest is valid and must not throw.</summary>

@@ -67,6 +67,9 @@ public sealed class DomainConfig
         var one => [Convert.ToString(one, CultureInfo.InvariantCulture)!],
     };
 
+    /// <summary>True if <paramref name="key"/> is set to a <c>[ ... ]</c> list (libxlu's XLU_LIST), false for a single value or unset.</summary>
+    public bool IsList(string key) => values.GetValueOrDefault(key) is List<object>;
+
     /// <summary>A boolean setting in libxl's forms (0/1, or a list meaning "on"), or null if unset.</summary>
     public bool? Flag(string key) => values.GetValueOrDefault(key) switch
     {

@@ -3,6 +3,7 @@ using Xtf.Core.Cpu;
 using Xtf.Core.Machine;
 using Xtf.Core.Xen.Pv;
 using Xtf.Core.Xen.Pv.Builder;
+using Xtf.Core.Xen.Viridian;
 
 namespace Xtf.Core.Xen.Toolstack;
 
@@ -38,11 +39,11 @@ public sealed record DomainExit(ConsoleLog Console, ConsoleLog HypervisorConsole
 /// </summary>
 public static class XlCreate
 {
-    /// <summary>cfg keys read and modelled. <c>hap</c>/<c>shadow</c> select how Xen implements guest paging, which a guest cannot tell apart architecturally; <c>builder</c> and <c>loader</c> are legacy spellings xl ignores today; <c>on_reboot</c> only matters after a reboot, which ends the run here in any case.</summary>
+    /// <summary>cfg keys read and modelled. <c>hap</c>/<c>shadow</c> select how Xen implements guest paging, which a guest cannot tell apart architecturally; <c>builder</c> and <c>loader</c> are legacy spellings xl ignores today; <c>on_reboot</c> only matters after a reboot, which ends the run here in any case; <c>viridian</c> is read for HVM domains only, as xl reads it (a PV domain ignores it).</summary>
     private static readonly HashSet<string> Modelled =
     [
         "name", "type", "builder", "loader", "memory", "kernel", "firmware_override", "cmdline", "extra",
-        "vcpus", "hap", "shadow", "on_reboot", "on_poweroff", "on_crash"
+        "vcpus", "hap", "shadow", "on_reboot", "on_poweroff", "on_crash", "viridian"
     ];
 
     /// <summary>Boots <paramref name="image"/> as <paramref name="cfg"/> describes and runs it to its end.</summary>
@@ -94,8 +95,12 @@ public static class XlCreate
         {
             case "hvm":
                 {
+                    var viridian = ViridianGroups.FromConfig(cfg);
                     var machine = new VirtualMachine(new MachineOptions { MemoryBytes = ram, InstructionBudget = 0 });
-                    var domain = new HvmDomain(machine, options.Hypervisor);
+                    var domain = new HvmDomain(machine, options.Hypervisor, hap: cfg.Flag("hap") ?? true);
+                    // libxl's hvm_set_viridian_features sets HVM_PARAM_VIRIDIAN only for a non-zero mask.
+                    if (viridian != ViridianFeatures.None && domain.SetViridian(viridian) is var rc and not 0)
+                        throw new DomainBuildException($"libxl: Couldn't set viridian feature mask (0x{(ulong)viridian:x}): {rc}");
                     HvmBuilder.Build(machine, elf, notes, cmdline, pvh: !options.FirmwareEntry);
                     return new Booted(machine, domain);
                 }
