@@ -3,7 +3,7 @@ namespace Xtf.Core.Testing;
 /// <summary>XTF's test categories; the default selection is functional + xsa.</summary>
 public enum Category
 {
-    /// <summary><c>special</c>: non-default; for tests that are not ordinary checks of the hypervisor (none of the bundled tests is).</summary>
+    /// <summary><c>special</c>: non-default; for tests that are not ordinary checks of the hypervisor (upstream's and our example and selftest).</summary>
     Special,
 
     /// <summary><c>functional</c>: checks that a feature behaves as the SDM and Xen's ABI say; selected by default.</summary>
@@ -12,7 +12,7 @@ public enum Category
     /// <summary><c>xsa</c>: a regression test for a Xen Security Advisory; selected by default.</summary>
     Xsa,
 
-    /// <summary><c>utility</c>: non-default; a guest that reports rather than checks (the bundled example, fep and cpuid).</summary>
+    /// <summary><c>utility</c>: non-default; a guest that reports rather than checks (the bundled fep and cpuid).</summary>
     Utility,
 
     /// <summary><c>in-development</c>: a test not yet trusted to pass; not selected by default.</summary>

@@ -8,7 +8,7 @@ namespace Xtf.TestCases.Fep;
 /// guest exercise the hypervisor's instruction emulator at will. SUCCESS if FEP is available,
 /// FAILURE if not.
 /// </summary>
-[XtfTest("fep", Category.Utility, Environments.Hvm, Title = "Test availability of HVM forced emulation prefix")]
+[XtfTest("fep", Category.Utility, Environments.Hvm32, Title = "Test availability of HVM forced emulation prefix")]
 public sealed class Fep : TestCase
 {
     public override void Main()

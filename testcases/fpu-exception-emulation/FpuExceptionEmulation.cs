@@ -22,7 +22,7 @@ namespace Xtf.TestCases.FpuExceptionEmulation;
 /// As in XTF, a set runs only if CPUID reports it. This CPU reports FPU, MMX and SSE but not AVX,
 /// so the AVX sets are skipped as XTF skips them on hardware without AVX.
 /// </summary>
-[XtfTest("fpu-exception-emulation", Category.Functional, Environments.Hvm, Title = "FPU Exception Emulation")]
+[XtfTest("fpu-exception-emulation", Category.Functional, Environments.Hvm64, Title = "FPU Exception Emulation")]
 public sealed class FpuExceptionEmulation : TestCase
 {
     private const ulong Em = Cr0.EM, Mp = Cr0.MP, Ts = Cr0.TS;

@@ -20,7 +20,7 @@ namespace Xtf.TestCases.Selftest;
 /// initialisation (APIC, grant tables) are left out: our Xen model has no xenstore, local APIC
 /// or grant tables yet.
 /// </summary>
-[XtfTest("selftest", Category.Functional, Environments.All, Title = "XTF Selftests")]
+[XtfTest("selftest", Category.Special, Environments.All, Title = "XTF Selftests")]
 public sealed class Selftest : TestCase
 {
     private const ulong UserSeen = 1, UserBadCs = 2;
