@@ -366,4 +366,28 @@ public sealed class SseInstructionTests
             Assert.That(Lanes(h.Cpu.Xmm[4]), Is.EqualTo(new uint[] { 1, 2, 0, 0 }));
         });
     }
+    [Test(Description = "Vol. 2, MOVD/MOVQ in 64-bit mode: REX.W 66 0F 6E/7E move 64 bits between r64 and XMM (XMM8-15 with REX.R), MOVD to r32 zero-extends into r64")]
+    public void MovqBetweenR64AndXmmInLongMode()
+    {
+        var h = new LongModeHarness();
+        h.RunToHalt(a =>
+        {
+            a.mov(rax, cr4);
+            a.or(rax, (int)Cr4.OSFXSR);
+            a.mov(cr4, rax);
+            a.mov(rax, 0x1122334455667788);
+            a.movq(xmm9, rax);
+            a.movq(rbx, xmm9);
+            a.mov(rcx, -1L);
+            a.movd(ecx, xmm9);
+            a.hlt();
+        });
+        Assert.Multiple(() =>
+        {
+            Assert.That(h.Cpu.Xmm[9].Low, Is.EqualTo(0x1122334455667788ul));
+            Assert.That(h.Cpu.Xmm[9].High, Is.Zero);
+            Assert.That(h.Cpu[X86Cpu.RBX], Is.EqualTo(0x1122334455667788ul));
+            Assert.That(h.Cpu[X86Cpu.RCX], Is.EqualTo(0x55667788ul), "a 32-bit destination zero-extends (vol. 1, 3.4.1.1)");
+        });
+    }
 }

@@ -33,7 +33,11 @@ internal static class Mxcsr
     /// </summary>
     public const uint PreComputation = IE | DE | ZE;
 
-    /// <summary>Denormals-are-zeros (bit 6, SDM vol. 1, 10.2.3.4).</summary>
+    /// <summary>
+    /// Denormals-are-zeros (bit 6, SDM vol. 1, 10.2.3.4). The arithmetic honours it, but this
+    /// CPU's MXCSR_MASK (<see cref="X86Cpu.MxcsrMask"/>) does not include it yet, so LDMXCSR and
+    /// FXRSTOR refuse to set it (#GP) until the CPU model (issue 17) reports it.
+    /// </summary>
     public const uint DAZ = 1 << 6;
 
     /// <summary>Flush-to-zero (bit 15, SDM vol. 1, 10.2.3.3).</summary>
