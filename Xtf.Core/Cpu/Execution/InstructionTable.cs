@@ -1,4 +1,5 @@
 using Iced.Intel;
+using Xtf.Core.Cpu.Execution.Sse;
 
 namespace Xtf.Core.Cpu.Execution;
 
@@ -47,6 +48,8 @@ internal static class InstructionTable
         SystemInstructions.Install(Add);
         FloatingPoint.Install(Add);
         MediaInstructions.Install(Add);
+        SseDataMovement.Install(Add);
+        SseArithmetic.Install(Add);
         return table;
     }
 }

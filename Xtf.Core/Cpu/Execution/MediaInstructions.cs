@@ -1,12 +1,13 @@
 using Iced.Intel;
+using Xtf.Core.Cpu.Execution.Sse;
 using Xtf.Core.Cpu.Memory;
 
 namespace Xtf.Core.Cpu.Execution;
 
 /// <summary>
-/// MMX and SSE data movement and the x87/SSE state instructions: EMMS, MOVD/MOVQ (MMX forms),
-/// MOVUPS/MOVAPS, FXSAVE/FXRSTOR, LDMXCSR/STMXCSR, and CLFLUSH. Other MMX and SSE instructions, and every SSE2 form (the CPU
-/// does not report SSE2), have no handler and raise #UD.
+/// MMX data movement and the x87/SSE state instructions: EMMS, MOVD/MOVQ (MMX forms; the XMM
+/// forms go to <see cref="SseDataMovement"/>), FXSAVE/FXRSTOR, LDMXCSR/STMXCSR, and CLFLUSH. The
+/// SSE instructions proper live in Sse/; other MMX instructions have no handler and raise #UD.
 /// </summary>
 internal static class MediaInstructions
 {
@@ -15,8 +16,6 @@ internal static class MediaInstructions
         add(Mnemonic.Emms, Emms);
         add(Mnemonic.Movd, MovMmx);
         add(Mnemonic.Movq, MovMmx);
-        add(Mnemonic.Movups, (X86Cpu c, in Instruction i) => MovPackedSingle(c, i, aligned: false));
-        add(Mnemonic.Movaps, (X86Cpu c, in Instruction i) => MovPackedSingle(c, i, aligned: true));
         add(Mnemonic.Fxsave, Fxsave);
         add(Mnemonic.Fxsave64, Fxsave);
         add(Mnemonic.Fxrstor, Fxrstor);
@@ -75,7 +74,8 @@ internal static class MediaInstructions
 
     /// <summary>
     /// MOVD/MOVQ between MMX registers, memory and general registers (SDM vol. 2, MOVD/MOVQ and
-    /// MOVQ). A 32-bit source is zero-extended into MMi. The XMM forms are SSE2 and raise #UD.
+    /// MOVQ). A 32-bit source is zero-extended into MMi. The XMM forms (SSE2) are
+    /// <see cref="SseDataMovement.MovdMovq"/>'s.
     /// </summary>
     private static void MovMmx(X86Cpu cpu, in Instruction i)
     {
@@ -112,6 +112,10 @@ internal static class MediaInstructions
                     break;
                 }
 
+            case var code when SseDataMovement.IsXmmMovdMovq(code):
+                SseDataMovement.MovdMovq(cpu, i);
+                break;
+
             default:
                 cpu.RaiseInvalidOpcode();
                 cpu.NextRip = cpu.Rip;
@@ -120,63 +124,6 @@ internal static class MediaInstructions
     }
 
     private static bool IsMmx(Register r) => r is >= Register.MM0 and <= Register.MM7;
-
-    private static bool IsXmm(Register r) => r is >= Register.XMM0 and <= Register.XMM15;
-
-    /// <summary>
-    /// MOVUPS/MOVAPS xmm, xmm/m128 and m128, xmm (SDM vol. 2, MOVUPS, MOVAPS; exception types 4
-    /// and 1): the SSE checks, then for MOVAPS a memory operand not 16-byte aligned is #GP(0)
-    /// whatever the segment, then the segment and paging checks of the whole 16 bytes.
-    /// </summary>
-    private static void MovPackedSingle(X86Cpu cpu, in Instruction i, bool aligned)
-    {
-        cpu.CheckSseAvailable();
-        if (i.Op0Kind == OpKind.Register)
-        {
-            int dst = i.Op0Register - Register.XMM0;
-            cpu.Xmm[dst] = IsXmm(i.Op1Register) && i.Op1Kind == OpKind.Register
-                ? cpu.Xmm[i.Op1Register - Register.XMM0]
-                : ReadMemory128(cpu, i, aligned);
-            return;
-        }
-
-        WriteMemory128(cpu, i, aligned, cpu.Xmm[i.Op1Register - Register.XMM0]);
-    }
-
-    /// <summary>Linear address of a 16-byte (or larger) SSE memory operand, alignment first when the form requires it.</summary>
-    private static ulong MemoryOperand(X86Cpu cpu, in Instruction i, int size, AccessKind kind, bool aligned)
-    {
-        int seg = X86Cpu.MemorySegment(i);
-        ulong ea = cpu.EffectiveAddress(i);
-        if (aligned && (cpu.UncheckedLinear(seg, ea) & 15) != 0)
-            throw CpuFault.GP(0);
-        return cpu.LinearAddress(seg, ea, size, kind);
-    }
-
-    private static X86Cpu.XmmRegister ReadMemory128(X86Cpu cpu, in Instruction i, bool aligned)
-    {
-        ulong la = MemoryOperand(cpu, i, 16, AccessKind.Read, aligned);
-        return new X86Cpu.XmmRegister
-        {
-            Low = cpu.ReadLinear(la, 8, cpu.UserAccess),
-            High = cpu.ReadLinear(la + 8, 8, cpu.UserAccess),
-        };
-    }
-
-    private static void WriteMemory128(X86Cpu cpu, in Instruction i, bool aligned, X86Cpu.XmmRegister value)
-    {
-        ulong la = MemoryOperand(cpu, i, 16, AccessKind.Write, aligned);
-        ProbeWritable(cpu, la, 16);
-        cpu.WriteLinear(la, 8, value.Low, cpu.UserAccess);
-        cpu.WriteLinear(la + 8, 8, value.High, cpu.UserAccess);
-    }
-
-    /// <summary>Translates every page of a store for writing before any byte is written (nothing commits before a #PF).</summary>
-    private static void ProbeWritable(X86Cpu cpu, ulong la, int size)
-    {
-        for (ulong page = la & ~0xFFFul; page <= ((la + (ulong)size - 1) & ~0xFFFul); page += 0x1000)
-            _ = cpu.Translate(Math.Max(page, la), AccessKind.Write, cpu.UserAccess);
-    }
 
     /// <summary>
     /// FXSAVE/FXSAVE64 m512byte (SDM vol. 2, FXSAVE): #NM if CR0.EM or CR0.TS, #GP(0) unless
@@ -188,8 +135,8 @@ internal static class MediaInstructions
     private static void Fxsave(X86Cpu cpu, in Instruction i)
     {
         cpu.CheckX87Available();
-        ulong la = MemoryOperand(cpu, i, 512, AccessKind.Write, aligned: true);
-        ProbeWritable(cpu, la, 512);
+        ulong la = SseOperands.MemoryOperand(cpu, i, 512, AccessKind.Write, aligned: true);
+        SseOperands.ProbeWritable(cpu, la, 512);
         bool user = cpu.UserAccess;
         byte abridgedTags = 0;
         for (int r = 0; r < 8; r++)
@@ -239,7 +186,7 @@ internal static class MediaInstructions
     private static void Fxrstor(X86Cpu cpu, in Instruction i)
     {
         cpu.CheckX87Available();
-        ulong la = MemoryOperand(cpu, i, 512, AccessKind.Read, aligned: true);
+        ulong la = SseOperands.MemoryOperand(cpu, i, 512, AccessKind.Read, aligned: true);
         bool user = cpu.UserAccess;
         uint mxcsr = (uint)cpu.ReadLinear(la + 24, 4, user);
         if ((mxcsr & ~X86Cpu.MxcsrMask) != 0)

@@ -1,4 +1,5 @@
 using Iced.Intel;
+using Xtf.Core.Cpu.Execution.Sse;
 
 namespace Xtf.Core.Cpu.Execution;
 
@@ -43,9 +44,20 @@ internal static class StringOperations
 
     private static void Execute(X86Cpu cpu, in Instruction i, Kind kind)
     {
-        // MOVSD and CMPSD share their mnemonic with SSE2 scalar forms, which are not implemented.
-        if (i.Code is Code.Movsd_xmm_xmmm64 or Code.Movsd_xmmm64_xmm or Code.VEX_Vmovsd_xmm_xmm_xmm
-            || (i.Mnemonic == Mnemonic.Cmpsd && i.Code != Code.Cmpsd_m32_m32))
+        // MOVSD and CMPSD share their mnemonic with SSE2 scalar forms (Sse/); the VEX forms are not implemented.
+        if (i.Code is Code.Movsd_xmm_xmmm64 or Code.Movsd_xmmm64_xmm)
+        {
+            SseDataMovement.MovScalar(cpu, i, 8);
+            return;
+        }
+
+        if (i.Code == Code.Cmpsd_xmm_xmmm64_imm8)
+        {
+            SseArithmetic.CompareScalarDouble(cpu, i);
+            return;
+        }
+
+        if (i.Encoding != EncodingKind.Legacy)
         {
             cpu.RaiseInvalidOpcode();
             cpu.NextRip = cpu.Rip;
