@@ -66,7 +66,19 @@ internal static class SseArithmetic
     private static X86Cpu.XmmRegister Source(X86Cpu cpu, in Instruction i, FloatFormat f, bool packed) =>
         packed ? Read128(cpu, i, 1, aligned: true) : new X86Cpu.XmmRegister { Low = ReadScalar(cpu, i, 1, f.Bytes) };
 
-    private static void Arithmetic(X86Cpu cpu, in Instruction i, SimdOperation op, FloatFormat f, bool packed)
+    private static void Arithmetic(X86Cpu cpu, in Instruction i, SimdOperation op, FloatFormat f, bool packed) =>
+        Lanewise(cpu, i, f, packed, op, predicate: -1);
+
+    private static void Compare(X86Cpu cpu, in Instruction i, FloatFormat f, bool packed) =>
+        Lanewise(cpu, i, f, packed, default, predicate: (int)i.Immediate8);
+
+    /// <summary>
+    /// One operation on every lane (the low one for scalar forms): <paramref name="op"/>, or the
+    /// CMPPS/CMPSS predicate when <paramref name="predicate"/> is not -1. All lanes are computed
+    /// before any is written, so an unmasked exception in one lane leaves the destination whole
+    /// (SDM vol. 1, 11.5.1: no result is stored when a SIMD floating-point exception is taken).
+    /// </summary>
+    private static void Lanewise(X86Cpu cpu, in Instruction i, FloatFormat f, bool packed, SimdOperation op, int predicate)
     {
         CheckEnabled(cpu, i);
         var source = Source(cpu, i, f, packed);
@@ -77,30 +89,8 @@ internal static class SseArithmetic
         uint flags = 0;
         for (int n = 0; n < lanes; n++)
         {
-            var r = SimdFloat.Compute(op, f, Lane(result, n, f.Width), Lane(source, n, f.Width), cpu.Mxcsr);
-            values[n] = r.Value;
-            flags |= r.Flags;
-        }
-
-        SimdException.Signal(cpu, flags);
-        for (int n = 0; n < lanes; n++)
-            SetLane(ref result, n, f.Width, values[n]);
-        cpu.Xmm[dst] = result;
-    }
-
-    private static void Compare(X86Cpu cpu, in Instruction i, FloatFormat f, bool packed)
-    {
-        CheckEnabled(cpu, i);
-        var source = Source(cpu, i, f, packed);
-        int dst = Index(i.Op0Register);
-        int predicate = (int)i.Immediate8;
-        var result = cpu.Xmm[dst];
-        int lanes = packed ? 128 / f.Width : 1;
-        Span<ulong> values = stackalloc ulong[4];
-        uint flags = 0;
-        for (int n = 0; n < lanes; n++)
-        {
-            var r = SimdFloat.ComparePredicate(f, Lane(result, n, f.Width), Lane(source, n, f.Width), predicate, cpu.Mxcsr);
+            ulong a = Lane(result, n, f.Width), b = Lane(source, n, f.Width);
+            var r = predicate < 0 ? SimdFloat.Compute(op, f, a, b, cpu.Mxcsr) : SimdFloat.ComparePredicate(f, a, b, predicate, cpu.Mxcsr);
             values[n] = r.Value;
             flags |= r.Flags;
         }
