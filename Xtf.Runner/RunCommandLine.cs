@@ -142,6 +142,11 @@ internal sealed class RunCommandLine
         Description = "Upstream HVM images: enter at e_entry with EBX = 0 (libxl's firmware path) instead of the PVH entry with hvm_start_info",
     };
 
+    public Option<bool> MsrRelaxed { get; } = new("--msr-relaxed")
+    {
+        Description = "Create every domain with xl.cfg's msr_relaxed = 1: MSRs Xen does not implement but the hardware has read as 0 and ignore writes instead of #GP",
+    };
+
     /// <summary>The root command: the selection and every option of a run.</summary>
     public RootCommand Build()
     {
@@ -175,6 +180,7 @@ internal sealed class RunCommandLine
             XtfDir,
             Builtin,
             FirmwareEntry,
+            MsrRelaxed,
         };
         return root;
     }

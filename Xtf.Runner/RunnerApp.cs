@@ -134,6 +134,7 @@ internal sealed class RunnerApp
             Fep = OptionValues.Fep(parse.GetValue(cli.Fep)),
             Quirks = OptionValues.ParseQuirks(parse.GetValue(cli.Quirk) ?? []),
             FirmwareEntry = parse.GetValue(cli.FirmwareEntry),
+            MsrRelaxed = parse.GetValue(cli.MsrRelaxed),
         };
 
         Shard? shard = parse.GetValue(cli.Shard) is { } shardText ? Shard.Parse(shardText) : null;

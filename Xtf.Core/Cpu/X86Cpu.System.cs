@@ -159,6 +159,11 @@ public sealed partial class X86Cpu
         tlb.FlushAll();
     }
 
+    /// <summary>Whether this processor has MSR <paramref name="index"/> of its own (what RDMSR reads without a hypervisor; Xen's rdmsr_safe succeeds on it).</summary>
+    public static bool ImplementsMsr(uint index) => index is DebugCtl.Msr or MsrPlatformInfo or MsrMiscFeaturesEnables or MsrTsc
+        or MsrEfer or MsrFsBase or MsrGsBase or MsrSysenterCs or MsrSysenterEsp or MsrSysenterEip or MsrStar or MsrLstar
+        or MsrCstar or MsrFmask or MsrKernelGsBase;
+
     /// <summary>RDMSR: intercepted MSRs (<see cref="ICpuIntercepts.InterceptsMsr"/>) go to the intercepts; then the CPU's own MSRs, then the intercepts; anything else is #GP(0).</summary>
     public ulong ReadMsr(uint index)
     {

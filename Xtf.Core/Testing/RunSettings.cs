@@ -28,6 +28,12 @@ public sealed record RunSettings
 
     /// <summary>Historical emulator bugs to re-create in every instance of the run.</summary>
     public IReadOnlySet<Quirk> Quirks { get; init; } = Xen.Quirks.None;
+
+    /// <summary>Every domain is created with XEN_X86_MSR_RELAXED, as xl.cfg <c>msr_relaxed = 1</c> (off by default, as libxl's).</summary>
+    public bool MsrRelaxed { get; init; }
+
+    /// <summary>The hypervisor options every instance of the run gets.</summary>
+    public HypervisorOptions Hypervisor => new() { Fep = Fep, Quirks = Quirks, UserHypercalls = UserHypercalls, MsrRelaxed = MsrRelaxed };
 }
 
 /// <summary>What running one instance produced. The result comes from the console log alone.</summary>

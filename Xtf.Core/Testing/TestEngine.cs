@@ -28,7 +28,7 @@ public sealed class TestEngine : ITestEngine
             InstructionBudget = settings.InstructionBudget,
             MemoryBytes = settings.MemoryBytes,
             Timeout = settings.Timeout,
-            Hypervisor = new HypervisorOptions { Fep = settings.Fep, Quirks = settings.Quirks, UserHypercalls = settings.UserHypercalls },
+            Hypervisor = settings.Hypervisor,
         };
         var exit = GuestLauncher.Run(test, config);
         var lines = exit.Lines;

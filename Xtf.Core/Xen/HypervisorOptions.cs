@@ -15,6 +15,14 @@ public sealed record HypervisorOptions
     /// </summary>
     public bool UserHypercalls { get; init; } = true;
 
+    /// <summary>
+    /// The domain's XEN_X86_MSR_RELAXED (xl.cfg <c>msr_relaxed</c>, off by default since Xen 4.15):
+    /// an MSR Xen does not implement for the guest, but the hardware has, reads as 0 and ignores
+    /// writes instead of #GP(0) (pv/emul-priv-op.c read_msr/write_msr, vmx.c msr intercepts:
+    /// <c>msr_relaxed &amp;&amp; !rdmsr_safe(...)</c>).
+    /// </summary>
+    public bool MsrRelaxed { get; init; }
+
     /// <summary>Historical bugs re-created in the emulator path.</summary>
     public IReadOnlySet<Quirk> Quirks { get; init; } = Xen.Quirks.None;
 

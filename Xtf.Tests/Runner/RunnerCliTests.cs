@@ -293,6 +293,17 @@ public sealed class RunnerCliTests
         Assert.That(engine.Runs[1].Settings.Fep, Is.True);
     }
 
+    [Test]
+    public void MsrRelaxedReachesTheEngine()
+    {
+        var engine = new FakeTestEngine();
+        RunnerHarness.Run(engine, "hvm32-example", "--msr-relaxed");
+        Assert.That(engine.Runs[0].Settings.MsrRelaxed, Is.True);
+        Assert.That(engine.Runs[0].Settings.Hypervisor.MsrRelaxed, Is.True);
+        RunnerHarness.Run(engine, "hvm32-example");
+        Assert.That(engine.Runs[1].Settings.MsrRelaxed, Is.False, "libxl's default is off");
+    }
+
     [TestCase("--fep", "maybe", "--fep must be 'on' or 'off', not 'maybe'")]
     [TestCase("--quirk", "xsa-999", "Unknown quirk 'xsa-999'")]
     public void BadFepOrQuirkIsOneErrorLine(string option, string value, string message)

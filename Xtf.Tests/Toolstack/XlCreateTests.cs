@@ -171,6 +171,15 @@ public sealed class XlCreateTests
         AssertBuildFailure(Run(Image(Kind.Pvh), "type = \"hvm\"\nviridian = [ \"reference_tsc\" ]"), "libxl: base group not enabled");
     }
 
+    /// <summary>msr_relaxed (xl.cfg, libxl arch_x86.msr_relaxed) is read, so it is no notice.</summary>
+    [Test]
+    public void MsrRelaxedIsModelled()
+    {
+        var exit = Run(Image(Kind.Pv64), "type = \"pv\"\nmsr_relaxed = 1");
+        AssertSuccess(exit, "start_info found");
+        Assert.That(exit.Notices, Is.Empty);
+    }
+
     /// <summary>libelf's elf_load_binary zero-fills p_memsz in guest memory; a large bss in a large guest is valid and must not throw.</summary>
     [Test]
     public void HugeBssDoesNotThrow()

@@ -38,7 +38,7 @@ public static class UpstreamEngine
             FirmwareEntry = settings.FirmwareEntry,
             InstructionBudget = settings.UpstreamInstructionBudget,
             Timeout = settings.Timeout,
-            Hypervisor = new HypervisorOptions { Fep = settings.Fep, Quirks = settings.Quirks, UserHypercalls = settings.UserHypercalls },
+            Hypervisor = settings.Hypervisor,
         });
         var text = new StringBuilder();
         foreach (string notice in exit.Notices)

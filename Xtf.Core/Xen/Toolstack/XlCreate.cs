@@ -39,11 +39,11 @@ public sealed record DomainExit(ConsoleLog Console, ConsoleLog HypervisorConsole
 /// </summary>
 public static class XlCreate
 {
-    /// <summary>cfg keys read and modelled. <c>hap</c>/<c>shadow</c> select how Xen implements guest paging, which a guest cannot tell apart architecturally; <c>builder</c> and <c>loader</c> are legacy spellings xl ignores today; <c>on_reboot</c> only matters after a reboot, which ends the run here in any case; <c>viridian</c> is read for HVM domains only, as xl reads it (a PV domain ignores it).</summary>
+    /// <summary>cfg keys read and modelled. <c>hap</c>/<c>shadow</c> select how Xen implements guest paging, which a guest cannot tell apart architecturally; <c>builder</c> and <c>loader</c> are legacy spellings xl ignores today; <c>on_reboot</c> only matters after a reboot, which ends the run here in any case; <c>viridian</c> is read for HVM domains only, as xl reads it (a PV domain ignores it); <c>msr_relaxed</c> sets XEN_X86_MSR_RELAXED (libxl: arch_x86.msr_relaxed), over the run's default.</summary>
     private static readonly HashSet<string> Modelled =
     [
         "name", "type", "builder", "loader", "memory", "kernel", "firmware_override", "cmdline", "extra",
-        "vcpus", "hap", "shadow", "on_reboot", "on_poweroff", "on_crash", "viridian"
+        "vcpus", "hap", "shadow", "on_reboot", "on_poweroff", "on_crash", "viridian", "msr_relaxed"
     ];
 
     /// <summary>Boots <paramref name="image"/> as <paramref name="cfg"/> describes and runs it to its end.</summary>
@@ -80,8 +80,9 @@ public static class XlCreate
 
     private sealed record Booted(VirtualMachine Machine, IXenDomain Domain);
 
-    private static Booted Build(byte[] image, DomainConfig cfg, ToolstackOptions options)
+    private static Booted Build(byte[] image, DomainConfig cfg, ToolstackOptions toolstack)
     {
+        var options = toolstack with { Hypervisor = toolstack.Hypervisor with { MsrRelaxed = cfg.Flag("msr_relaxed") ?? toolstack.Hypervisor.MsrRelaxed } };
         var elf = ElfImage.Parse(image);
         var notes = XenElfNotes.From(elf.Notes);
         string type = cfg.String("type") ?? (cfg.String("builder") == "hvm" ? "hvm" : "pv");

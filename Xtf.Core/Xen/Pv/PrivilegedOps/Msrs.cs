@@ -9,7 +9,8 @@ namespace Xtf.Core.Xen.Pv.PrivilegedOps;
 /// hypervisor's; 32-bit guests do not see LME and LMA, nor SCE on Intel, which this machine is); IA32_PERF_CAPABILITIES
 /// (reads 0); MSR_INTEL_PLATFORM_INFO and MISC_FEATURES_ENABLES, the guest's CPUID faulting
 /// (guest_rdmsr / guest_wrmsr). Every other MSR is #GP(0), as Xen 4.15 and later treat MSRs they do not
-/// implement (msr_relaxed off). From user mode, #GP(0).
+/// implement; with the domain's msr_relaxed, one the hardware has (rdmsr_safe succeeds) reads as 0
+/// and its writes are dropped. From user mode, #GP(0).
 /// </summary>
 internal sealed partial class PrivilegedOpEmulator
 {
@@ -18,7 +19,7 @@ internal sealed partial class PrivilegedOpEmulator
     private PrivOpResult ReadMsr()
     {
         RequireRing0();
-        if (!TryReadMsr(Cpu.Ecx, out ulong value))
+        if (!TryReadMsr(Cpu.Ecx, out ulong value) && !Relaxed(Cpu.Ecx))
             throw CpuFault.GP(0);
         SetEdxEax(value);
         return PrivOpResult.Done;
@@ -28,10 +29,13 @@ internal sealed partial class PrivilegedOpEmulator
     {
         RequireRing0();
         ulong value = ((ulong)Cpu.Edx << 32) | Cpu.Eax;
-        if (!TryWriteMsr(Cpu.Ecx, value))
+        if (!TryWriteMsr(Cpu.Ecx, value) && !Relaxed(Cpu.Ecx))
             throw CpuFault.GP(0);
         return PrivOpResult.Done;
     }
+
+    /// <summary>read_msr/write_msr's default case: <c>if ( currd-&gt;arch.msr_relaxed &amp;&amp; !rdmsr_safe(reg, &amp;tmp) )</c> the access is done (a read gives 0).</summary>
+    private bool Relaxed(uint msr) => d.Options.MsrRelaxed && X86Cpu.ImplementsMsr(msr);
 
     public bool TryReadMsr(uint msr, out ulong value)
     {
