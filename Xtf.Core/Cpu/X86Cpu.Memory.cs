@@ -19,6 +19,8 @@ public sealed partial class X86Cpu
     /// </summary>
     public ulong LinearAddress(int seg, ulong offset, int size, AccessKind kind)
     {
+        if (AccessAgent is { } agent)
+            return agent.Linear(seg, offset, size, kind);
         ulong la = SegmentLinear(seg, offset, size, kind);
         CheckLinearAccess(la, size, kind);
         return la;
@@ -125,6 +127,13 @@ public sealed partial class X86Cpu
     private readonly Tlb tlb = new();
 
     /// <summary>
+    /// Who carries out the current instruction's accesses: null for the processor itself, or a
+    /// hypervisor's emulator executing the instruction with the processor's semantics (see
+    /// <see cref="IAccessAgent"/>). Set only around one emulated instruction.
+    /// </summary>
+    public IAccessAgent? AccessAgent { get; set; }
+
+    /// <summary>
     /// Drops every cached translation, global ones included: what a hypervisor's INVVPID
     /// single-context (SDM vol. 3, VMX instruction reference, INVVPID type 1) or a new ASID does for its guest. Guest
     /// instructions never reach this; they flush through CR3, CR4 and INVLPG.
@@ -146,6 +155,8 @@ public sealed partial class X86Cpu
 
     private ulong Translate(ulong linear, AccessKind kind, bool user, bool implicitAccess)
     {
+        if (AccessAgent is { } agent)
+            return agent.Translate(linear, kind, implicitAccess);
         if ((Cr0Value & Cr0.PG) == 0)
             return linear & 0xFFFFFFFF;
         ref var slot = ref tlb.Slot(linear);

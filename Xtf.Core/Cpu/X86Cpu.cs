@@ -49,7 +49,7 @@ public sealed partial class X86Cpu
     public X86Cpu(IPhysicalMemory memory, IIoPorts ports)
     {
         Memory = memory;
-        Ports = ports;
+        bus = ports;
         decodeCache = new DecodeCache(this, memory.FrameCount);
         for (int i = 0; i < Segments.Length; i++)
             Segments[i] = new SegmentRegister();
@@ -59,8 +59,10 @@ public sealed partial class X86Cpu
     /// <summary>Physical address space the CPU's page walks and accesses go to.</summary>
     public IPhysicalMemory Memory { get; }
 
-    /// <summary>I/O port space IN/OUT/INS/OUTS address once their IOPL and I/O bitmap checks pass.</summary>
-    public IIoPorts Ports { get; }
+    /// <summary>I/O port space IN/OUT/INS/OUTS address once their IOPL and I/O bitmap checks pass (the <see cref="AccessAgent"/>, while one is attached).</summary>
+    public IIoPorts Ports => AccessAgent ?? bus;
+
+    private readonly IIoPorts bus;
 
     /// <summary>The owner of the instructions a virtualised CPU exits on (CPUID, unimplemented MSRs, VMCALL, #UD, events); <see cref="NoIntercepts"/> for bare hardware.</summary>
     public ICpuIntercepts Intercepts { get; set; } = NoIntercepts.Instance;

@@ -28,7 +28,7 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext, IHypercallPri
         this.machine = machine;
         Options = options ?? new HypervisorOptions();
         Guest = new GuestMemory(machine.Cpu);
-        emulator = new HvmEmulator(machine.Cpu, Options);
+        emulator = new HvmEmulator(machine.Cpu, Options, hap);
         Domain = DomainState.CreateHvm(machine.Memory);
         HypercallPrivilege = new HypercallPrivilege(Options.UserHypercalls, () => machine.Cpu.Cpl == 0);
         Viridian = new ViridianDomain(machine.Memory, () => (ViridianFeatures)Domain.HvmParams[HvmParam.Viridian],

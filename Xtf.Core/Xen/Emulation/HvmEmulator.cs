@@ -1,6 +1,7 @@
 using Iced.Intel;
 using Xtf.Core.Cpu;
 using Xtf.Core.Cpu.Interrupts;
+using Xtf.Core.Xen.Emulation.Memory;
 
 namespace Xtf.Core.Xen.Emulation;
 
@@ -9,8 +10,12 @@ internal delegate void EmulationHandler(HvmEmulator emulator, in Instruction ins
 
 /// <summary>
 /// The hypervisor's instruction emulator (Xen's x86_emulate with its HVM glue, DESIGN.md section
-/// 6). It fetches and decodes the instruction at CS:IP itself, through the guest's page tables,
-/// and shares the processor's semantics for every instruction it does not own. It owns the ones
+/// 6). It fetches and decodes the instruction at CS:IP itself, and shares the processor's
+/// semantics for every instruction it does not own; but every access an instruction makes,
+/// owned or not (operands, stack, string and descriptor-table accesses, the fetch, port I/O),
+/// goes through Xen's ops (<see cref="EmulatorAccess"/>: its own segmentation and page walk,
+/// no TLB, no alignment check, no data breakpoints), attached to the processor for the one
+/// instruction. It owns the ones
 /// whose effects a hypervisor delivers differently from hardware (software interrupts are
 /// injected, after the checks hardware injection does not make) and those where Xen's historical
 /// bugs lived, each of which a <see cref="Quirk"/> can re-create. Exceptions are never raised in
@@ -24,10 +29,13 @@ internal sealed partial class HvmEmulator
     private readonly Decoder decoder16, decoder32, decoder64;
     private bool eventInjected;
 
-    public HvmEmulator(X86Cpu cpu, HypervisorOptions options)
+    private readonly EmulatorAccess access;
+
+    public HvmEmulator(X86Cpu cpu, HypervisorOptions options, bool hap)
     {
         Cpu = cpu;
         Options = options;
+        access = new EmulatorAccess(cpu, cpu.Ports, hap);
         fetch = new InstructionFetch(cpu);
         decoder16 = Decoder.Create(16, fetch);
         decoder32 = Decoder.Create(32, fetch);
@@ -63,6 +71,7 @@ internal sealed partial class HvmEmulator
         Busy = true;
         eventInjected = false;
         SingleStep = (flagsAtStart & RFlags.TF) != 0;
+        Cpu.AccessAgent = access;
         try
         {
             var insn = Decode(start);
@@ -80,6 +89,7 @@ internal sealed partial class HvmEmulator
         }
         finally
         {
+            Cpu.AccessAgent = null;
             Busy = false;
         }
     }
@@ -98,14 +108,23 @@ internal sealed partial class HvmEmulator
     /// </summary>
     public bool AtForcedEmulationPrefix()
     {
-        fetch.Reset(Cpu.Rip);
-        foreach (byte b in ForcedEmulation.Signature)
+        // hvm_ud_intercept reads the signature through Xen's segmentation and walk too.
+        Cpu.AccessAgent = access;
+        try
         {
-            if (fetch.ReadByte() != b)
-                return false;
-        }
+            fetch.Reset(Cpu.Rip);
+            foreach (byte b in ForcedEmulation.Signature)
+            {
+                if (fetch.ReadByte() != b)
+                    return false;
+            }
 
-        return true;
+            return true;
+        }
+        finally
+        {
+            Cpu.AccessAgent = null;
+        }
     }
 
     /// <summary>

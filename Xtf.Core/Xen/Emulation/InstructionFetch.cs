@@ -6,7 +6,8 @@ namespace Xtf.Core.Xen.Emulation;
 
 /// <summary>
 /// The emulator's instruction fetch (Xen's hvmemul_insn_fetch): bytes at CS:IP read through the
-/// guest's segmentation and page tables, as an instruction fetch at the guest's CPL. Outside
+/// guest's segmentation and page tables, as an instruction fetch at the guest's CPL; with an
+/// <see cref="IAccessAgent"/> attached (HVM), through the agent's segmentation and walk. Outside
 /// 64-bit mode every byte must lie within the CS limit (#GP(0)); a byte whose page does not allow
 /// the fetch raises #PF for that byte's address. Only the bytes the decoder asks for are fetched.
 /// </summary>
@@ -42,7 +43,12 @@ internal sealed class InstructionFetch : CodeReader
             ulong ip = (offset + (ulong)count) & IpMask;
             var cs = cpu.Segments[X86Cpu.CS];
             ulong linear;
-            if (cpu.Bitness == 64)
+            if (cpu.AccessAgent is { } agent)
+            {
+                // The HVM emulator's fetch: Xen's segmentation for hvm_access_insn_fetch.
+                linear = agent.Linear(X86Cpu.CS, ip, 1, AccessKind.Execute);
+            }
+            else if (cpu.Bitness == 64)
             {
                 linear = ip;
             }
