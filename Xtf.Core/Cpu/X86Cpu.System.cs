@@ -167,6 +167,14 @@ public sealed partial class X86Cpu
     /// <summary>RDMSR: intercepted MSRs (<see cref="ICpuIntercepts.InterceptsMsr"/>) go to the intercepts; then the CPU's own MSRs, then the intercepts; anything else is #GP(0).</summary>
     public ulong ReadMsr(uint index)
     {
+        if (AccessAgent is { } agent)
+            return agent.TryReadMsr(index, out ulong emulated) ? emulated : throw CpuFault.GP(0);
+        return ReadProcessorMsr(index);
+    }
+
+    /// <summary>RDMSR as the processor itself makes it, whoever carries out the instruction's accesses (see <see cref="ReadMsr"/>).</summary>
+    public ulong ReadProcessorMsr(uint index)
+    {
         if (Intercepts.InterceptsMsr(index))
             return Intercepts.TryReadMsr(this, index, out ulong claimed) ? claimed : throw CpuFault.GP(0);
         switch (index)
@@ -197,6 +205,19 @@ public sealed partial class X86Cpu
 
     /// <summary>WRMSR: intercepted MSRs go to the intercepts; IA32_DEBUGCTL accepts <see cref="DebugCtl.Implemented"/>; EFER accepts SCE, LME and NXE (LMA is read-only; LME may not change while paging).</summary>
     public void WriteMsr(uint index, ulong value)
+    {
+        if (AccessAgent is { } agent)
+        {
+            if (!agent.TryWriteMsr(index, value))
+                throw CpuFault.GP(0);
+            return;
+        }
+
+        WriteProcessorMsr(index, value);
+    }
+
+    /// <summary>WRMSR as the processor itself makes it (see <see cref="WriteMsr"/>).</summary>
+    public void WriteProcessorMsr(uint index, ulong value)
     {
         if (Intercepts.InterceptsMsr(index))
         {

@@ -7,7 +7,7 @@ namespace Xtf.Core.Cpu.Memory;
 /// ->write and ->read_io, through hvmemul_virtual_to_linear, guest_walk_tables and the I/O
 /// handlers). While one is attached (<see cref="X86Cpu.AccessAgent"/>), every logical-to-linear
 /// step of an explicit access, every linear-to-physical step (implicit accesses included) and
-/// every port access goes to it: the processor's segment checks, alignment check, data
+/// every port and MSR access goes to it: the processor's segment checks, alignment check, data
 /// breakpoints and TLB are not used. What the agent does not do, the access does not get.
 /// </summary>
 public interface IAccessAgent : IIoPorts
@@ -25,4 +25,13 @@ public interface IAccessAgent : IIoPorts
     /// throws <see cref="CpuFault"/> (#PF with its error code and CR2).
     /// </summary>
     ulong Translate(ulong linear, AccessKind kind, bool implicitAccess);
+
+    /// <summary>
+    /// RDMSR as the instruction makes it, explicit or implied (SYSCALL's STAR, ...): Xen's
+    /// ->read_msr. <see cref="X86Cpu.ReadProcessorMsr"/> reads what the processor holds. False is #GP(0).
+    /// </summary>
+    bool TryReadMsr(uint index, out ulong value);
+
+    /// <summary>WRMSR as the instruction makes it: Xen's ->write_msr. False is #GP(0).</summary>
+    bool TryWriteMsr(uint index, ulong value);
 }

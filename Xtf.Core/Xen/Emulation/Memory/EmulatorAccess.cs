@@ -8,7 +8,9 @@ namespace Xtf.Core.Xen.Emulation.Memory;
 /// ->insn_fetch segment through <see cref="HvmSegmentation"/> and translate through
 /// <see cref="GuestPageWalk"/> (paging_gva_to_gfn), never through the processor's segment checks
 /// or TLB; ->read_io and ->write_io reach the same port handlers the processor's I/O exits do
-/// (hvmemul_do_pio, hvm_io_intercept). Attached to the processor for the one instruction being
+/// (hvmemul_do_pio, hvm_io_intercept); ->read_msr and ->write_msr are hvm_msr_read_intercept and
+/// hvm_msr_write_intercept: the domain's MSRs (guest_rdmsr, the vmx intercepts) and the vCPU's
+/// own MSR state, which is where the processor's intercept path ends up as well. Attached to the processor for the one instruction being
 /// emulated, so the instruction's semantics stay the processor's and every effect is Xen's.
 /// </summary>
 internal sealed class EmulatorAccess(X86Cpu cpu, IIoPorts ports, bool hap) : IAccessAgent
@@ -44,4 +46,33 @@ internal sealed class EmulatorAccess(X86Cpu cpu, IIoPorts ports, bool hap) : IAc
 
     /// <inheritdoc/>
     public void Out(ushort port, int size, uint value) => ports.Out(port, size, value);
+
+    /// <inheritdoc/>
+    public bool TryReadMsr(uint index, out ulong value)
+    {
+        try
+        {
+            value = cpu.ReadProcessorMsr(index);
+            return true;
+        }
+        catch (CpuFault)
+        {
+            value = 0;
+            return false;
+        }
+    }
+
+    /// <inheritdoc/>
+    public bool TryWriteMsr(uint index, ulong value)
+    {
+        try
+        {
+            cpu.WriteProcessorMsr(index, value);
+            return true;
+        }
+        catch (CpuFault)
+        {
+            return false;
+        }
+    }
 }
