@@ -35,7 +35,7 @@ internal sealed partial class HvmEmulator
     {
         Cpu = cpu;
         Options = options;
-        access = new EmulatorAccess(cpu, cpu.Ports, hap);
+        access = new EmulatorAccess(cpu, cpu.Ports, hap, options);
         fetch = new InstructionFetch(cpu);
         decoder16 = Decoder.Create(16, fetch);
         decoder32 = Decoder.Create(32, fetch);

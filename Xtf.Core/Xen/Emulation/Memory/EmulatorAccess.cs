@@ -13,10 +13,10 @@ namespace Xtf.Core.Xen.Emulation.Memory;
 /// own MSR state, which is where the processor's intercept path ends up as well. Attached to the processor for the one instruction being
 /// emulated, so the instruction's semantics stay the processor's and every effect is Xen's.
 /// </summary>
-internal sealed class EmulatorAccess(X86Cpu cpu, IIoPorts ports, bool hap) : IAccessAgent
+internal sealed class EmulatorAccess(X86Cpu cpu, IIoPorts ports, bool hap, HypervisorOptions options) : IAccessAgent
 {
     /// <inheritdoc/>
-    public ulong Linear(int seg, ulong offset, int size, AccessKind kind) => HvmSegmentation.Linear(cpu, seg, offset, size, kind);
+    public ulong Linear(int seg, ulong offset, int size, AccessKind kind) => HvmSegmentation.Linear(cpu, seg, offset, size, kind, options.Has(Quirk.Xsa191));
 
     /// <inheritdoc/>
     /// <remarks>

@@ -15,15 +15,21 @@ namespace Xtf.Core.Xen.Emulation.Memory;
 internal static class HvmSegmentation
 {
     /// <summary>The linear address of <paramref name="seg"/>:<paramref name="offset"/> for <paramref name="bytes"/> bytes, or the fault hvmemul_virtual_to_linear injects.</summary>
-    public static ulong Linear(X86Cpu cpu, int seg, ulong offset, int bytes, AccessKind access)
+    public static ulong Linear(X86Cpu cpu, int seg, ulong offset, int bytes, AccessKind access, bool xsa191 = false)
     {
-        if (!TryLinear(cpu, seg, offset, bytes, access, out ulong linear))
+        if (!TryLinear(cpu, seg, offset, bytes, access, xsa191, out ulong linear))
             throw new CpuFault(seg == X86Cpu.SS ? X86Vector.SS : X86Vector.GP, 0);
         return linear;
     }
 
-    /// <summary>hvm_vcpu_virtual_to_linear for a user segment register; false where it says "goto out".</summary>
-    public static bool TryLinear(X86Cpu cpu, int seg, ulong offset, int bytes, AccessKind access, out ulong linear)
+    /// <summary>
+    /// hvm_vcpu_virtual_to_linear for a user segment register; false where it says "goto out".
+    /// <paramref name="xsa191"/> re-creates the function before Xen 04beafa8e6 (XSA-191), which
+    /// lacked the "cooked .p" check, so an unusable (null) segment was used with the fields VMX
+    /// leaves after a null load on Intel (the commit's words: base 0, limit 0xffffffff, attributes
+    /// just G and D/B, hence S = 0 and no type check): a flat segment.
+    /// </summary>
+    public static bool TryLinear(X86Cpu cpu, int seg, ulong offset, int bytes, AccessKind access, bool xsa191, out ulong linear)
     {
         var reg = cpu.Segments[seg];
         ulong span = bytes == 0 ? 0 : (ulong)bytes - 1;
@@ -40,7 +46,7 @@ internal static class HvmSegmentation
         {
             // VM86 MODE: fixed 64k limits on all user segments.
             linear = (uint)(offset + reg.Base);
-            ulong last = (uint)offset + span;
+            ulong last = LastByte(offset, bytes);
             return Math.Max(offset, last) >> 16 == 0;
         }
 
@@ -57,8 +63,15 @@ internal static class HvmSegmentation
         // PROTECTED/COMPATIBILITY MODE: truncated to 32 bits (never to 16 in 16-bit address size).
         linear = (uint)(offset + reg.Base);
 
+        bool usable = reg.Usable && reg.Present;
+        if (!usable && xsa191)
+        {
+            linear = (uint)offset;
+            return true;
+        }
+
         // "Segment not valid for use (cooked meaning of .p)".
-        if (!reg.Usable || !reg.Present)
+        if (!usable)
             return false;
 
         bool user = reg.IsCodeOrData;
@@ -76,7 +89,7 @@ internal static class HvmSegmentation
             }
         }
 
-        ulong lastByte = (uint)offset + span;
+        ulong lastByte = LastByte(offset, bytes);
         if (user && (type & 0xC) == 0x4)
         {
             // Grows-down data segment: the upper bound is 0xFFFF without the B bit.
@@ -88,4 +101,11 @@ internal static class HvmSegmentation
         // Intel: an access may wrap (the AMD-only "access wraps" check does not apply).
         return lastByte <= reg.Limit;
     }
+
+    /// <summary>
+    /// <c>(uint32_t)offset + bytes - !!bytes</c>: 32-bit arithmetic, so the last byte of an access
+    /// that crosses 4 GiB wraps below the first (caught for expand-down segments, allowed on Intel
+    /// for expand-up ones).
+    /// </summary>
+    private static uint LastByte(ulong offset, int bytes) => (uint)offset + (uint)bytes - (bytes == 0 ? 0u : 1u);
 }
