@@ -170,12 +170,16 @@ public sealed class CpuidFaultingGuestTests
     private const uint HvmHapLeaf7EcxDefault = (1u << 0) | (1u << 1) | (1u << 2) | (1u << 3) | (1u << 6) | (1u << 8) | (1u << 9)
         | (1u << 10) | (1u << 11) | (1u << 12) | (1u << 14) | (1u << 22) | (1u << 25) | (1u << 31);
 
-    // The public ABI (xen/include/public/arch-x86/cpuid.h): Xen's leaves start at 0x40000000 (0x40000100
-    // with viridian), leaf 0 has EAX = base + XEN_CPUID_MAX_NUM_LEAVES (5, cpuid.c
-    // cpuid_hypervisor_leaves with no toolstack limit) and the signature "XenVMMXenVMM" in EBX, ECX, EDX.
+    // The public ABI (xen/include/public/arch-x86/cpuid.h): Xen's leaves start at 0x40000000, or
+    // 0x40000100 when viridian is on ("If viridian extensions are enabled for an HVM domain, the Xen
+    // cpuid leaves will start at 0x40000100"); leaf 0 has EAX = base + XEN_CPUID_MAX_NUM_LEAVES (5,
+    // cpuid.c cpuid_hypervisor_leaves with no toolstack limit) and the signature "XenVMMXenVMM";
+    // leaf 2 EBX is the hypercall-page MSR, 0x40000200 with viridian (cpuid_hypervisor_leaves).
     private const uint XenCpuidFirstLeaf = 0x40000000, XenCpuidMaxNumLeaves = 5;
 
-    private static readonly CpuidResult XenSignatureLeaf = new(XenCpuidFirstLeaf + XenCpuidMaxNumLeaves, 0x566e6558, 0x65584d4d, 0x4d4d566e);
+    private const uint SignatureEbx = 0x566e6558, SignatureEcx = 0x65584d4d, SignatureEdx = 0x4d4d566e;
+
+    private static CpuidResult XenSignatureLeaf(uint xenBase) => new(xenBase + XenCpuidMaxNumLeaves, SignatureEbx, SignatureEcx, SignatureEdx);
 
     [TestCaseSource(nameof(HvmEnvironments))]
     public void CpuidUtilityPrintsXensPolicyOfTheProcessor(Environments env)
@@ -186,6 +190,7 @@ public sealed class CpuidFaultingGuestTests
         var leaves = ParseDump(o.ConsoleLog);
         var hw0 = CpuidLeaves.Native(0, 0);
         var hw7 = CpuidLeaves.Native(7, 0);
+        const uint xenBase = XenCpuidFirstLeaf + 0x100;
         Assert.Multiple(() =>
         {
             Assert.That(leaves[(0, ~0u)], Is.EqualTo(hw0 with { Eax = Math.Min(hw0.Eax, GuestMaxBasicLeaf) }), "leaf 0: the host's vendor, max leaf clamped by Xen");
@@ -195,14 +200,42 @@ public sealed class CpuidFaultingGuestTests
             Assert.That(leaf7.Eax, Is.EqualTo(Math.Min(hw7.Eax, GuestMaxLeaf7Subleaf)), "leaf 7 max subleaf");
             Assert.That(leaf7.Ecx, Is.EqualTo(hw7.Ecx & HvmHapLeaf7EcxDefault), "leaf 7 ECX: host & Xen's HVM HAP default");
 
-            Assert.That(leaves[(XenCpuidFirstLeaf, ~0u)], Is.EqualTo(XenSignatureLeaf), "Xen's signature leaf");
+            // The cpuid test's extra.cfg.in has viridian = 1: 0x40000000 is Hyper-V's signature leaf
+            // (viridian.c cpuid_viridian_leaves: max leaf 0x40000006, "Microsoft Hv"), Xen's moved up.
+            Assert.That(leaves[(XenCpuidFirstLeaf, ~0u)], Is.EqualTo(new CpuidResult(0x40000006, 0x7263694d, 0x666f736f, 0x76482074)), "Hyper-V's leaves first");
+            Assert.That(leaves[(xenBase, ~0u)], Is.EqualTo(XenSignatureLeaf(xenBase)), "Xen's signature leaf at 0x40000100");
+            Assert.That(leaves[(xenBase + 2, ~0u)].Ebx, Is.EqualTo(0x40000200u), "hypercall MSR moved out of the viridian range");
 
-            // Without viridian the second hypervisor range holds no Xen leaves: cpuid_hypervisor_leaves'
-            // idx = 0x100 is above the limit and guest_cpuid returns EMPTY_LEAF, so the walk moves on to
-            // the extended range.
-            Assert.That(leaves[(XenCpuidFirstLeaf + 0x100, ~0u)], Is.EqualTo(default(CpuidResult)), "0x40000100 empty");
-            Assert.That(o.ConsoleLog, Does.Contain("  40000100:ffffffff -> 00000000:00000000:00000000:00000000\r\n  80000000:ffffffff"));
+            // dump_leaves walks Xen's leaf 3 (the time leaf) over subleaves 0-2 and leaf 4 at
+            // subleaf 0; Xen's other leaves print subleaf ffffffff.
+            foreach (uint sub in (uint[])[0, 1, 2])
+                Assert.That(leaves.ContainsKey((xenBase + 3, sub)), Is.True, $"Xen leaf 3 subleaf {sub}");
+            Assert.That(leaves.ContainsKey((xenBase + 3, ~0u)) || leaves.ContainsKey((xenBase + 3, 3)), Is.False, "Xen leaf 3 only at subleaves 0-2");
+            Assert.That(leaves.ContainsKey((xenBase + 4, 0)) && !leaves.ContainsKey((xenBase + 4, 1)), Is.True, "Xen leaf 4 at subleaf 0 only");
+
+            // Leaf 4 (HVM, subleaf 0): XEN_HVM_CPUID_VCPU_ID_PRESENT and DOMID_PRESENT are set, with
+            // the vCPU id (0) in EBX and the domain id in ECX (cpuid_hypervisor_leaves).
+            var xen4 = leaves[(xenBase + 4, 0)];
+            Assert.That(xen4.Eax & ((1u << 3) | (1u << 4)), Is.EqualTo((1u << 3) | (1u << 4)), "vcpu and domid present");
+            Assert.That(xen4.Ebx, Is.Zero, "vcpu 0");
         });
+    }
+
+    [XtfTest("extra-cfg-unknown", Category.Utility, Environments.Hvm64, ExtraConfig = "shadow_memory = 8\n")]
+    public sealed class UnmodelledExtraConfig : TestCase
+    {
+        public override void Main() => Success();
+    }
+
+    [Test]
+    public void ExtraConfigKeyNotModelledIsRefusedNotIgnored()
+    {
+        // A cfg key the toolstack does not model would change the domain upstream runs in: the
+        // instance must not pass silently without it.
+        var catalog = TestCatalog.FromTypes(typeof(UnmodelledExtraConfig));
+        var o = new TestEngine().Run(new TestInstance(catalog.Find("extra-cfg-unknown")!, Environments.Hvm64, null));
+        Assert.That(o.Result, Is.EqualTo(TestResult.Crash));
+        Assert.That(o.Diagnostic, Does.Contain("shadow_memory"));
     }
 
     [TestCase(Environments.Pv32Pae)]
@@ -221,7 +254,8 @@ public sealed class CpuidFaultingGuestTests
         Assert.That(emulated, Is.GreaterThan(native));
         string nativeDump = log[(native + "Native cpuid:\r\n".Length)..emulated];
         string emulatedDump = log[(emulated + "Emulated cpuid:\r\n".Length)..];
-        Assert.That(ParseDump(nativeDump)[(XenCpuidFirstLeaf, ~0u)], Is.EqualTo(XenSignatureLeaf), "XenVMMXenVMM natively");
+        // PV: libxl ignores viridian, so Xen's leaves are at 0x40000000.
+        Assert.That(ParseDump(nativeDump)[(XenCpuidFirstLeaf, ~0u)], Is.EqualTo(XenSignatureLeaf(XenCpuidFirstLeaf)), "XenVMMXenVMM natively");
         Assert.That(emulatedDump, Does.StartWith(nativeDump));
     }
 }
