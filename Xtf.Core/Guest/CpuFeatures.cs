@@ -69,6 +69,9 @@ public enum CpuFeature
     /// <summary>CPUID.1:ECX[17] PCID: process-context identifiers (CR4.PCIDE).</summary>
     Pcid = 32 + 17,
 
+    /// <summary>CPUID.1:ECX[21] x2APIC: the local APIC's x2APIC mode (IA32_APIC_BASE.EXTD).</summary>
+    X2apic = 32 + 21,
+
     /// <summary>CPUID.1:ECX[26] XSAVE: XSAVE/XRSTOR, XSETBV/XGETBV and CR4.OSXSAVE.</summary>
     Xsave = 32 + 26,
 

@@ -25,6 +25,13 @@ public sealed record GuestConfig
 
     /// <summary>The hypervisor's options for the domain: FEP and quirks.</summary>
     public HypervisorOptions Hypervisor { get; init; } = new();
+
+    /// <summary>
+    /// xl.cfg lines the toolstack applies to the domain (upstream's extra.cfg.in). Honoured:
+    /// <c>viridian</c> for HVM domains (<see cref="Xen.Toolstack.ViridianGroups"/>, ignored for PV
+    /// as libxl ignores HVM-only keys there). Any other key is refused at boot (a CRASH), not ignored.
+    /// </summary>
+    public string ExtraConfig { get; init; } = "";
 }
 
 /// <summary>How a guest ended: what its consoles received, and why the machine stopped.</summary>

@@ -61,7 +61,7 @@ public sealed class TestCatalog
                 guards.Add(quirk);
             }
 
-            tests.Add(new TestDescriptor(attr.Name, attr.Category, attr.Environments, attr.Title, attr.Variations, type) { Guards = guards });
+            tests.Add(new TestDescriptor(attr.Name, attr.Category, attr.Environments, attr.Title, attr.Variations, type) { Guards = guards, ExtraConfig = attr.ExtraConfig });
         }
 
         return tests;

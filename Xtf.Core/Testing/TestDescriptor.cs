@@ -22,6 +22,9 @@ public sealed record TestDescriptor(
     /// <summary>The quirks this test guards against (<see cref="XtfTestAttribute.Guards"/>).</summary>
     public IReadOnlyList<Quirk> Guards { get; init; } = [];
 
+    /// <summary>Upstream's extra.cfg.in for the test (<see cref="XtfTestAttribute.ExtraConfig"/>): xl.cfg lines for every instance's domain.</summary>
+    public string ExtraConfig { get; init; } = "";
+
     /// <summary>For a test of an upstream XTF tree (<c>--xtf-dir</c>): where its images and cfg files are. Null for our C# tests.</summary>
     public UpstreamTest? Upstream { get; init; }
 

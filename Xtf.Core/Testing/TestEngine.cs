@@ -29,6 +29,7 @@ public sealed class TestEngine : ITestEngine
             MemoryBytes = settings.MemoryBytes,
             Timeout = settings.Timeout,
             Hypervisor = settings.Hypervisor,
+            ExtraConfig = instance.Test.ExtraConfig,
         };
         var exit = GuestLauncher.Run(test, config);
         var lines = exit.Lines;

@@ -40,4 +40,10 @@ public sealed class XtfTestAttribute : Attribute
     /// of them on it must report FAILURE, with none SUCCESS (the quirk table checks this).
     /// </summary>
     public string[] Guards { get; init; } = [];
+
+    /// <summary>
+    /// Upstream's TEST-EXTRA-CFG (a test's <c>extra.cfg.in</c>): xl.cfg lines added to every
+    /// instance's domain configuration, e.g. <c>viridian = 1</c>. Empty for none.
+    /// </summary>
+    public string ExtraConfig { get; init; } = "";
 }

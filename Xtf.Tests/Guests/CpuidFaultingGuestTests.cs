@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Iced.Intel;
 using NUnit.Framework;
 using Xtf.Core.Cpu;
@@ -51,7 +52,8 @@ public sealed class CpuidFaultingGuestTests
 
         public override void Main()
         {
-            const uint genu = 0x756E6547; // "Genu", CPUID.0:EBX of GenuineIntel
+            // CPUID.0:EBX, the first vendor bytes: Xen gives guests the host's vendor (cpu-policy.c).
+            uint genu = CpuidLeaves.Native(0, 0).Ebx;
             var gp0 = ExInfo.Fault(X86Vector.GP, 0);
 
             if (!TryRdmsr(PlatformInfo, out ulong platformInfo) || platformInfo != 1ul << 31)
@@ -138,26 +140,102 @@ public sealed class CpuidFaultingGuestTests
         }
     }
 
+    /// <summary>The lines <c>  leaf:subleaf -&gt; eax:ebx:ecx:edx</c> of one dump of the cpuid utility (tests/cpuid/main.c dump_leaves), by leaf and subleaf.</summary>
+    private static Dictionary<(uint Leaf, uint Subleaf), CpuidResult> ParseDump(string dump)
+    {
+        var leaves = new Dictionary<(uint, uint), CpuidResult>();
+        foreach (Match m in Regex.Matches(
+            dump, @"^  ([0-9a-f]{8}):([0-9a-f]{8}) -> ([0-9a-f]{8}):([0-9a-f]{8}):([0-9a-f]{8}):([0-9a-f]{8})\r$", RegexOptions.Multiline))
+        {
+            uint Hex(int group) => Convert.ToUInt32(m.Groups[group].Value, 16);
+            leaves[(Hex(1), Hex(2))] = new CpuidResult(Hex(3), Hex(4), Hex(5), Hex(6));
+        }
+
+        return leaves;
+    }
+
+    // Xen's policy for an HVM (HAP) guest, derived from the processor's CPUID the way Xen derives it,
+    // so the expectations follow the hardware rather than restate it:
+    // - xen/include/xen/lib/x86/cpu-policy.h: CPUID_GUEST_NR_BASIC = 0xd + 1, CPUID_GUEST_NR_FEAT = 2 + 1;
+    //   xen/arch/x86/cpu-policy.c calculate_host_policy clamps basic.max_leaf and feat.max_subleaf to
+    //   those arrays, and the default policies keep the host's values (max_leaf/max_subleaf lines
+    //   of the default-policy setup); the vendor string is the host's.
+    // - xen/include/public/arch-x86/cpufeatureset.h word 6 (CPUID.(7,0):ECX): the bits an HVM HAP
+    //   guest sees by default are those marked 'A' (all guests), 'S' (all HVM) and 'H' (HVM HAP):
+    //   PREFETCHWT1 0, AVX512_VBMI 1, UMIP 2 (S), PKU 3 (H), AVX512_VBMI2 6, GFNI 8, VAES 9,
+    //   VPCLMULQDQ 10, AVX512_VNNI 11, AVX512_BITALG 12, AVX512_VPOPCNTDQ 14, RDPID 22, CLDEMOTE 25,
+    //   PKS 31 (H); the guest gets host & that mask.
+    private const uint GuestMaxBasicLeaf = 0xD, GuestMaxLeaf7Subleaf = 2;
+
+    private const uint HvmHapLeaf7EcxDefault = (1u << 0) | (1u << 1) | (1u << 2) | (1u << 3) | (1u << 6) | (1u << 8) | (1u << 9)
+        | (1u << 10) | (1u << 11) | (1u << 12) | (1u << 14) | (1u << 22) | (1u << 25) | (1u << 31);
+
+    // The public ABI (xen/include/public/arch-x86/cpuid.h): Xen's leaves start at 0x40000000, or
+    // 0x40000100 when viridian is on ("If viridian extensions are enabled for an HVM domain, the Xen
+    // cpuid leaves will start at 0x40000100"); leaf 0 has EAX = base + XEN_CPUID_MAX_NUM_LEAVES (5,
+    // cpuid.c cpuid_hypervisor_leaves with no toolstack limit) and the signature "XenVMMXenVMM";
+    // leaf 2 EBX is the hypercall-page MSR, 0x40000200 with viridian (cpuid_hypervisor_leaves).
+    private const uint XenCpuidFirstLeaf = 0x40000000, XenCpuidMaxNumLeaves = 5;
+
+    private const uint SignatureEbx = 0x566e6558, SignatureEcx = 0x65584d4d, SignatureEdx = 0x4d4d566e;
+
+    private static CpuidResult XenSignatureLeaf(uint xenBase) => new(xenBase + XenCpuidMaxNumLeaves, SignatureEbx, SignatureEcx, SignatureEdx);
+
     [TestCaseSource(nameof(HvmEnvironments))]
-    public void CpuidUtilityPrintsTheLeaves(Environments env)
+    public void CpuidUtilityPrintsXensPolicyOfTheProcessor(Environments env)
     {
         var o = RunCatalog("cpuid", env, fep: true);
+        Assert.That(o.Result, Is.EqualTo(TestResult.Success), o.ConsoleLog);
+        Assert.That(o.ConsoleLog, Does.Contain("Guest cpuid information\r\nNative cpuid:\r\n"));
+        var leaves = ParseDump(o.ConsoleLog);
+        var hw0 = CpuidLeaves.Native(0, 0);
+        var hw7 = CpuidLeaves.Native(7, 0);
+        const uint xenBase = XenCpuidFirstLeaf + 0x100;
         Assert.Multiple(() =>
         {
-            Assert.That(o.Result, Is.EqualTo(TestResult.Success), o.ConsoleLog);
-            Assert.That(o.ConsoleLog, Does.Contain("Guest cpuid information\r\nNative cpuid:\r\n"));
+            Assert.That(leaves[(0, ~0u)], Is.EqualTo(hw0 with { Eax = Math.Min(hw0.Eax, GuestMaxBasicLeaf) }), "leaf 0: the host's vendor, max leaf clamped by Xen");
 
-            // Leaf 0: maximum basic leaf 7 and "GenuineIntel" in EBX, EDX, ECX (printed eax:ebx:ecx:edx).
-            Assert.That(o.ConsoleLog, Does.Contain("  00000000:ffffffff -> 00000007:756e6547:6c65746e:49656e69\r\n"));
+            // Leaf 7 is walked by subleaf from 0 (dump_leaves), up to the max subleaf Xen offers.
+            var leaf7 = leaves[(7, 0)];
+            Assert.That(leaf7.Eax, Is.EqualTo(Math.Min(hw7.Eax, GuestMaxLeaf7Subleaf)), "leaf 7 max subleaf");
+            Assert.That(leaf7.Ecx, Is.EqualTo(hw7.Ecx & HvmHapLeaf7EcxDefault), "leaf 7 ECX: host & Xen's HVM HAP default");
 
-            // Leaf 7 is walked by subleaf from 0; ECX bit 2 is UMIP.
-            Assert.That(o.ConsoleLog, Does.Match(@"  00000007:00000000 -> 00000000:[0-9a-f]{8}:00000004:[0-9a-f]{8}\r\n"));
+            // The cpuid test's extra.cfg.in has viridian = 1: 0x40000000 is Hyper-V's signature leaf
+            // (viridian.c cpuid_viridian_leaves: max leaf 0x40000006, "Microsoft Hv"), Xen's moved up.
+            Assert.That(leaves[(XenCpuidFirstLeaf, ~0u)], Is.EqualTo(new CpuidResult(0x40000006, 0x7263694d, 0x666f736f, 0x76482074)), "Hyper-V's leaves first");
+            Assert.That(leaves[(xenBase, ~0u)], Is.EqualTo(XenSignatureLeaf(xenBase)), "Xen's signature leaf at 0x40000100");
+            Assert.That(leaves[(xenBase + 2, ~0u)].Ebx, Is.EqualTo(0x40000200u), "hypercall MSR moved out of the viridian range");
 
-            // Xen's leaves: maximum 0x40000005 and "XenVMMXenVMM"; the second hypervisor range is
-            // empty, and the extended range follows.
-            Assert.That(o.ConsoleLog, Does.Contain("  40000000:ffffffff -> 40000005:566e6558:65584d4d:4d4d566e\r\n"));
-            Assert.That(o.ConsoleLog, Does.Contain("  40000100:ffffffff -> 00000000:00000000:00000000:00000000\r\n  80000000:ffffffff"));
+            // dump_leaves walks Xen's leaf 3 (the time leaf) over subleaves 0-2 and leaf 4 at
+            // subleaf 0; Xen's other leaves print subleaf ffffffff.
+            foreach (uint sub in (uint[])[0, 1, 2])
+                Assert.That(leaves.ContainsKey((xenBase + 3, sub)), Is.True, $"Xen leaf 3 subleaf {sub}");
+            Assert.That(leaves.ContainsKey((xenBase + 3, ~0u)) || leaves.ContainsKey((xenBase + 3, 3)), Is.False, "Xen leaf 3 only at subleaves 0-2");
+            Assert.That(leaves.ContainsKey((xenBase + 4, 0)) && !leaves.ContainsKey((xenBase + 4, 1)), Is.True, "Xen leaf 4 at subleaf 0 only");
+
+            // Leaf 4 (HVM, subleaf 0): XEN_HVM_CPUID_VCPU_ID_PRESENT and DOMID_PRESENT are set, with
+            // the vCPU id (0) in EBX and the domain id in ECX (cpuid_hypervisor_leaves).
+            var xen4 = leaves[(xenBase + 4, 0)];
+            Assert.That(xen4.Eax & ((1u << 3) | (1u << 4)), Is.EqualTo((1u << 3) | (1u << 4)), "vcpu and domid present");
+            Assert.That(xen4.Ebx, Is.Zero, "vcpu 0");
         });
+    }
+
+    [XtfTest("extra-cfg-unknown", Category.Utility, Environments.Hvm64, ExtraConfig = "shadow_memory = 8\n")]
+    public sealed class UnmodelledExtraConfig : TestCase
+    {
+        public override void Main() => Success();
+    }
+
+    [Test]
+    public void ExtraConfigKeyNotModelledIsRefusedNotIgnored()
+    {
+        // A cfg key the toolstack does not model would change the domain upstream runs in: the
+        // instance must not pass silently without it.
+        var catalog = TestCatalog.FromTypes(typeof(UnmodelledExtraConfig));
+        var o = new TestEngine().Run(new TestInstance(catalog.Find("extra-cfg-unknown")!, Environments.Hvm64, null));
+        Assert.That(o.Result, Is.EqualTo(TestResult.Crash));
+        Assert.That(o.Diagnostic, Does.Contain("shadow_memory"));
     }
 
     [TestCase(Environments.Pv32Pae)]
@@ -176,7 +254,8 @@ public sealed class CpuidFaultingGuestTests
         Assert.That(emulated, Is.GreaterThan(native));
         string nativeDump = log[(native + "Native cpuid:\r\n".Length)..emulated];
         string emulatedDump = log[(emulated + "Emulated cpuid:\r\n".Length)..];
-        Assert.That(nativeDump, Does.Contain("  40000000:ffffffff -> 40000005:566e6558:65584d4d:4d4d566e\r\n"), "XenVMMXenVMM natively");
+        // PV: libxl ignores viridian, so Xen's leaves are at 0x40000000.
+        Assert.That(ParseDump(nativeDump)[(XenCpuidFirstLeaf, ~0u)], Is.EqualTo(XenSignatureLeaf(XenCpuidFirstLeaf)), "XenVMMXenVMM natively");
         Assert.That(emulatedDump, Does.StartWith(nativeDump));
     }
 }

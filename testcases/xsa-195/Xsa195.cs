@@ -18,12 +18,22 @@ namespace Xtf.TestCases.Xsa195;
 /// 0x1ffffffffff8, which the test maps to a frame whose bit 0 is set. It runs natively, then
 /// through the emulator.
 ///
-/// Differences from XTF's test, which are ours to state: XTF reaches the emulator by removing the
-/// frame from the p2m (XENMEM_decrease_reservation), which our Xen does not model, so the
-/// emulator is reached with the forced emulation prefix. XTF maps the whole address space
-/// readable so that a vulnerable Xen's read succeeds and the hypervisor then crashes on its own
-/// stray access; here nothing but the right quadword is mapped, so the vulnerable emulator's read
-/// at the truncated address (RAX - 2^32) takes a #PF the test sees and reports as FAILURE.
+/// Differences from XTF's test (tests/xsa-195/main.c at 453490d), which are ours to state:
+/// - The route into the emulator. XTF removes gfn 0 from the p2m (XENMEM_decrease_reservation) so
+///   that the <c>bt</c> on the frame takes an EPT/NPT fault and Xen emulates it as an MMIO access.
+///   Our Xen makes the hole (MemoryOp.Reservation: the gfn leaves the machine's memory), but a
+///   guest access to a hole is no exit to the hypervisor: the CPU reads it as all ones and drops
+///   writes (PhysicalMemory), and ICpuIntercepts has no EPT-violation or MMIO intercept through
+///   which the HVM emulator could take it. Upstream's own image shows it: on this platform it
+///   reports SUCCESS with and without <c>--quirk xsa-195</c>. So the emulator is reached with the
+///   forced emulation prefix, and the native run before it checks the same instruction on the CPU.
+/// - What a vulnerable hypervisor does. XTF maps the whole address space readable so that a
+///   vulnerable Xen's read succeeds and the hypervisor then crashes on its own stray access; here
+///   nothing but the right quadword is mapped, so the vulnerable emulator's read at the truncated
+///   address (RAX - 2^32) takes a #PF the test sees and reports as FAILURE.
+/// - Where the target lives: XTF maps <c>linear</c> to gfn 0 (user, read-only); here to a frame
+///   of free RAM above the image whose bit 0 is set, so a correct emulation is also checked for
+///   the value it read (CF = 1), which XTF does not check.
 /// </summary>
 [XtfTest("xsa-195", Category.Xsa, Environments.Hvm64, Title = "XSA-195 PoC", Guards = ["xsa-195"])]
 public sealed class Xsa195 : TestCase

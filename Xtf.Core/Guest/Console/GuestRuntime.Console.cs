@@ -1,4 +1,3 @@
-using System.Text;
 using Xtf.Core.Guest.Image;
 using Xtf.Core.Machine;
 using Xtf.Core.Xen;
@@ -9,7 +8,8 @@ namespace Xtf.Core.Guest.Runtime;
 public sealed partial class GuestRuntime
 {
     /// <summary>
-    /// XTF's vprintk: LF becomes CRLF (xenconsoled does not translate), then the bytes go to each
+    /// XTF's vprintk: the text through vsnprintf_internal with LF_TO_CRLF (<see cref="Vsnprintf"/>:
+    /// each LF becomes CRLF; xenconsoled does not translate), then the bytes go to each
     /// console of the environment, in XTF's registration order: the debug port (HVM) with
     /// <c>rep outsb</c>, then <c>console_io(CONSOLEIO_write)</c> once the hypercall page exists,
     /// then the PV console ring once <see cref="SetupPvConsole"/> has found it.
@@ -18,7 +18,7 @@ public sealed partial class GuestRuntime
     /// </summary>
     public void Printk(string text)
     {
-        byte[] bytes = Encoding.Latin1.GetBytes(text.Replace("\r\n", "\n", StringComparison.Ordinal).Replace("\n", "\r\n", StringComparison.Ordinal));
+        byte[] bytes = Vsnprintf.Format(text, Vsnprintf.LfToCrlf);
         for (int offset = 0; offset < bytes.Length; offset += HvmLayout.PrintkBufferSize)
         {
             int n = Math.Min(HvmLayout.PrintkBufferSize, bytes.Length - offset);

@@ -41,6 +41,7 @@ public sealed partial class GuestRuntime
         if (IsPv)
         {
             var pv = new PvDomain(Machine, config.MemoryBytes / PhysicalMemory.FrameSize, config.Environment == Environments.Pv64, config.Hypervisor);
+            ApplyExtraConfig(null, config.ExtraConfig);
             Domain = pv;
             PvDomain = pv;
             var (image, stubs) = PvImageBuilder.Build(Machine.Memory, config.Environment, xtfMain, doExceptionGate);
@@ -49,7 +50,9 @@ public sealed partial class GuestRuntime
         }
         else
         {
-            Domain = new HvmDomain(Machine, config.Hypervisor);
+            var hvm = new HvmDomain(Machine, config.Hypervisor);
+            ApplyExtraConfig(hvm, config.ExtraConfig);
+            Domain = hvm;
             Entry = HvmImageBuilder.Build(Machine.Memory, config.Environment, xtfMain, doExceptionGate);
         }
 
