@@ -10,7 +10,7 @@ public enum Quirk
     /// <summary>XSA-105: HLT, LGDT, LIDT and LMSW emulated without the CPL 0 check.</summary>
     Xsa105,
 
-    /// <summary>XSA-106: software interrupts injected without the gate DPL check.</summary>
+    /// <summary>XSA-106 (fix 346d454556): protected-mode software interrupts injected with no IDT or IOPL check at all.</summary>
     Xsa106,
 
     /// <summary>XSA-110: far CALL/JMP/RET emulated without the code-segment privilege checks.</summary>
