@@ -13,7 +13,7 @@ public enum Quirk
     /// <summary>XSA-106 (fix 346d454556): protected-mode software interrupts injected with no IDT or IOPL check at all.</summary>
     Xsa106,
 
-    /// <summary>XSA-110: far CALL/JMP/RET emulated without the code-segment privilege checks.</summary>
+    /// <summary>XSA-110 (fix 82fa062345): far CALL/JMP/RET load CS checking only DPL = RPL (nonconforming), the CPL staying as SS has it.</summary>
     Xsa110,
 
     /// <summary>XSA-123: a segment override on an instruction with a register operand makes it a memory operand.</summary>
