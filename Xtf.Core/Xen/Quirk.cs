@@ -19,7 +19,7 @@ public enum Quirk
     /// <summary>XSA-123: a segment override on an instruction with a register operand makes it a memory operand.</summary>
     Xsa123,
 
-    /// <summary>XSA-186: the instruction pointer of 16-bit code is truncated to 16 bits while the instruction is fetched.</summary>
+    /// <summary>XSA-186 (0640ffb6, fixed by e9575f980d): 16-bit code is fetched from IP[15:0], and the written-back IP keeps EIP[31:16] of the entry EIP.</summary>
     Xsa186,
 
     /// <summary>XSA-191: null segment registers are used as if they were usable.</summary>

@@ -48,7 +48,20 @@ internal static class SoftwareInterrupts
 
         // The guest's RIP stays at the instruction, so that a fault while the event is delivered
         // saves it; the event itself returns past the instruction.
-        e.Inject(vector, null, icebp ? EventKind.Icebp : EventKind.InjectedSoftwareInterrupt, e.NextIp(in i));
+        e.Inject(vector, null, icebp ? EventKind.Icebp : EventKind.InjectedSoftwareInterrupt, ReturnIp(e.Cpu, in i));
+    }
+
+    /// <summary>
+    /// Where the injected event returns: the guest's RIP plus the instruction length, which
+    /// x86_emulate hands to inject_sw_interrupt (<c>_regs.eip - ctxt-&gt;regs-&gt;eip</c>, a
+    /// uint8_t) and the processor adds at delivery (VM-entry instruction length, SVM NextRIP).
+    /// It is not the emulator's written-back IP, so a truncated shadow IP (quirk xsa-186) does
+    /// not move it: the length's low byte stays right.
+    /// </summary>
+    private static ulong ReturnIp(X86Cpu cpu, in Instruction i)
+    {
+        ulong next = cpu.Rip + (ulong)i.Length;
+        return cpu.Bitness == 64 ? next : next & 0xFFFFFFFF;
     }
 
     /// <summary>
