@@ -16,7 +16,7 @@ public enum Quirk
     /// <summary>XSA-110 (fix 82fa062345): far CALL/JMP/RET load CS checking only DPL = RPL (nonconforming), the CPL staying as SS has it.</summary>
     Xsa110,
 
-    /// <summary>XSA-123: a segment override on an instruction with a register operand makes it a memory operand.</summary>
+    /// <summary>XSA-123 (fix e38350a3a0): a segment override on a MOV with a ModRM register operand overwrites the low half of the operand's register pointer, so it is read and written in hypervisor memory.</summary>
     Xsa123,
 
     /// <summary>XSA-186 (0640ffb6, fixed by e9575f980d): 16-bit code is fetched from IP[15:0], and the written-back IP keeps EIP[31:16] of the entry EIP.</summary>
