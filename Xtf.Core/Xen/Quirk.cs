@@ -39,12 +39,9 @@ public enum Quirk
 
     /// <summary>XSA-213: a multicall batch goes on after a HYPERVISOR_iret entry, running the rest on the context the iret switched to.</summary>
     Xsa213,
-
-    /// <summary>CVE-2017-2583: MOV SS with a null selector is accepted at CPL 3 in 64-bit mode.</summary>
-    Cve2017_2583,
 }
 
-/// <summary>The names users select quirks by (<c>xsa-106</c>, <c>cve-2017-2583</c>, ...).</summary>
+/// <summary>The names users select quirks by (<c>xsa-106</c>, ...).</summary>
 public static class Quirks
 {
     private static readonly Dictionary<string, Quirk> ByName = Enum.GetValues<Quirk>().ToDictionary(Name, q => q, StringComparer.OrdinalIgnoreCase);
@@ -55,14 +52,8 @@ public static class Quirks
     /// <summary>Every quirk, by name, in number order.</summary>
     public static IReadOnlyList<string> Names { get; } = [.. Enum.GetValues<Quirk>().Select(Name)];
 
-    /// <summary>The user-facing name: <c>Xsa106</c> is <c>xsa-106</c>, <c>Cve2017_2583</c> is <c>cve-2017-2583</c>.</summary>
-    public static string Name(Quirk quirk)
-    {
-        string s = quirk.ToString();
-        return s.StartsWith("Xsa", StringComparison.Ordinal)
-            ? "xsa-" + s[3..]
-            : "cve-" + s[3..].Replace('_', '-');
-    }
+    /// <summary>The user-facing name: <c>Xsa106</c> is <c>xsa-106</c>.</summary>
+    public static string Name(Quirk quirk) => "xsa-" + quirk.ToString()[3..];
 
     /// <summary>Parses a quirk name; false for a name that is not one.</summary>
     public static bool TryParse(string name, out Quirk quirk) => ByName.TryGetValue(name.Trim(), out quirk);

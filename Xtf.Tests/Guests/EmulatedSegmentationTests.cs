@@ -219,18 +219,13 @@ public sealed class EmulatedSegmentationTests
     public void NullStackSegmentIn64BitMode(string probe, string expected) =>
         AssertProbe(Run<LongModeGuest>(Environments.Hvm64), probe, expected, expected);
 
-    /// <summary>CVE-2017-2583 re-created: the emulator accepts the null SS at CPL 3; the processor does not.</summary>
-    [Test]
-    public void WithCve2017_2583TheEmulatorLoadsANullSsAtCpl3() =>
-        AssertProbe(Run<LongModeGuest>(Environments.Hvm64, Quirk.Cve2017_2583), "mov-ss-null-cpl3", "#GP[0000]", "nothing");
-
     /// <summary>
-    /// Without FEP: xsa-123 and xsa-191 need it (XTF's test_needs_fep) and SKIP; cve-2017-2583 runs
+    /// Without FEP: xsa-123 and xsa-191 need it (XTF's test_needs_fep) and SKIP; null-ss runs
     /// its native checks, then SKIPs with XTF's message; memop-seg runs natively only, as upstream.
     /// </summary>
     [TestCase("xsa-123", Environments.Hvm32, TestResult.Skip)]
     [TestCase("xsa-191", Environments.Hvm32, TestResult.Skip)]
-    [TestCase("cve-2017-2583", Environments.Hvm64, TestResult.Skip)]
+    [TestCase("null-ss", Environments.Hvm64, TestResult.Skip)]
     [TestCase("memop-seg", Environments.Hvm64, TestResult.Success)]
     public void TestCasesWithoutFep(string name, Environments env, TestResult expected)
     {
@@ -238,7 +233,7 @@ public sealed class EmulatedSegmentationTests
         var test = catalog.Find(name) ?? throw new AssertionException($"{name} not in the catalog");
         var o = new TestEngine().Run(new TestInstance(test, env, null), new RunSettings { Fep = false });
         Assert.That(o.Result, Is.EqualTo(expected), o.ConsoleLog + o.Diagnostic);
-        if (name == "cve-2017-2583")
+        if (name == "null-ss")
             Assert.That(o.ConsoleLog, Does.Contain("FEP support not detected - some tests will be skipped\r\n"));
     }
 }

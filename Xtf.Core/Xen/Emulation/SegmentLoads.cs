@@ -72,9 +72,7 @@ internal static class SegmentLoads
         {
             if (isNull)
             {
-                // CVE-2017-2583: the emulator accepted a null SS in 64-bit mode at CPL 3 too.
-                bool cplAllowed = cpu.Cpl < 3 || e.Options.Has(Quirk.Cve2017_2583);
-                if (cpu.Bitness == 64 && cplAllowed && rpl == cpu.Cpl)
+                if (cpu.Bitness == 64 && cpu.Cpl < 3 && rpl == cpu.Cpl)
                 {
                     reg.LoadNull(selector);
                     return;
