@@ -121,9 +121,10 @@ internal static class SegmentLoads
         uint error = CpuFault.SelectorError(selector);
         bool local = (selector & 4) != 0;
 
-        // XSA-191: Xen looked selectors up in the LDT without checking that LDTR was usable, in
-        // whatever base and limit its cache held (this processor clears them on a null LLDT, so
-        // the lookup then fails on the limit, with the same #GP(selector)).
+        // XSA-191 (Xen 04beafa8e6 added "if ( !desctab.attr.fields.p ) goto raise_exn;" to
+        // protmode_load_seg): Xen looked selectors up in the LDT without checking that LDTR was
+        // usable, in whatever base and limit its cache held; after a null LLDT they are the old
+        // LDT's (SegmentRegister.Invalidate), so a stale LDT entry loads.
         if (local && !cpu.Ldtr.Usable && !e.Options.Has(Quirk.Xsa191))
             throw CpuFault.GP(error);
         ulong tableBase = local ? cpu.Ldtr.Base : cpu.Gdtr.Base;
