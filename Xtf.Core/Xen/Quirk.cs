@@ -10,16 +10,16 @@ public enum Quirk
     /// <summary>XSA-105: HLT, LGDT, LIDT and LMSW emulated without the CPL 0 check.</summary>
     Xsa105,
 
-    /// <summary>XSA-106: software interrupts injected without the gate DPL check.</summary>
+    /// <summary>XSA-106 (fix 346d454556): protected-mode software interrupts injected with no IDT or IOPL check at all.</summary>
     Xsa106,
 
-    /// <summary>XSA-110: far CALL/JMP/RET emulated without the code-segment privilege checks.</summary>
+    /// <summary>XSA-110 (fix 82fa062345): far CALL/JMP/RET load CS checking only DPL = RPL (nonconforming), the CPL staying as SS has it.</summary>
     Xsa110,
 
-    /// <summary>XSA-123: a segment override on an instruction with a register operand makes it a memory operand.</summary>
+    /// <summary>XSA-123 (fix e38350a3a0): a segment override on a MOV with a ModRM register operand overwrites the low half of the operand's register pointer, so it is read and written in hypervisor memory.</summary>
     Xsa123,
 
-    /// <summary>XSA-186: the instruction pointer of 16-bit code is truncated to 16 bits while the instruction is fetched.</summary>
+    /// <summary>XSA-186 (0640ffb6, fixed by e9575f980d): 16-bit code is fetched from IP[15:0], and the written-back IP keeps EIP[31:16] of the entry EIP.</summary>
     Xsa186,
 
     /// <summary>XSA-191: null segment registers are used as if they were usable.</summary>
@@ -39,12 +39,9 @@ public enum Quirk
 
     /// <summary>XSA-213: a multicall batch goes on after a HYPERVISOR_iret entry, running the rest on the context the iret switched to.</summary>
     Xsa213,
-
-    /// <summary>CVE-2017-2583: MOV SS with a null selector is accepted at CPL 3 in 64-bit mode.</summary>
-    Cve2017_2583,
 }
 
-/// <summary>The names users select quirks by (<c>xsa-106</c>, <c>cve-2017-2583</c>, ...).</summary>
+/// <summary>The names users select quirks by (<c>xsa-106</c>, ...).</summary>
 public static class Quirks
 {
     private static readonly Dictionary<string, Quirk> ByName = Enum.GetValues<Quirk>().ToDictionary(Name, q => q, StringComparer.OrdinalIgnoreCase);
@@ -55,14 +52,8 @@ public static class Quirks
     /// <summary>Every quirk, by name, in number order.</summary>
     public static IReadOnlyList<string> Names { get; } = [.. Enum.GetValues<Quirk>().Select(Name)];
 
-    /// <summary>The user-facing name: <c>Xsa106</c> is <c>xsa-106</c>, <c>Cve2017_2583</c> is <c>cve-2017-2583</c>.</summary>
-    public static string Name(Quirk quirk)
-    {
-        string s = quirk.ToString();
-        return s.StartsWith("Xsa", StringComparison.Ordinal)
-            ? "xsa-" + s[3..]
-            : "cve-" + s[3..].Replace('_', '-');
-    }
+    /// <summary>The user-facing name: <c>Xsa106</c> is <c>xsa-106</c>.</summary>
+    public static string Name(Quirk quirk) => "xsa-" + quirk.ToString()[3..];
 
     /// <summary>Parses a quirk name; false for a name that is not one.</summary>
     public static bool TryParse(string name, out Quirk quirk) => ByName.TryGetValue(name.Trim(), out quirk);

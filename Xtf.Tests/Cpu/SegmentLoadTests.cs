@@ -152,6 +152,34 @@ public sealed class SegmentLoadTests
         });
     }
 
+    [TestCase(TestName = "After a null LLDT a TI = 1 selector raises #GP(selector), though LDTR keeps the old LDT's base and limit")]
+    public void NullLldtInvalidatesTheLdt()
+    {
+        // SDM: LLDT, null "marks the LDTR invalid": every LDT reference then faults. Base and limit
+        // are left stale, as AMD does (Xen 04beafa8e6, XTF tests/xsa-191), not consulted.
+        var h = RunKernel(a =>
+        {
+            a.mov(eax, Sel8);
+            a.lldt(ax);
+            a.xor(eax, eax);
+            a.lldt(ax);
+            a.mov(eax, 0x0Cu);
+            a.mov(fs, ax);
+        }, h =>
+        {
+            SetDescriptor(h, 8, SegmentDescriptor.System(SystemDescriptorType.Ldt, 0x30000, 0xF));
+            h.WriteBytes(0x30008, BitConverter.GetBytes(SegmentDescriptor.CodeOrData(0x3, 0x20000, 0xFF, 0).Raw));
+        });
+        AssertKernelFault(h, X86Vector.GP, 0x0C);
+        Assert.Multiple(() =>
+        {
+            Assert.That(h.Cpu.Ldtr.Usable, Is.False);
+            Assert.That(h.Cpu.Ldtr.Selector, Is.EqualTo((ushort)0));
+            Assert.That(h.Cpu.Ldtr.Base, Is.EqualTo(0x30000ul), "stale base");
+            Assert.That(h.Cpu.Ldtr.Limit, Is.EqualTo(0xFu), "stale limit");
+        });
+    }
+
     [TestCase(TestName = "A TI = 1 selector beyond the LDT limit raises #GP(selector with TI)")]
     public void LdtSelectorBeyondLdtLimit()
     {

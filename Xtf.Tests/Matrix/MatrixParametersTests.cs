@@ -65,12 +65,12 @@ public sealed class MatrixParametersTests
     [Test]
     public void NumbersQuirksShardAndLogs()
     {
-        var p = Parse(("budget", "5000"), ("timeout", "2.5"), ("quirks", "xsa-106,CVE-2017-2583"), ("shard", "2/3"), ("logs", "out/logs"), ("variations", "hypercall"));
+        var p = Parse(("budget", "5000"), ("timeout", "2.5"), ("quirks", "xsa-106,XSA-123"), ("shard", "2/3"), ("logs", "out/logs"), ("variations", "hypercall"));
         Assert.Multiple(() =>
         {
             Assert.That(p.Budget, Is.EqualTo(5000));
             Assert.That(p.Timeout, Is.EqualTo(TimeSpan.FromSeconds(2.5)));
-            Assert.That(p.Quirks, Is.EquivalentTo(new[] { Quirk.Xsa106, Quirk.Cve2017_2583 }));
+            Assert.That(p.Quirks, Is.EquivalentTo(new[] { Quirk.Xsa106, Quirk.Xsa123 }));
             Assert.That(p.Shard, Is.EqualTo(new Shard(2, 3)));
             Assert.That(p.LogsDirectory, Is.EqualTo(Path.GetFullPath("out/logs", Base)));
             Assert.That(p.Variations, Is.EquivalentTo(new[] { "hypercall" }));

@@ -284,10 +284,10 @@ public sealed class RunnerCliTests
     public void FepAndQuirksReachTheEngine()
     {
         var engine = new FakeTestEngine();
-        RunnerHarness.Run(engine, "hvm32-example", "--fep", "off", "--quirk", "xsa-106", "--quirk", "CVE-2017-2583");
+        RunnerHarness.Run(engine, "hvm32-example", "--fep", "off", "--quirk", "xsa-106", "--quirk", "XSA-123");
         var settings = engine.Runs[0].Settings;
         Assert.That(settings.Fep, Is.False);
-        Assert.That(settings.Quirks, Is.EquivalentTo(new[] { Quirk.Xsa106, Quirk.Cve2017_2583 }));
+        Assert.That(settings.Quirks, Is.EquivalentTo(new[] { Quirk.Xsa106, Quirk.Xsa123 }));
 
         RunnerHarness.Run(engine, "hvm32-example", "--fep", "on");
         Assert.That(engine.Runs[1].Settings.Fep, Is.True);

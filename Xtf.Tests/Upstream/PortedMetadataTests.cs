@@ -40,13 +40,13 @@ public sealed class PortedMetadataTests
     };
 
     /// <summary>
-    /// Ours alone: written here (cpu-privilege, mmu-batch, pagetable-access, popf-iopl,
+    /// Ours alone: written here (cpu-privilege, mmu-batch, null-ss, pagetable-access, popf-iopl,
     /// ring-compression, userspace-hypercalls), or gone from upstream (xsa-105 and xsa-110 were
-    /// dropped there; cve-2017-2583 is a KVM bug upstream never tested).
+    /// dropped there).
     /// </summary>
     private static readonly string[] OursAlone =
     [
-        "cpu-privilege", "cve-2017-2583", "mmu-batch", "pagetable-access", "popf-iopl", "ring-compression",
+        "cpu-privilege", "mmu-batch", "null-ss", "pagetable-access", "popf-iopl", "ring-compression",
         "userspace-hypercalls", "xsa-105", "xsa-110",
     ];
 

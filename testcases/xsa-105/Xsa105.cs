@@ -12,18 +12,20 @@ namespace Xtf.TestCases.Xsa105;
 /// XSA-105: "Missing privilege level checks in x86 HLT, LGDT, LIDT, and LMSW emulation". No
 /// upstream test exists; this checks that LGDT, LIDT, LMSW and HLT at CPL 3 raise #GP(0) (SDM
 /// vol. 3, 5.9: privileged instructions), natively and through the hypervisor's emulator (FEP),
-/// guarding XSA-105. LGDT and LIDT reload the tables' current values and LMSW the current MSW, so
-/// an emulator that wrongly lets them through changes nothing and the test can report it. HLT
-/// goes last and only while nothing has failed: a HLT let through at CPL 3 stops the vCPU, and
-/// nothing in this machine ever wakes it, so the test could report nothing at all.
+/// guarding XSA-105 (Xen 0e442727ce added <c>generate_exception_if(!mode_ring0(), EXC_GP, 0)</c>
+/// to each). LGDT and LIDT reload the tables' current values and LMSW the current MSW, so an
+/// emulator that wrongly lets them through changes nothing and the test can report it. HLT runs
+/// with EFLAGS.TF set: the #GP(0) fault takes precedence over the single-step trap (SDM vol. 3,
+/// 6.9), while the emulator before the fix completed the HLT, injected the single-step #DB, and
+/// returned X86EMUL_EXCEPTION, so hvm_emulate_one never reached hvm_hlt: the vCPU takes #DB past
+/// the HLT instead of halting (a HLT let through without TF would stop the vCPU for good, and the
+/// test could report nothing).
 /// </summary>
 [XtfTest("xsa-105", Category.Xsa, Environments.Hvm, Title = "XSA-105 PoC", Guards = ["xsa-105"])]
 public sealed class Xsa105 : TestCase
 {
     /// <summary>Pseudo-descriptors for LGDT (at +0) and LIDT (at +16), on the user data page CPL 3 may read.</summary>
     private const uint GdtOperand = (uint)HvmLayout.UserData, IdtOperand = GdtOperand + 16;
-
-    private bool failed;
 
     public override void Main()
     {
@@ -49,8 +51,7 @@ public sealed class Xsa105 : TestCase
             a.mov(eax, msw);
             return () => a.lmsw(ax);
         });
-        if (!failed)
-            Probe("hlt", a => a.hlt);
+        ProbeHalt();
 
         Success();
     }
@@ -64,7 +65,7 @@ public sealed class Xsa105 : TestCase
         var expected = ExInfo.Fault(X86Vector.GP, 0);
         var native = ExecUser(a => setup(a)());
         if (native != expected)
-            Fail($"Fail: {name} at CPL 3: expected {expected}, got {native}\n");
+            Failure($"Fail: {name} at CPL 3: expected {expected}, got {native}\n");
         if (!XtfHasFep)
             return;
         var emulated = ExecUser(a =>
@@ -74,13 +75,58 @@ public sealed class Xsa105 : TestCase
             insn();
         });
         if (emulated != expected)
-            Fail($"Fail: emulated {name} at CPL 3: expected {expected}, got {emulated} - vulnerable to XSA-105\n");
+            Failure($"Fail: emulated {name} at CPL 3: expected {expected}, got {emulated} - vulnerable to XSA-105\n");
     }
 
-    private void Fail(string message)
+    /// <summary>HLT at CPL 3 with TF set, natively and through FEP: #GP(0), no single-step trap.</summary>
+    private void ProbeHalt()
     {
-        failed = true;
-        Failure(message);
+        var expected = ExInfo.Fault(X86Vector.GP, 0);
+        var native = SingleSteppedHalt(fep: false);
+        if (native != expected)
+            Failure($"Fail: hlt at CPL 3: expected {expected}, got {native}\n");
+        if (!XtfHasFep)
+            return;
+        var emulated = SingleSteppedHalt(fep: true);
+        if (emulated != expected)
+            Failure($"Fail: emulated hlt at CPL 3: expected {expected}, got {emulated} - vulnerable to XSA-105\n");
+    }
+
+    /// <summary>
+    /// POPF sets TF (its own trap comes after the next instruction), then HLT; the handler
+    /// records the first exception, clears TF in the frame and resumes at the end of the code.
+    /// </summary>
+    private ExInfo SingleSteppedHalt(bool fep)
+    {
+        var got = ExInfo.None;
+        ExecUserDetailed(a =>
+        {
+            if (Bitness == 64)
+            {
+                a.pushfq();
+                a.or(__dword_ptr[rsp], (int)RFlags.TF);
+                a.popfq();
+            }
+            else
+            {
+                a.pushfd();
+                a.or(__dword_ptr[esp], (int)RFlags.TF);
+                a.popfd();
+            }
+
+            if (fep)
+                a.Fep();
+            a.hlt();
+            a.nop();
+        }, handler: (regs, entry) =>
+        {
+            if (got == ExInfo.None)
+                got = ExInfo.Fault(regs.Vector, ExInfo.XtfHasErrorCode(regs.Vector) ? regs.ErrorCode : 0);
+            regs.Rflags &= ~(ulong)RFlags.TF;
+            regs.Rip = entry.Fixup;
+            return true;
+        });
+        return got;
     }
 
     /// <summary>SGDT/SIDT at CPL 0 into scratch memory; returns the limit and the low 32 bits of the base.</summary>

@@ -13,10 +13,12 @@ namespace Xtf.TestCases.Xsa110;
 /// exists; this checks that far JMP, far CALL and far RET at CPL 3 onto the kernel's code segment
 /// (nonconforming, DPL 0, selector RPL 0) raise #GP(selector), natively and through the
 /// hypervisor's emulator (FEP), guarding XSA-110. SDM vol. 2, JMP and CALL: a nonconforming
-/// target needs RPL &lt;= CPL and DPL = CPL; RET: the return selector needs RPL &gt;= CPL. An
-/// emulator without those checks lands at CPL 0 on kernel code of the test's own: it records CS,
-/// loads the kernel's SS and stack, and returns to the kernel through X86_VEC_RET2KERN as the
-/// user code would, so the test can report the escalation.
+/// target needs RPL &lt;= CPL and DPL = CPL; RET: the return selector needs RPL &gt;= CPL. The
+/// emulator before Xen 82fa062345 checked only DPL = RPL, which selector RPL 0 passes, and loaded
+/// the ring-0 code segment with the CPL unchanged (it came from SS): the branch lands on code of
+/// the test's own, in user text (at CPL 3 kernel text is not fetchable through the supervisor
+/// mappings), which records CS and returns to the kernel through X86_VEC_RET2KERN as the user
+/// code would, so the test can report that the kernel's code segment was loaded.
 /// </summary>
 [XtfTest("xsa-110", Category.Xsa, Environments.Hvm, Title = "XSA-110 PoC", Guards = ["xsa-110"])]
 public sealed class Xsa110 : TestCase
@@ -33,7 +35,7 @@ public sealed class Xsa110 : TestCase
             Skip("FEP support not detected - some tests will be skipped\n");
 
         kernelCs = HvmLayout.KernelCsFor(Environment);
-        landing = (uint)AssembleKernelCode(EmitLanding);
+        landing = (uint)AssembleUserCode(EmitLanding);
 
         if (Bitness == 32)
         {
@@ -102,7 +104,7 @@ public sealed class Xsa110 : TestCase
     private void Check(string what, ExInfo expected, ExecResult r)
     {
         if (r.Ebx != 0)
-            Failure($"Fail: {what} ran kernel code with CS {r.Ebx:x4} (CPL {r.Ebx & 3}) - vulnerable to XSA-110\n");
+            Failure($"Fail: {what} loaded the kernel's code segment (CS {r.Ebx:x4}) - vulnerable to XSA-110\n");
         else if (r.Fault != expected)
             Failure($"Fail: {what}: expected {expected}, got {r.Fault}\n");
     }
@@ -114,19 +116,13 @@ public sealed class Xsa110 : TestCase
     }
 
     /// <summary>
-    /// Reached only through a far branch that should have faulted: records CS in EBX, takes the
-    /// kernel's SS and the (idle) ring-0 stack, and returns to ExecUser's kernel side through
-    /// X86_VEC_RET2KERN as the end of the user code does.
+    /// Reached only through a far branch that should have faulted: records CS in EBX and returns
+    /// to ExecUser's kernel side through X86_VEC_RET2KERN (a DPL 3 gate) as the end of the user
+    /// code does, at the CPL the branch left (3: the old emulator did not change it).
     /// </summary>
-    private void EmitLanding(Assembler a)
+    private static void EmitLanding(Assembler a)
     {
         a.mov(ebx, cs);
-        a.mov(eax, HvmLayout.KernelDs);
-        a.mov(ss, ax);
-        if (Bitness == 64)
-            a.mov(rsp, HvmLayout.Ring0StackTop);
-        else
-            a.mov(esp, (uint)HvmLayout.Ring0StackTop);
         a.@int(HvmLayout.VectorReturnToKernel);
     }
 }

@@ -16,9 +16,10 @@ namespace Xtf.TestCases.Xsa186;
 /// emulator (and our CPU, SDM vol. 3, 5.3: every byte of the instruction within the CS limit)
 /// follows AMD, which an exception fixup treats as equivalent. In 16-bit code hardware never
 /// truncates IP: EIP behaves as a 32-bit register, in 16-bit protected-mode segments as in real
-/// and unreal mode, and only the CS limit bounds it. Xen's change 0640ffb6 wrapped CS:IP of
-/// 16-bit code to 16 bits in the emulator, so bytes were fetched from the wrong place and the
-/// emulator's state was corrupted: the advisory. The 16-bit stub therefore runs at EIP above
+/// and unreal mode, and only the CS limit bounds it. Xen's change 0640ffb6 truncated the IP of
+/// 16-bit code to 16 bits on entry to the emulator, so bytes were fetched from CS:IP[15:0], and
+/// wrote back only IP[15:0]: the emulator's state was corrupted (the advisory; reverted by
+/// e9575f980d). The 16-bit stub therefore runs at EIP above
 /// 64 KiB in a 16-bit code segment with a 4 GiB limit (base 0, unreal-mode style): FEP, then
 /// <c>int $0x21</c>, then a far jump back to 32/64-bit code. In each case the test checks that
 /// the instructions ran as expected (EAX = 0xc0de from the test's INT handler).
@@ -36,9 +37,10 @@ namespace Xtf.TestCases.Xsa186;
 ///   <c>lret</c> and leaves with <c>ljmpl</c> to a label after it. Our snippets are assembled
 ///   for one code size, so the stub's bytes are written at 0x313000, entered with a far call, and
 ///   the far jump goes to a kernel continuation whose <c>lret</c> returns to the call.
-///   The 16-bit offsets of its INT and far jump (0x3005, 0x3007) hold <c>int $0x22</c> and the
-///   same far jump, so an emulator that wraps IP deterministically runs the 0x22 handler
-///   (EAX = 0xbad) and comes back, rather than running whatever was there.
+///   The 16-bit offset of its INT (0x3005) holds <c>int $0x22</c>, so an emulator that
+///   truncates IP deterministically injects vector 0x22 (EAX = 0xbad), which returns past the
+///   INT at the untruncated EIP, rather than running whatever was there (XTF's detection is the
+///   same: EAX is not 0xc0de).
 /// </summary>
 [XtfTest("xsa-186", Category.Xsa, Environments.Hvm32 | Environments.Hvm64, Title = "XSA-186 PoC", Guards = ["xsa-186"])]
 public sealed class Xsa186 : TestCase
@@ -165,8 +167,7 @@ public sealed class Xsa186 : TestCase
     /// 16-bit code in a segment with base 0 and a 4 GiB limit (G = 1), at EIP 0x313000: FEP,
     /// <c>int $0x21</c> (0x313005), <c>ljmpl $KernelCs, $continuation</c> (0x313007), where the
     /// continuation's <c>lret</c> (32-bit operand size) returns to the far call. The bytes at
-    /// the offsets a 16-bit wrap reads instead (0x3005, 0x3007) are <c>int $0x22</c> and the
-    /// same far jump.
+    /// the offset a 16-bit truncation reads instead (0x3005) are <c>int $0x22</c>.
     /// </summary>
     private uint Run16BitStub()
     {
@@ -175,7 +176,7 @@ public sealed class Xsa186 : TestCase
         ushort kernelCs = HvmLayout.KernelCsFor(Environment);
         byte[] farJump = [0x66, 0xEA, .. BitConverter.GetBytes((uint)continuation), .. BitConverter.GetBytes(kernelCs)];
         Poke(Stub16, [.. Prefix, 0xCD, AvailableVector, .. farJump]);
-        Poke((Stub16 & 0xFFFF) + (uint)Prefix.Length, [0xCD, WrongVector, .. farJump]);
+        Poke((Stub16 & 0xFFFF) + (uint)Prefix.Length, [0xCD, WrongVector]);
         return ExecDetailed(a =>
         {
             a.mov(__dword_ptr[Pointers + 8], Stub16);

@@ -171,7 +171,8 @@ internal static class SystemInstructions
     }
 
     /// <summary>
-    /// LLDT (SDM: LLDT): null makes LDTR unusable; otherwise a GDT selector of an LDT descriptor
+    /// LLDT (SDM: LLDT): null makes LDTR unusable, its base and limit left stale
+    /// (<see cref="SegmentRegister.Invalidate"/>); otherwise a GDT selector of an LDT descriptor
     /// (16 bytes in IA-32e mode, <see cref="SystemBase"/>).
     /// </summary>
     private static void Lldt(X86Cpu cpu, in Instruction i)
@@ -182,7 +183,7 @@ internal static class SystemInstructions
         ushort selector = (ushort)cpu.ReadOperand(i, 0, 2);
         if ((selector & 0xFFFC) == 0)
         {
-            cpu.Ldtr.LoadNull(selector);
+            cpu.Ldtr.Invalidate(selector);
             return;
         }
 

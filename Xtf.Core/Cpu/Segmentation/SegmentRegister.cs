@@ -96,6 +96,20 @@ public sealed class SegmentRegister
         Limit = 0;
     }
 
+    /// <summary>
+    /// LLDT with a null selector (SDM: LLDT, "the LDTR is marked invalid"): the register becomes
+    /// unusable and its attributes are cleared, while base and limit stay as they were. The SDM
+    /// leaves the hidden fields undefined; this is AMD's behaviour as Xen 04beafa8e6 (XSA-191)
+    /// and XTF tests/xsa-191 describe it ("the base and limit fields are left stale, and the
+    /// attributes are zeroed"), which every LDT reference ignores as it checks usability first.
+    /// </summary>
+    public void Invalidate(ushort selector)
+    {
+        Selector = selector;
+        Usable = false;
+        Attributes = 0;
+    }
+
     /// <summary>Copies the selector and whole descriptor cache from <paramref name="other"/>.</summary>
     public void CopyFrom(SegmentRegister other)
     {

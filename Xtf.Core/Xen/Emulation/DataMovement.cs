@@ -25,6 +25,13 @@ internal static class DataMovement
     {
         var cpu = e.Cpu;
         bool regDest = i.Op0Kind == OpKind.Register;
+        int aliased = StaleRegisterPointer.AliasedOperand(e, in i);
+        if (aliased >= 0)
+        {
+            MovThroughStalePointer(e, in i, aliased);
+            return;
+        }
+
         if (regDest && i.Op0Register.IsSegmentRegister())
         {
             SegmentLoads.MovToSreg(e, in i);
@@ -59,13 +66,45 @@ internal static class DataMovement
             };
         }
 
-        // XSA-123: with an explicit segment override on a register destination, Xen took the
-        // destination for memory and wrote through a pointer half-overwritten by the segment
-        // number, into hypervisor memory: the guest's register is left as it was.
         if (!regDest)
             SegmentedOperands.Write(e, in i, size, value);
-        else if (!(i.SegmentPrefix != Register.None && e.Options.Has(Quirk.Xsa123)))
+        else
             cpu.WriteRegister(i.Op0Register, value & X86Cpu.SizeMask(size));
+        cpu.Rip = e.NextIp(in i);
+    }
+
+    /// <summary>
+    /// MOV with a segment override and a ModRM register operand under quirk xsa-123: that operand
+    /// is read or written through the stale pointer (<see cref="StaleRegisterPointer"/>), not in
+    /// the guest's register. r/m as destination (88, 89, C6, C7, 8C): the value goes to hypervisor
+    /// memory; r/m as source (8A, 8B, 8E): the value comes from there.
+    /// </summary>
+    private static void MovThroughStalePointer(HvmEmulator e, in Instruction i, int aliased)
+    {
+        var cpu = e.Cpu;
+        if (aliased == 0)
+        {
+            bool fromSreg = i.Op1Kind == OpKind.Register && i.Op1Register.IsSegmentRegister();
+            ulong value = fromSreg ? cpu.Segments[i.Op1Register - Register.ES].Selector
+                : i.Op1Kind == OpKind.Register ? cpu.ReadRegister(i.Op1Register)
+                : i.GetImmediate(1);
+            StaleRegisterPointer.Write(e, in i, i.Op0Register.GetSize(), value);
+        }
+        else if (i.Op0Register.IsSegmentRegister())
+        {
+            int seg = i.Op0Register - Register.ES;
+            if (seg == X86Cpu.CS)
+                throw CpuFault.UD();
+            SegmentLoads.Load(e, seg, (ushort)StaleRegisterPointer.Read(e, in i, 2));
+            if (seg == X86Cpu.SS)
+                cpu.InhibitInterrupts();
+        }
+        else
+        {
+            int size = i.Op0Register.GetSize();
+            cpu.WriteRegister(i.Op0Register, StaleRegisterPointer.Read(e, in i, size) & X86Cpu.SizeMask(size));
+        }
+
         cpu.Rip = e.NextIp(in i);
     }
 

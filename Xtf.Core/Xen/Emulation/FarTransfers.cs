@@ -7,14 +7,24 @@ namespace Xtf.Core.Xen.Emulation;
 
 /// <summary>
 /// Far JMP, far CALL and far RET in the emulator. The fixed emulator shares the processor's
-/// semantics (<see cref="X86Cpu.ExecuteInstruction"/>). XSA-110: Xen's CS load (protmode_load_seg)
-/// lacked the privilege checks (DPL against CPL and RPL), so CPL 3 code could far-branch onto a
-/// ring-0 code segment and run there at CPL 0. Under quirk xsa-110 the emulator loads a code
-/// segment target itself with the SDM's other checks in their order (null #GP(0); beyond the
-/// table limit, or not code, #GP(selector); in IA-32e mode L and D both set #GP(selector); not
-/// present #NP(selector); then the offset) and the CPL becomes the target's DPL (RET: the RPL).
-/// Call gates, task gates, TSS descriptors, real-address and virtual-8086 mode and near branches
-/// keep the processor's semantics under the quirk too.
+/// semantics (<see cref="X86Cpu.ExecuteInstruction"/>). Under quirk xsa-110 a protected-mode far
+/// branch loads CS the way x86_emulate's protmode_load_seg did before Xen 82fa062345 ("x86emul:
+/// enforce privilege level restrictions when loading CS", XSA-110, CVE-2014-8595), in its order:
+/// a null selector #GP(0); beyond the table limit #GP(selector); not present #NP(selector); a
+/// system descriptor (call gate, task gate, TSS: the old code had none) or data #GP(selector);
+/// and for a nonconforming segment only DPL = RPL (#GP(selector)), the one privilege check the fix
+/// found ("solely covering ... return to non-conforming segment"). The fix added, and the quirk
+/// drops: RPL &lt;= CPL and DPL = CPL for nonconforming targets, DPL &lt;= CPL for conforming
+/// ones, RPL = CPL on RET, the L-and-D check in IA-32e mode, and forcing the loaded selector's RPL
+/// to the CPL. The CPL itself did not follow CS: protmode_load_seg took it from SS
+/// (<c>cpl = ss.attr.fields.dpl</c>) and so did the HVM code (VMX: SS.DPL; SVM: VMCB.CPL, set on
+/// SS loads), so a CPL 3 branch onto the kernel's ring-0 code segment runs kernel code with the
+/// ring-0 descriptor in CS at CPL 3 (SVM). Our processor keeps the CPL in CS.RPL, so the loaded
+/// selector shows RPL = CPL where SVM would show the branch's RPL 0; on VMX the resulting state
+/// fails the VM-entry checks (CS.DPL = SS.DPL) and Xen crashes the domain. RETF pops CS:EIP and
+/// never an outer SS:ESP (the old emulator did not change privilege on returns). The new IP is
+/// checked against the limit (canonical in 64-bit code), as the next instruction fetch would.
+/// Real-address and virtual-8086 mode and near branches keep the processor's semantics.
 /// </summary>
 internal static class FarTransfers
 {
@@ -30,9 +40,9 @@ internal static class FarTransfers
     private static bool SkipsPrivilegeChecks(HvmEmulator e) => e.Options.Has(Quirk.Xsa110);
 
     /// <summary>
-    /// JMP/CALL ptr16:16/32 and m16:16/32/64 to a code segment under quirk xsa-110 (SDM vol. 2, JMP
-    /// and CALL: CONFORMING-CODE-SEGMENT and NONCONFORMING-CODE-SEGMENT without the DPL/RPL
-    /// checks). CALL needs room for the return CS:IP (#SS(0)) before the offset check (#GP(0)).
+    /// JMP/CALL ptr16:16/32 and m16:16/32/64 under quirk xsa-110: CS loaded with the checks of
+    /// <see cref="LoadCodeSegmentBefore82fa062345"/>, the CPL unchanged. CALL needs room for the
+    /// return CS:IP (#SS(0)) before the offset check (#GP(0)).
     /// </summary>
     private static void Branch(HvmEmulator e, in Instruction i, bool call)
     {
@@ -45,20 +55,7 @@ internal static class FarTransfers
         }
 
         var (selector, offset, size) = ControlTransfer.FarPointer(cpu, in i);
-        if ((selector & 0xFFFC) == 0)
-            throw CpuFault.GP(0);
-        var d = cpu.ReadDescriptor(selector);
-        if (!d.IsCode)
-        {
-            cpu.ExecuteInstruction(in i);
-            return;
-        }
-
-        uint error = CpuFault.SelectorError(selector);
-        if (cpu.LongMode && d.Long && d.DefaultBig)
-            throw CpuFault.GP(error);
-        if (!d.Present)
-            throw new CpuFault(X86Vector.NP, error);
+        var d = LoadCodeSegmentBefore82fa062345(cpu, selector);
         if (call)
             cpu.CheckStackWritable(2 * size);
         ulong target = TargetOffset(cpu, d, offset & X86Cpu.SizeMask(size));
@@ -69,16 +66,14 @@ internal static class FarTransfers
             cpu.Push(e.NextIp(in i) & X86Cpu.SizeMask(size), size);
         }
 
-        // With the checks skipped, a nonconforming target's DPL becomes the CPL.
-        cpu.CommitCodeSegment(selector, d, d.Conforming ? cpu.Cpl : d.Dpl);
+        cpu.CommitCodeSegment(selector, d, cpu.Cpl);
         cpu.Rip = target;
     }
 
     /// <summary>
-    /// RETF and RETF imm16 (SDM vol. 2, RET, protected mode): the return CS needs RPL &gt;= CPL,
-    /// and DPL = RPL (nonconforming) or DPL &lt;= RPL (conforming), else #GP(selector). RPL = CPL
-    /// returns at the same level; RPL &gt; CPL to an outer level, popping SS:ESP after the
-    /// immediate is released and nulling data segments the new CPL may not use.
+    /// RETF and RETF imm16 under quirk xsa-110, as x86_emulate's <c>case 0xca/0xcb</c> did before
+    /// 82fa062345: pop EIP, pop CS, load CS (<see cref="LoadCodeSegmentBefore82fa062345"/>), release
+    /// the immediate; no outer-level return.
     /// </summary>
     private static void Retf(HvmEmulator e, in Instruction i)
     {
@@ -90,25 +85,35 @@ internal static class FarTransfers
         }
 
         int size = ControlTransfer.RetSize(in i);
-        var code = ReturnCodeSegment(e, (ushort)cpu.PeekStack(size, size));
-        ControlTransfer.FarReturn(cpu, in i, code);
-        cpu.Rip = cpu.NextRip;
+        ulong imm = i.Op0Kind == OpKind.Immediate16 ? i.Immediate16 : 0u;
+        ulong offset = cpu.PeekStack(0, size);
+        ushort selector = (ushort)cpu.PeekStack(size, size);
+        var d = LoadCodeSegmentBefore82fa062345(cpu, selector);
+        ulong target = TargetOffset(cpu, d, offset);
+        cpu.StackPointer += (ulong)(2 * size) + imm;
+        cpu.CommitCodeSegment(selector, d, cpu.Cpl);
+        cpu.Rip = target;
     }
 
-    /// <summary>SDM vol. 2, RET: the checks on the return CS, without the privilege ones (quirk xsa-110).</summary>
-    private static SegmentDescriptor ReturnCodeSegment(HvmEmulator e, ushort selector)
+    /// <summary>
+    /// protmode_load_seg's checks for CS before Xen 82fa062345 (x86_emulate.c: the NULL selector,
+    /// descriptor table limit, present, S flag, then <c>case x86_seg_cs</c>: code, and
+    /// <c>((desc.b &amp; (6u&lt;&lt;9)) != (6u&lt;&lt;9)) &amp;&amp; (dpl != rpl)</c> for
+    /// nonconforming segments); every failure is #GP(selector) but the null one (#GP(0)) and
+    /// not-present (#NP(selector)).
+    /// </summary>
+    private static SegmentDescriptor LoadCodeSegmentBefore82fa062345(X86Cpu cpu, ushort selector)
     {
-        var cpu = e.Cpu;
         if ((selector & 0xFFFC) == 0)
             throw CpuFault.GP(0);
         uint error = CpuFault.SelectorError(selector);
         var d = cpu.ReadDescriptor(selector);
-        if (!d.IsCode)
-            throw CpuFault.GP(error);
-        if (cpu.LongMode && d.Long && d.DefaultBig)
-            throw CpuFault.GP(error);
         if (!d.Present)
             throw new CpuFault(X86Vector.NP, error);
+        if (d.IsSystem || !d.IsCode)
+            throw CpuFault.GP(error);
+        if (!d.Conforming && d.Dpl != (selector & 3))
+            throw CpuFault.GP(error);
         return d;
     }
 

@@ -128,15 +128,18 @@ internal sealed partial class HvmEmulator
     }
 
     /// <summary>
-    /// The IP after <paramref name="i"/>: EIP outside 64-bit mode, not truncated to 16 bits in
-    /// 16-bit code (hardware never truncates it there; XTF tests/xsa-186). Under quirk xsa-186
-    /// it is, as the vulnerable emulator wrapped CS:IP of 16-bit code.
+    /// The IP after <paramref name="i"/> as the emulator writes it back: EIP outside 64-bit mode,
+    /// not truncated to 16 bits in 16-bit code (hardware never truncates it there; XTF
+    /// tests/xsa-186). Under quirk xsa-186 it is written back as Xen 0640ffb6 did until
+    /// e9575f980d reverted it: in 16-bit code (def_ad_bytes 2) only IP[15:0] of the emulated
+    /// result replace those of the EIP the emulator was entered with, EIP[31:16] staying
+    /// (<c>ip = _regs.eip; _regs.eip = ctxt-&gt;regs-&gt;eip; *(uint16_t *)&amp;_regs.eip = ip;</c>).
     /// </summary>
     public ulong NextIp(in Instruction i)
     {
         ulong next = Cpu.Rip + (ulong)i.Length;
         if (Cpu.Bitness == 16 && Options.Has(Quirk.Xsa186))
-            return next & 0xFFFF;
+            return (Cpu.Rip & 0xFFFF0000) | (next & 0xFFFF);
         return Cpu.Bitness == 64 ? next : next & 0xFFFFFFFF;
     }
 
@@ -144,9 +147,11 @@ internal sealed partial class HvmEmulator
     {
         int bitness = Cpu.Bitness;
 
-        // XSA-186: Xen wrapped the IP of 16-bit code to 16 bits while fetching (hardware and the
-        // fixed emulator fetch at the untruncated offset, within the CS limit, and never wrap it).
-        fetch.Reset(ip, bitness == 16 && Options.Has(Quirk.Xsa186) ? 0xFFFF : ulong.MaxValue);
+        // XSA-186: Xen 0640ffb6 truncated rIP to def_ad_bytes on entry ("_regs.eip &=
+        // (1UL << (def_ad_bytes * 8)) - 1"), so 16-bit code was fetched from CS:IP[15:0] on,
+        // the offset then counting up unwrapped; hardware and the fixed emulator (e9575f980d)
+        // fetch at the untruncated EIP, within the CS limit.
+        fetch.Reset(bitness == 16 && Options.Has(Quirk.Xsa186) ? ip & 0xFFFF : ip);
         var decoder = bitness switch { 16 => decoder16, 32 => decoder32, _ => decoder64 };
         decoder.IP = ip;
         decoder.Decode(out var insn);

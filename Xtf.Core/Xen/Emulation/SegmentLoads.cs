@@ -72,9 +72,7 @@ internal static class SegmentLoads
         {
             if (isNull)
             {
-                // CVE-2017-2583: the emulator accepted a null SS in 64-bit mode at CPL 3 too.
-                bool cplAllowed = cpu.Cpl < 3 || e.Options.Has(Quirk.Cve2017_2583);
-                if (cpu.Bitness == 64 && cplAllowed && rpl == cpu.Cpl)
+                if (cpu.Bitness == 64 && cpu.Cpl < 3 && rpl == cpu.Cpl)
                 {
                     reg.LoadNull(selector);
                     return;
@@ -123,9 +121,10 @@ internal static class SegmentLoads
         uint error = CpuFault.SelectorError(selector);
         bool local = (selector & 4) != 0;
 
-        // XSA-191: Xen looked selectors up in the LDT without checking that LDTR was usable, in
-        // whatever base and limit its cache held (this processor clears them on a null LLDT, so
-        // the lookup then fails on the limit, with the same #GP(selector)).
+        // XSA-191 (Xen 04beafa8e6 added "if ( !desctab.attr.fields.p ) goto raise_exn;" to
+        // protmode_load_seg): Xen looked selectors up in the LDT without checking that LDTR was
+        // usable, in whatever base and limit its cache held; after a null LLDT they are the old
+        // LDT's (SegmentRegister.Invalidate), so a stale LDT entry loads.
         if (local && !cpu.Ldtr.Usable && !e.Options.Has(Quirk.Xsa191))
             throw CpuFault.GP(error);
         ulong tableBase = local ? cpu.Ldtr.Base : cpu.Gdtr.Base;

@@ -26,7 +26,7 @@ internal static class SoftwareInterrupts
     /// <summary>INT n: #GP(0) in virtual-8086 mode with IOPL &lt; 3 (SDM: INT n), before any gate check.</summary>
     private static void IntN(HvmEmulator e, in Instruction i)
     {
-        if (e.Cpu.Virtual8086 && e.Cpu.Iopl < 3)
+        if (e.Cpu.Virtual8086 && e.Cpu.Iopl < 3 && !WithoutChecks(e))
             throw CpuFault.GP(0);
         Inject(e, in i, i.Immediate8, icebp: false);
     }
@@ -43,13 +43,36 @@ internal static class SoftwareInterrupts
     private static void Inject(HvmEmulator e, in Instruction i, int vector, bool icebp)
     {
         var cpu = e.Cpu;
-        if (cpu.ProtectedMode)
+        if (cpu.ProtectedMode && !WithoutChecks(e))
             CheckGate(e, vector, icebp);
 
         // The guest's RIP stays at the instruction, so that a fault while the event is delivered
         // saves it; the event itself returns past the instruction.
-        e.Inject(vector, null, icebp ? EventKind.Icebp : EventKind.InjectedSoftwareInterrupt, e.NextIp(in i));
+        e.Inject(vector, null, icebp ? EventKind.Icebp : EventKind.InjectedSoftwareInterrupt, ReturnIp(e.Cpu, in i));
     }
+
+    /// <summary>
+    /// Where the injected event returns: the guest's RIP plus the instruction length, which
+    /// x86_emulate hands to inject_sw_interrupt (<c>_regs.eip - ctxt-&gt;regs-&gt;eip</c>, a
+    /// uint8_t) and the processor adds at delivery (VM-entry instruction length, SVM NextRIP).
+    /// It is not the emulator's written-back IP, so a truncated shadow IP (quirk xsa-186) does
+    /// not move it: the length's low byte stays right.
+    /// </summary>
+    private static ulong ReturnIp(X86Cpu cpu, in Instruction i)
+    {
+        ulong next = cpu.Rip + (ulong)i.Length;
+        return cpu.Bitness == 64 ? next : next & 0xFFFFFFFF;
+    }
+
+    /// <summary>
+    /// XSA-106 (fixed by Xen 346d454556, "x86emul: only emulate software interrupt injection for
+    /// real mode"): before it, x86_emulate's <c>swint:</c> label (INT3, INT n, INTO, ICEBP) called
+    /// <c>ops-&gt;inject_sw_interrupt</c> in every mode, and hvmemul_inject_sw_interrupt only
+    /// queued the event: no IDT limit, gate type, gate DPL or present check, and no virtual-8086
+    /// IOPL check. The fix added <c>fail_if(!in_realmode(ctxt, ops))</c> in front of it. With the
+    /// quirk the event is injected as it was, and injection (EVENTINJ) makes no gate-DPL check.
+    /// </summary>
+    private static bool WithoutChecks(HvmEmulator e) => e.Options.Has(Quirk.Xsa106);
 
     private static void CheckGate(HvmEmulator e, int vector, bool icebp)
     {
@@ -72,9 +95,8 @@ internal static class SoftwareInterrupts
         if (!validType)
             throw CpuFault.GP(error);
 
-        // SDM vol. 3, 6.12.1.1: INT n, INT3 and INTO need gate DPL >= CPL (XSA-106: the emulator
-        // did not check, and injection does not either).
-        if (!icebp && gate.Dpl < cpu.Cpl && !e.Options.Has(Quirk.Xsa106))
+        // SDM vol. 3, 6.12.1.1: INT n, INT3 and INTO need gate DPL >= CPL (injection does not check).
+        if (!icebp && gate.Dpl < cpu.Cpl)
             throw CpuFault.GP(error);
         if (!gate.Present)
             throw new CpuFault(X86Vector.NP, error);

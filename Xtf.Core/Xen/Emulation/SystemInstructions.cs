@@ -33,12 +33,19 @@ internal static class SystemInstructions
     /// <summary>
     /// HLT (SDM vol. 2, HLT): the vCPU stops until an interrupt, NMI or reset wakes it, RIP past
     /// the HLT. Xen blocks the vCPU (hvm_hlt), or takes it down when interrupts are disabled;
-    /// nothing in this machine ever wakes it, so the run ends as a native HLT's does.
+    /// nothing in this machine ever wakes it, so the run ends as a native HLT's does. Not when the
+    /// HLT started with TF set: x86_emulate before 0e442727ce injected the single-step #DB ("Inject
+    /// #DB if single-step tracing was enabled at instruction start") and returned
+    /// X86EMUL_EXCEPTION, and _hvm_emulate_one returns on that before it looks at
+    /// <c>retire.flags.hlt</c>: the HLT retires as a no-op followed by the #DB trap
+    /// (<see cref="HvmEmulator.SingleStep"/>, taken when the handler returns).
     /// </summary>
     private static void Hlt(HvmEmulator e, in Instruction i)
     {
         ulong next = e.NextIp(in i);
         e.Cpu.Rip = next;
+        if (e.SingleStep)
+            return;
         e.Cpu.NextRip = next;
         throw new X86Cpu.HaltException();
     }
