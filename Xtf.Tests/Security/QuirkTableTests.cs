@@ -56,17 +56,35 @@ public sealed class QuirkTableTests
         Assert.That(o.Result, Is.EqualTo(TestResult.Success), o.ConsoleLog + o.Diagnostic);
     }
 
+    /// <summary>
+    /// The quirk turns the test to FAILURE with exactly the failure lines it should print
+    /// (<see cref="QuirkFailureLines"/>): against the fixed hypervisor's console, the lines
+    /// added are those and <c>Test result: FAILURE</c>, the lines gone are the ones they replace
+    /// and <c>Test result: SUCCESS</c>, and every other line is unchanged.
+    /// </summary>
     [TestCaseSource(nameof(GuardedInstancesWithTheirQuirks))]
     public void FailsWithTheBugItGuards(TestInstance instance, Quirk quirk)
     {
+        var expected = QuirkFailureLines.For(quirk, instance);
+        var fixedRun = Run(instance);
         var o = Run(instance, quirk);
         Assert.That(o.Result, Is.EqualTo(TestResult.Failure), o.ConsoleLog + o.Diagnostic);
+        var (added, removed) = ConsoleDiff.Lines(fixedRun.ConsoleLog, o.ConsoleLog);
+        var width = instance.Environment is Environments.Hvm64 or Environments.Pv64 ? 16 : 8;
+        Assert.Multiple(() =>
+        {
+            Assert.That(added.Select(l => ConsoleDiff.MaskPointers(l, width)),
+                Is.EqualTo(expected.Failures.Append("Test result: FAILURE")), "lines the quirk added\n" + o.ConsoleLog);
+            Assert.That(removed, Is.EqualTo(expected.Replaced.Append("Test result: SUCCESS")), "lines the quirk removed\n" + o.ConsoleLog);
+        });
     }
 
+    /// <summary>A quirk changes nothing in a security test that does not guard it: the console is the fixed hypervisor's, line for line.</summary>
     [TestCaseSource(nameof(OtherTestsUnderEachQuirk))]
     public void IsNotFailedByAnotherQuirk(TestInstance instance, Quirk quirk)
     {
         var o = Run(instance, quirk);
         Assert.That(o.Result, Is.EqualTo(TestResult.Success), o.ConsoleLog + o.Diagnostic);
+        Assert.That(o.ConsoleLog, Is.EqualTo(Run(instance).ConsoleLog), "the console differs from the fixed hypervisor's");
     }
 }
