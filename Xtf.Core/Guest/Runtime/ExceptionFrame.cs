@@ -39,9 +39,17 @@ public sealed class ExceptionFrame
     /// <summary>True for the hvm64 layout.</summary>
     public bool Is64Bit => layout.SlotSize == 8;
 
-    private ulong Get(int offset, int size) => cpu.ReadLogical(X86Cpu.SS, address + (ulong)offset, size);
+    /// <summary>
+    /// The SS offset of a field: the regs pointer plus the field's offset, truncated to the
+    /// stack-address size as the entry stub's own <c>mov off(%esp)</c> would be (SDM vol. 1, 3.3.6:
+    /// a 32-bit effective address wraps modulo 2^32), so a frame pushed across 4 GiB reads back
+    /// where the CPU wrote it. A field that straddles the limit still faults (the runtime panics).
+    /// </summary>
+    private ulong Offset(int offset) => (address + (ulong)offset) & X86Cpu.SizeMask(cpu.StackAddressSize);
 
-    private void Set(int offset, int size, ulong value) => cpu.WriteLogical(X86Cpu.SS, address + (ulong)offset, size, value);
+    private ulong Get(int offset, int size) => cpu.ReadLogical(X86Cpu.SS, Offset(offset), size);
+
+    private void Set(int offset, int size, ulong value) => cpu.WriteLogical(X86Cpu.SS, Offset(offset), size, value);
 
     private uint Get32(int offset) => (uint)Get(offset, 4);
 
@@ -139,7 +147,7 @@ public sealed class ExceptionFrame
     public uint Esp => (uint)Rsp;
 
     /// <summary>The interrupted stack pointer: from the frame when the CPU pushed it, else just above the frame.</summary>
-    public ulong Rsp => Is64Bit || FromOuterRing ? GetSlot(layout.Rsp) : address + (ulong)layout.Rsp;
+    public ulong Rsp => Is64Bit || FromOuterRing ? GetSlot(layout.Rsp) : Offset(layout.Rsp);
 
     /// <summary>The interrupted SS: from the frame when the CPU pushed it (hvm64, or entry from an outer ring), else the current SS.</summary>
     public ushort Ss => Is64Bit || FromOuterRing ? (ushort)Get(layout.Ss, 2) : cpu.Segments[X86Cpu.SS].Selector;

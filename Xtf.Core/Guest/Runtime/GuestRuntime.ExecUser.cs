@@ -168,7 +168,7 @@ public sealed partial class GuestRuntime
     {
         var (body, _) = userFunctions.Peek();
         bool wide = Cpu.Bitness == 64;
-        ulong param = wide ? Cpu[X86Cpu.RDI] : Cpu.ReadLogical(X86Cpu.SS, Cpu.StackPointer + 4, 4);
+        ulong param = wide ? Cpu[X86Cpu.RDI] : Cpu.PeekStack(4, 4);
         ulong result = body(param);
         if (wide)
             Cpu[X86Cpu.RAX] = result;

@@ -25,10 +25,11 @@ public sealed partial class GuestRuntime
     /// </summary>
     private void DoException()
     {
-        // The argument: on the stack above the return address (i386 cdecl), or in RDI (SysV x86-64).
+        // The argument: on the stack above the return address (i386 cdecl, read as 4(%esp), which
+        // wraps with the stack-address size), or in RDI (SysV x86-64).
         ulong regsPointer = Bitness == 64
             ? Cpu[X86Cpu.RDI]
-            : Cpu.ReadLogical(X86Cpu.SS, Cpu.StackPointer + 4, 4);
+            : Cpu.PeekStack(4, 4);
         var regs = new ExceptionFrame(Cpu, regsPointer, longMode: Bitness == 64);
         if (!ExceptionLog.Log(new ExlogEntry(regs.Rip, regs.Cs, regs.ErrorCode, regs.Vector)))
         {

@@ -129,10 +129,31 @@ public sealed partial class GuestRuntime
             ulong at = Cpu.StopLinearAddress;
             if (at == stopGate)
                 return;
-            if (!Gates.TryGet(at, out _, out var handler))
+            if (!Gates.TryGet(at, out string name, out var handler))
                 throw new GuestStoppedException($"fetch from unknown host gate {at:x8}");
-            handler();
+            try
+            {
+                handler();
+            }
+            catch (CpuFault fault)
+            {
+                PanicOnHostAccessFault(name, fault);
+            }
         }
+    }
+
+    /// <summary>
+    /// A C# access to guest memory made for the gate (the runtime's reads of an exception frame,
+    /// a ring, a stack argument, or the test's own) faulted as the guest instruction it stands
+    /// for would have. DESIGN.md section 2: that is a panic of the guest, not a host exception
+    /// and not a test result; XTF's C would have taken the fault in do_exception and panicked.
+    /// </summary>
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private void PanicOnHostAccessFault(string gate, CpuFault fault)
+    {
+        string code = fault.ErrorCode is { } e ? $"[{e:x4}]" : "";
+        string cr2 = fault.Vector == X86Vector.PF ? $" %cr2 {Pointer(fault.FaultAddress)}" : "";
+        Panic($"{gate}: guest memory access faulted: {fault.Message}{code}{cr2}\n");
     }
 
     /// <summary>Returns from a host gate as the C function's <c>ret</c> would.</summary>
