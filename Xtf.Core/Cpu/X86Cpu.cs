@@ -215,6 +215,12 @@ public sealed partial class X86Cpu
     /// <summary>Nesting of <see cref="Run"/> (a host callback running the CPU again).</summary>
     private int runDepth;
 
+    /// <summary>True inside a nested <see cref="Run"/>: an outer instruction is still executing.</summary>
+    internal bool InstructionInFlight => runDepth > 1;
+
+    /// <summary>Frames of decoded code held now, and frame objects allocated (both bounded by <see cref="DecodeCache.Capacity"/>).</summary>
+    public (int Resident, int Allocated) DecodedFrames => (decodeCache.ResidentFrames, decodeCache.AllocatedFrames);
+
     private StopReason RunLoop()
     {
         stopRequested = false;
@@ -350,6 +356,17 @@ public sealed partial class X86Cpu
         Rip = NextRip;
         budget--;
         return StopReason.Halted;
+    }
+
+    /// <summary>
+    /// Iterations of a repeated string instruction beyond the first of a step: each takes one unit
+    /// of the budget (so the budget bounds the work however the guest spends it), without counting
+    /// as a retired instruction.
+    /// </summary>
+    internal void ChargeRepeatedIterations(long iterations)
+    {
+        budget -= iterations;
+        retiredPlusBudget -= iterations;
     }
 
     /// <summary>An instruction ended without retiring (it faulted): it still counts against the budget.</summary>

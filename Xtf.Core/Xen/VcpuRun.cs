@@ -13,7 +13,12 @@ namespace Xtf.Core.Xen;
 /// </summary>
 public sealed class VcpuRun(X86Cpu cpu, IXenDomain domain, long budget, TimeSpan? timeout)
 {
-    private const long Chunk = 1_000_000;
+    /// <summary>
+    /// Budget units per chunk. A unit is bounded work (one instruction, one iteration of a
+    /// repeated string instruction, one fault delivered): tens of ns, a microsecond or so for the
+    /// slowest (a fault through the IDT), so the wall-clock limit is checked every few ms at most.
+    /// </summary>
+    private const long Chunk = 10_000;
 
     private readonly Stopwatch clock = new();
     private long spent;
@@ -27,19 +32,21 @@ public sealed class VcpuRun(X86Cpu cpu, IXenDomain domain, long budget, TimeSpan
         clock.Start();
         while (true)
         {
-            cpu.Budget = Math.Min(budget - spent, Chunk);
-            long before = cpu.Retired;
+            if (spent >= budget)
+                return $"instruction budget of {budget} exhausted";
+            if (timeout is { } late && clock.Elapsed > late)
+                return $"timeout of {late.TotalSeconds:0.###} s exceeded";
+            long granted = Math.Min(budget - spent, Chunk);
+            cpu.Budget = granted;
             var reason = cpu.Run();
-            spent += cpu.Retired - before;
+
+            // Budget used, not instructions retired: faults and string iterations count too.
+            spent += granted - cpu.Budget;
             switch (reason)
             {
                 case StopReason.HostGate:
                     return null;
                 case StopReason.BudgetExhausted:
-                    if (spent >= budget)
-                        return $"instruction budget of {budget} exhausted";
-                    if (timeout is { } limit && clock.Elapsed > limit)
-                        return $"timeout of {limit.TotalSeconds:0.###} s exceeded";
                     break;
                 case StopReason.Halted:
                     return $"HLT at {cpu.Rip:x8} with no interrupt source left (IF={(cpu.Eflags & RFlags.IF) >> 9})";

@@ -91,7 +91,8 @@ public sealed class CrashGuestTests
         {
             Assert.That(o.Result, Is.EqualTo(TestResult.Crash));
             Assert.That(o.Diagnostic, Does.Contain("budget"));
-            Assert.That(o.Instructions, Is.EqualTo(2_000_000));
+            // Faults (boot's probes) and string iterations take budget without retiring.
+            Assert.That(o.Instructions, Is.InRange(1_990_000, 2_000_000));
         });
     }
 

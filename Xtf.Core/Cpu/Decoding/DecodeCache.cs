@@ -14,13 +14,25 @@ namespace Xtf.Core.Cpu.Decoding;
 /// </summary>
 internal sealed class DecodeCache
 {
+    /// <summary>
+    /// Most frames decoded at once (a frame is some 470 KiB, so about 60 MiB per instance): past
+    /// it, the next new frame evicts a resident one, round robin, and its code decodes again when
+    /// run. XTF's images run out of a few dozen code pages.
+    /// </summary>
+    public const int Capacity = 128;
+
     private readonly X86Cpu cpu;
     private readonly Dictionary<ulong, CodeFrame> frames = [];
 
+    // Every frame object allocated, for the eviction hand; at most Capacity of them, except while a
+    // nested Run (an instruction in flight) may not reuse any.
+    private readonly List<CodeFrame> pool = [];
+    private int hand;
+
     // Frames dropped by a write wait in `retired` until no instruction can still be running out of
     // them (a store form reads its micro-op after the store that dropped its own frame), then are
-    // cleared into `spare` for reuse: a frame is some 500 KiB, and test snippets rewrite code pages
-    // thousands of times.
+    // cleared into `spare` for reuse: at the next decode outside any instruction, or when Run is
+    // entered from outside. Test snippets rewrite code pages thousands of times.
     private readonly List<CodeFrame> retired = [];
     private readonly Stack<CodeFrame> spare = [];
     private readonly bool[] isCode;
@@ -80,7 +92,8 @@ internal sealed class DecodeCache
 
         if (cached is null)
         {
-            cached = spare.TryPop(out var reused) ? reused : new CodeFrame();
+            cached = NewFrame();
+            cached.Number = frame;
             frames[frame] = cached;
             isCode[frame] = true;
             lastFrame = frame;
@@ -97,6 +110,52 @@ internal sealed class DecodeCache
         cached.Instructions[offset] = scratch;
         return ref cached.Instructions[offset];
     }
+
+    /// <summary>
+    /// A cleared frame for new code: a recycled one if any, a new one below <see cref="Capacity"/>,
+    /// else a resident one evicted. Only <see cref="X86Cpu"/>'s step calls this, at an instruction
+    /// boundary, so outside a nested Run no instruction still reads a retired or evicted frame.
+    /// </summary>
+    private CodeFrame NewFrame()
+    {
+        bool boundary = !cpu.InstructionInFlight;
+        if (boundary)
+            RecycleRetired();
+        if (spare.TryPop(out var reused))
+            return reused;
+        if (pool.Count < Capacity || !boundary)
+        {
+            var created = new CodeFrame();
+            pool.Add(created);
+            return created;
+        }
+
+        for (int n = 0; n < pool.Count; n++)
+        {
+            var victim = pool[hand];
+            hand = (hand + 1) % pool.Count;
+            if (frames.TryGetValue(victim.Number, out var resident) && resident == victim)
+            {
+                frames.Remove(victim.Number);
+                isCode[victim.Number] = false;
+                if (victim.Number == lastFrame)
+                    lastCode = null;
+                cpu.InvalidateFetchWindow();
+                victim.Clear();
+                return victim;
+            }
+        }
+
+        var extra = new CodeFrame();
+        pool.Add(extra);
+        return extra;
+    }
+
+    /// <summary>Frames holding decoded code now.</summary>
+    public int ResidentFrames => frames.Count;
+
+    /// <summary>Frame objects allocated so far (resident, retired or spare).</summary>
+    public int AllocatedFrames => pool.Count;
 
     /// <summary>Called for every write to physical memory: drops decoded code of that frame.</summary>
     public void OnWrite(ulong frame)
@@ -137,6 +196,10 @@ internal sealed class DecodeCache
     /// </summary>
     internal sealed class CodeFrame
     {
+        /// <summary>The physical frame number this frame holds code of, while resident.</summary>
+        public ulong Number;
+
+
         public readonly Instruction[] Instructions = new Instruction[4096];
 
         /// <summary>Pinned: compiled blocks address their micro-ops directly.</summary>

@@ -76,10 +76,28 @@ internal static class StringOperations
             InputOutput.CheckIoPermission(cpu, (ushort)cpu.ReadGpr(X86Cpu.RDX, 2), size);
 
         // Single-stepping a repeated string instruction traps after every iteration, with EIP
-        // still at the instruction until the last one (SDM vol. 3, 18.3.1.4).
-        int iterationsPerStep = (cpu.Eflags & RFlags.TF) != 0 ? 1 : IterationsPerStep;
+        // still at the instruction until the last one (SDM vol. 3, 18.3.1.4). Each iteration is
+        // charged one unit of the instruction budget (the step itself pays for the first), so a
+        // step never runs more iterations than the budget has left: the budget bounds the work.
+        int iterationsPerStep = (cpu.Eflags & RFlags.TF) != 0 ? 1 : (int)Math.Clamp(cpu.Budget, 1, IterationsPerStep);
 
-        for (int n = 0; ; n++)
+        int n = 0;
+        try
+        {
+            Iterate(cpu, i, kind, repeat, compares, iterationsPerStep, size, addrSize, amask, step, srcSeg, ref n);
+        }
+        finally
+        {
+            if (n > 1)
+                cpu.ChargeRepeatedIterations(n - 1);
+        }
+    }
+
+    /// <summary>Runs up to <paramref name="iterationsPerStep"/> iterations; <paramref name="n"/> counts those begun.</summary>
+    private static void Iterate(X86Cpu cpu, in Instruction i, Kind kind, bool repeat, bool compares, int iterationsPerStep,
+        int size, int addrSize, ulong amask, long step, int srcSeg, ref int n)
+    {
+        for (; ; n++)
         {
             if (repeat)
             {
