@@ -209,20 +209,7 @@ public sealed class BoundedRunTests
     private static VirtualMachine FlatMachine(ExecutionTier tier, long budget, ulong memoryBytes = 4ul << 20)
     {
         var vm = new VirtualMachine(new MachineOptions { MemoryBytes = memoryBytes, InstructionBudget = budget });
-        var cpu = vm.Cpu;
-        var gdt = new[] { 0ul, SegmentDescriptor.Code32(0).Raw, SegmentDescriptor.Data32(0).Raw };
-        for (int i = 0; i < gdt.Length; i++)
-            vm.Memory.Write(0x1000 + (ulong)(i * 8), BitConverter.GetBytes(gdt[i]));
-        cpu.Gdtr.Base = 0x1000;
-        cpu.Gdtr.Limit = 23;
-        cpu.Segments[X86Cpu.CS].Load(0x08, SegmentDescriptor.Code32(0));
-        foreach (int s in new[] { X86Cpu.DS, X86Cpu.ES, X86Cpu.SS, X86Cpu.FS, X86Cpu.GS })
-            cpu.Segments[s].Load(0x10, SegmentDescriptor.Data32(0));
-        cpu.Cr0Value |= Cr0.PE;
-        cpu[X86Cpu.RSP] = 0x80000;
-        cpu.Rip = CodeAddress;
-        cpu.UpdateMode();
-        cpu.MaxTier = tier;
+        FlatProtectedMode.Enter(vm, CodeAddress, tier);
         return vm;
     }
 }

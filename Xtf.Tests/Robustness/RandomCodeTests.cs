@@ -63,29 +63,16 @@ public sealed class RandomCodeTests
     private static VirtualMachine ProtectedModeMachine(int seed, ExecutionTier tier)
     {
         var vm = NewMachineWithRandomCode(seed);
-        var cpu = vm.Cpu;
         // A flat GDT (null, code 0x08, data 0x10) and an IDT pointing every vector into the code.
-        var gdt = new[] { 0ul, SegmentDescriptor.Code32(0).Raw, SegmentDescriptor.Data32(0).Raw };
-        for (int i = 0; i < gdt.Length; i++)
-            vm.Memory.Write(0x1000 + (ulong)(i * 8), BitConverter.GetBytes(gdt[i]));
         for (int v = 0; v < 256; v++)
         {
             var gate = SegmentDescriptor.Gate(SystemDescriptorType.InterruptGate32, 0x08, (uint)CodeAddress + (uint)(v * 13 % 4000), 0);
             vm.Memory.Write(0x2000 + (ulong)(v * 8), BitConverter.GetBytes(gate.Raw));
         }
 
-        cpu.Gdtr.Base = 0x1000;
-        cpu.Gdtr.Limit = 23;
-        cpu.Idtr.Base = 0x2000;
-        cpu.Idtr.Limit = 0x7FF;
-        cpu.Segments[X86Cpu.CS].Load(0x08, SegmentDescriptor.Code32(0));
-        foreach (int s in new[] { X86Cpu.DS, X86Cpu.ES, X86Cpu.SS, X86Cpu.FS, X86Cpu.GS })
-            cpu.Segments[s].Load(0x10, SegmentDescriptor.Data32(0));
-        cpu.Cr0Value |= Cr0.PE;
-        cpu[X86Cpu.RSP] = 0x80000;
-        cpu.Rip = CodeAddress;
-        cpu.UpdateMode();
-        cpu.MaxTier = tier;
+        FlatProtectedMode.Enter(vm, CodeAddress, tier);
+        vm.Cpu.Idtr.Base = 0x2000;
+        vm.Cpu.Idtr.Limit = 0x7FF;
         return vm;
     }
 
