@@ -1,4 +1,5 @@
 using Xtf.Core.Cpu;
+using Xtf.Core.Cpu.Interrupts;
 using Xtf.Core.Machine;
 using Xtf.Core.Xen.Emulation;
 using Xtf.Core.Xen.Hypercalls;
@@ -261,6 +262,26 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext, IHypercallPri
             return false;
         ForcedEmulation.Skip(cpu);
         emulator.EmulateOne();
+        return true;
+    }
+
+    /// <summary>
+    /// The exception intercepts: since XSA-156 (bd2239d9fa) Xen intercepts #DB and #AC for every
+    /// HVM guest, and since 0747bc8b4d its VMX exit handler re-injects them with
+    /// vmx_propagate_intr, copying the exit's event type and instruction length, so the guest
+    /// sees each as the processor would have delivered it: modelled as delivery through the IDT
+    /// unchanged (false). Under <see cref="Quirk.Xsa156"/> the handler is bd2239d9fa's,
+    /// <c>hvm_inject_hw_exception(vector, HVM_DELIVER_NO_ERROR_CODE)</c>: the #DB of an ICEBP
+    /// (a privileged software exception, whose VM exit leaves RIP at the instruction) comes back
+    /// as a hardware exception, so its frame saves the ICEBP's address, fault-like, and IRET runs
+    /// it again. Single-step and breakpoint traps exit with RIP already past the instruction, so
+    /// they are unchanged; an event the VM entry injected (the emulator's ICEBP) never exits.
+    /// </summary>
+    public bool DeliverEvent(X86Cpu cpu, int vector, uint? errorCode, EventKind kind, ulong returnRip)
+    {
+        if (kind != EventKind.Icebp || !Options.Has(Quirk.Xsa156) || cpu.DeliveringInjectedEvent)
+            return false;
+        cpu.DeliverEvent(vector, null, EventKind.Exception, cpu.Rip);
         return true;
     }
 }

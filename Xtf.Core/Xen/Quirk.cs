@@ -19,8 +19,14 @@ public enum Quirk
     /// <summary>XSA-123 (fix e38350a3a0): a segment override on a MOV with a ModRM register operand overwrites the low half of the operand's register pointer, so it is read and written in hypervisor memory.</summary>
     Xsa123,
 
+    /// <summary>XSA-156 (regression of bd2239d9fa, fixed by 0747bc8b4d): the #DB Xen intercepts from a guest's ICEBP is re-injected as a hardware exception, with fault semantics: the frame saves the ICEBP's own address.</summary>
+    Xsa156,
+
     /// <summary>XSA-186 (0640ffb6, fixed by e9575f980d): 16-bit code is fetched from IP[15:0], and the written-back IP keeps EIP[31:16] of the entry EIP.</summary>
     Xsa186,
+
+    /// <summary>XSA-190 (fix 3ab81e0110): the emulator runs x87, WAIT, MMX and SSE instructions without the guest's CR0.TS and CR0.EM checks (SSE still #UD with CR0.EM set).</summary>
+    Xsa190,
 
     /// <summary>XSA-191: null segment registers are used as if they were usable.</summary>
     Xsa191,

@@ -16,16 +16,17 @@ namespace Xtf.TestCases.FpuExceptionEmulation;
 /// raised, or that none is. Each test runs natively and forced through the hypervisor's
 /// instruction emulator (if FEP is available).
 ///
-/// Upstream says the test covers XSA-190, where #NM was not raised appropriately by the emulator,
-/// interfering with lazy FPU task switching in the guest. Here it does not guard XSA-190 yet: no
-/// <c>xsa-190</c> quirk re-creates that bug and the attribute names no <c>Guards</c>, so the
-/// quirk table does not check it; the quirk, and the guard on this test, are added by the quirk
-/// work of issue 15. Until then the forced half compares our emulator with the CPU only.
+/// It guards XSA-190 (fix 3ab81e0110): Xen's emulator ran x87, WAIT, MMX and SSE instructions
+/// without checking the guest's CR0.TS and CR0.EM, so #NM was not raised and a guest's lazy FPU
+/// switch let it use another task's registers. The emulator's checks are its own (Xen's
+/// <c>x86emul_get_fpu</c>, Xtf.Core/Xen/Emulation/FpuInstructions.cs) and the instruction then
+/// runs with the host's CR0, so under <c>--quirk xsa-190</c> the emulated rows that expect #NM,
+/// and MMX's #UD rows, fail while the native half still passes.
 ///
 /// As in XTF, a set runs only if CPUID reports it. This CPU reports FPU, MMX and SSE but not AVX,
 /// so the AVX sets are skipped as XTF skips them on hardware without AVX.
 /// </summary>
-[XtfTest("fpu-exception-emulation", Category.Functional, Environments.Hvm64, Title = "FPU Exception Emulation")]
+[XtfTest("fpu-exception-emulation", Category.Functional, Environments.Hvm64, Title = "FPU Exception Emulation", Guards = ["xsa-190"])]
 public sealed class FpuExceptionEmulation : TestCase
 {
     private const ulong Em = Cr0.EM, Mp = Cr0.MP, Ts = Cr0.TS;

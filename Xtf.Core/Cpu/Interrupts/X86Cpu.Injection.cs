@@ -15,6 +15,14 @@ public sealed partial class X86Cpu
 {
     private InjectedEvent? injected;
 
+    /// <summary>
+    /// True while an event injected at VM entry is being delivered. The exception bitmap is
+    /// consulted for exceptions that occur in VMX non-root operation, not for an event the VM
+    /// entry injects (SDM vol. 3, "Event Injection" in the VM-entry chapter), so
+    /// <see cref="ICpuIntercepts.DeliverEvent"/> can tell it from one the guest raised itself.
+    /// </summary>
+    public bool DeliveringInjectedEvent { get; private set; }
+
     private readonly record struct InjectedEvent(int Vector, uint? ErrorCode, EventKind Kind, ulong ReturnRip, ulong Cr2);
 
     /// <summary>Signals the execution loop that an intercept completed the instruction (see <see cref="ICpuIntercepts.InvalidOpcode"/>).</summary>
@@ -73,6 +81,7 @@ public sealed partial class X86Cpu
 
         try
         {
+            DeliveringInjectedEvent = true;
             DeliverEvent(e.Vector, e.ErrorCode, e.Kind, e.ReturnRip);
             return null;
         }
@@ -82,6 +91,10 @@ public sealed partial class X86Cpu
             // a fault of the instruction itself (18.3.1.1), its EFLAGS image has RF set.
             Eflags |= RFlags.RF;
             return DeliverFault(fault);
+        }
+        finally
+        {
+            DeliveringInjectedEvent = false;
         }
     }
 }

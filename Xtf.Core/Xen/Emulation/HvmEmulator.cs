@@ -77,7 +77,7 @@ internal sealed partial class HvmEmulator
             var insn = Decode(start);
             if (Owned[(int)insn.Mnemonic] is { } handler)
                 handler(this, in insn);
-            else
+            else if (!FpuInstructions.TryEmulate(this, in insn))
                 Cpu.ExecuteInstruction(in insn);
             Emulated++;
             RetireSingleStep(in insn);
