@@ -67,6 +67,7 @@ internal sealed partial class HvmEmulator
     public void EmulateOne()
     {
         ulong start = Cpu.Rip;
+        int bitnessAtStart = Cpu.Bitness;
         uint flagsAtStart = Cpu.Eflags;
         Busy = true;
         eventInjected = false;
@@ -79,6 +80,8 @@ internal sealed partial class HvmEmulator
                 handler(this, in insn);
             else if (!FpuInstructions.TryEmulate(this, in insn))
                 Cpu.ExecuteInstruction(in insn);
+            if (bitnessAtStart == 16 && !eventInjected && Options.Has(Quirk.Xsa186))
+                Cpu.Rip = (start & 0xFFFF0000) | (Cpu.Rip & 0xFFFF);
             Emulated++;
             RetireSingleStep(in insn);
         }
@@ -128,7 +131,9 @@ internal sealed partial class HvmEmulator
     }
 
     /// <summary>
-    /// The IP after <paramref name="i"/> as the emulator writes it back: EIP outside 64-bit mode,
+    /// The IP after <paramref name="i"/> as the emulator writes it back (every instruction's final
+    /// IP, jumps included, gets the same rule at the commit in <see cref="EmulateOne"/>: 0640ffb6
+    /// applied it to <c>_regs.eip</c> whatever set it): EIP outside 64-bit mode,
     /// not truncated to 16 bits in 16-bit code (hardware never truncates it there; XTF
     /// tests/xsa-186). Under quirk xsa-186 it is written back as Xen 0640ffb6 did until
     /// e9575f980d reverted it: in 16-bit code (def_ad_bytes 2) only IP[15:0] of the emulated
