@@ -119,6 +119,7 @@ public sealed class WatchdogTests
 
     [TestCase("0", "Error: --watchdog must be a positive number of seconds, not 0")]
     [TestCase("-3", "Error: --watchdog must be a positive number of seconds, not -3")]
+    [TestCase("NaN", "Error: --watchdog must be a positive number of seconds, not NaN")]
     [TestCase("1e300", "Error: --watchdog must be a positive number of seconds, not 1E+300")]
     public void BadWatchdogIsOneErrorLine(string value, string expected)
     {
