@@ -9,7 +9,8 @@ namespace Xtf.Runner;
 /// from the console. Here the console backend plays xenconsoled: an instance's console output is
 /// appended, byte for byte, to its file. The runner then reads the file from where it ended before
 /// the instance ran, up to and including the first line holding <c>Test result:</c>, and decides the
-/// result from the last line read, as upstream's run_test_logfile does.
+/// result from the last line read, as upstream's run_test_logfile does. A host exception's trace is
+/// appended after that read (ours: xenconsoled has none to write).
 /// </summary>
 internal sealed class LogfileMode
 {
@@ -98,10 +99,16 @@ internal sealed class LogfileMode
         {
             using (var file = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite))
                 file.Write(Encoding.Latin1.GetBytes(outcome.ConsoleLog));
-            using var read = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            read.Seek(start, SeekOrigin.Begin);
-            using var reader = new StreamReader(read, Encoding.Latin1);
-            text = reader.ReadToEnd();
+            using (var read = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+            {
+                read.Seek(start, SeekOrigin.Begin);
+                using var reader = new StreamReader(read, Encoding.Latin1);
+                text = reader.ReadToEnd();
+            }
+
+            // A host exception's trace goes after what was read back, so the result never comes from it.
+            if (RunCommand.LogTrailer(outcome) is { Length: > 0 } trailer)
+                File.AppendAllText(path, trailer, Encoding.Latin1);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

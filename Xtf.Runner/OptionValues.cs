@@ -82,6 +82,16 @@ internal static class OptionValues
         return settings;
     }
 
+    /// <summary><c>--watchdog SECONDS</c>, positive; absent keeps <paramref name="settings"/>' (<see cref="InstanceWatchdog.DefaultLimit"/>).</summary>
+    public static RunSettings Watchdog(RunSettings settings, double? seconds)
+    {
+        if (seconds is not { } s)
+            return settings;
+        if (!double.IsFinite(s) || s <= 0 || s > int.MaxValue / 1000.0)
+            throw new RunnerException($"--watchdog must be a positive number of seconds, not {s}");
+        return settings with { Watchdog = TimeSpan.FromSeconds(s) };
+    }
+
     /// <summary>--fep on|off (absent: on, Xen's debug builds as XTF's CI runs them).</summary>
     public static bool Fep(string? value) => value switch
     {

@@ -71,11 +71,32 @@ internal sealed class RunCommand
             progress.Draw();
         }
 
+        if (options.Verbose && outcome.HostException is { } trace)
+        {
+            progress.Clear();
+            stderr.WriteLine($"{outcome.Instance.Id}: {HostExceptionHeader}");
+            stderr.WriteLine(trace);
+            stderr.Flush();
+            progress.Draw();
+        }
+
         return outcome;
     }
 
+    /// <summary>The line before a host exception's trace in a log file and on stderr.</summary>
+    internal const string HostExceptionHeader = "xtf-runner: host exception (type, message, stack trace):";
+
+    /// <summary>What follows an instance's console log in its log file: a host exception's trace under <see cref="HostExceptionHeader"/> (on a line of its own), or nothing.</summary>
+    internal static string LogTrailer(InstanceOutcome outcome)
+    {
+        if (outcome.HostException is not { } trace)
+            return "";
+        string newline = outcome.ConsoleLog.Length > 0 && !outcome.ConsoleLog.EndsWith('\n') ? "\n" : "";
+        return $"{newline}{HostExceptionHeader}\n{trace.ReplaceLineEndings("\n")}\n";
+    }
+
     /// <summary>
-    /// <c>--logs DIR</c>: one instance's console log, exactly as the guest wrote it, in
+    /// <c>--logs DIR</c>: one instance's console log, exactly as the guest wrote it, then any host exception's trace (<see cref="LogTrailer"/>), in
     /// <c>DIR/&lt;id&gt;.log</c> (an upstream image's in <c>DIR/upstream/</c> when ours run beside them); with <c>--repeat N</c> (N &gt; 1) in <c>DIR/round-K/&lt;id&gt;.log</c>, so no round's log is lost.
     /// </summary>
     private void WriteInstanceLog(InstanceOutcome outcome, int round)
@@ -89,7 +110,7 @@ internal sealed class RunCommand
         try
         {
             System.IO.Directory.CreateDirectory(directory);
-            File.WriteAllText(path, outcome.ConsoleLog, Encoding.Latin1);
+            File.WriteAllText(path, outcome.ConsoleLog + LogTrailer(outcome), Encoding.Latin1);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -39,6 +39,17 @@ internal sealed class RunCommandLine
         HelpName = "SECONDS",
     };
 
+    public Option<double> Watchdog { get; } = new("--watchdog")
+    {
+        Description = "Host-time limit per instance, the test's own C# included, in seconds (default 60, never less than --timeout + 10); an instance that has not returned by then is a CRASH and the run goes on",
+        HelpName = "SECONDS",
+    };
+
+    public Option<bool> Verbose { get; } = new("--verbose", "-v")
+    {
+        Description = "Also print the full stack trace of a host exception that ended an instance on stderr (Xtf.NET's; upstream has no -v)",
+    };
+
     public Option<string> Fep { get; } = new("--fep")
     {
         Description = "Xen's hvm_fep: whether the forced emulation prefix reaches the hypervisor's emulator (default on)",
@@ -163,6 +174,8 @@ internal sealed class RunCommandLine
             Quiet,
             Budget,
             Timeout,
+            Watchdog,
+            Verbose,
             Fep,
             Quirk,
             Shard,

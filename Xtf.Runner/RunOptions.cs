@@ -8,6 +8,9 @@ internal sealed record RunOptions
     /// <summary><c>-q</c> count: 1 drops console logs, 2 also SUCCESS rows (xtf-runner's levels).</summary>
     public int Quiet { get; init; }
 
+    /// <summary><c>-v</c>: a host exception's full stack trace also goes to stderr.</summary>
+    public bool Verbose { get; init; }
+
     /// <summary><c>-j N</c>: instances run at once.</summary>
     public int Jobs { get; init; } = 1;
 

@@ -128,7 +128,8 @@ internal sealed class RunnerApp
         int quiet = parse.GetResult(cli.Quiet)?.IdentifierTokenCount ?? 0;
         var settings = OptionValues.Settings(
             parse.GetResult(cli.Budget) is null ? null : parse.GetValue(cli.Budget),
-            parse.GetResult(cli.Timeout) is null ? null : parse.GetValue(cli.Timeout))
+            parse.GetResult(cli.Timeout) is null ? null : parse.GetValue(cli.Timeout));
+        settings = OptionValues.Watchdog(settings, parse.GetResult(cli.Watchdog) is null ? null : parse.GetValue(cli.Watchdog))
             with
         {
             Fep = OptionValues.Fep(parse.GetValue(cli.Fep)),
@@ -178,6 +179,7 @@ internal sealed class RunnerApp
         var options = new RunOptions
         {
             Quiet = quiet,
+            Verbose = parse.GetValue(cli.Verbose),
             Jobs = jobs,
             Rounds = rounds,
             Expectations = OptionValues.ReadExpectations(parse.GetValue(cli.Expect), catalog),

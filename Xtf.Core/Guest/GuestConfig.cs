@@ -44,4 +44,7 @@ public sealed record GuestExit(
 {
     /// <summary>What the PV console backend read from the guest's <c>xencons_interface</c> ring.</summary>
     public string PvConsoleText { get; init; } = "";
+
+    /// <summary>The host exception that ended the guest, in full (<see cref="Exception.ToString"/>: type, message, stack trace, inner exceptions); null when none did. <see cref="Reason"/> keeps its type and message.</summary>
+    public string? HostException { get; init; }
 }

@@ -19,6 +19,7 @@ public static class GuestLauncher
         }
 
         string reason;
+        string? hostException = null;
         try
         {
             reason = runtime.Run();
@@ -26,8 +27,10 @@ public static class GuestLauncher
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // A host exception in test code or the runtime ends the instance; the log has no
-            // result line, so it is a CRASH.
+            // result line, so it is a CRASH. The reason keeps type and message; the trace, which
+            // names the failing line of the test, goes with the exit for the log and reports.
             reason = $"host exception: {e.GetType().Name}: {e.Message}";
+            hostException = e.ToString();
         }
 
         // HVM: the debug port. PV has none: console_io, which every message reaches first.
@@ -35,6 +38,7 @@ public static class GuestLauncher
         return new GuestExit(log.Text, log.Lines, runtime.Domain.HypervisorConsole.Text, reason, runtime.Cpu.Retired)
         {
             PvConsoleText = runtime.Domain.Domain.Console?.Log.Text ?? "",
+            HostException = hostException,
         };
     }
 }

@@ -112,7 +112,10 @@ public static class MatrixRun
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            return new InstanceOutcome(instance, TestResult.Crash, "", [], $"host exception: {e.GetType().Name}: {e.Message}", 0, TimeSpan.Zero);
+            return new InstanceOutcome(instance, TestResult.Crash, "", [], $"host exception: {e.GetType().Name}: {e.Message}", 0, TimeSpan.Zero)
+            {
+                HostException = e.ToString(),
+            };
         }
     }
 }

@@ -20,6 +20,14 @@ public sealed record RunSettings
     /// <summary>Wall-clock limit per instance; null for none.</summary>
     public TimeSpan? Timeout { get; init; }
 
+    /// <summary>
+    /// Host-time limit on one instance as a whole, the test's own C# included (which no guest
+    /// limit can stop): an instance that has not come back by then is a CRASH and its thread is
+    /// abandoned. Never less than <see cref="Timeout"/> plus <see cref="InstanceWatchdog.Margin"/>,
+    /// so the guest's own limit ends a slow guest first; see <see cref="InstanceWatchdog.LimitOf"/>.
+    /// </summary>
+    public TimeSpan Watchdog { get; init; } = InstanceWatchdog.DefaultLimit;
+
     /// <summary>Xen's <c>hvm_fep</c>: whether the forced emulation prefix reaches the emulator (on by default).</summary>
     public bool Fep { get; init; } = true;
 
@@ -51,4 +59,11 @@ public sealed record InstanceOutcome(
 
     /// <summary>What the PV console backend read from the guest's ring; it should equal the debug-port log too.</summary>
     public string PvConsole { get; init; } = "";
+
+    /// <summary>
+    /// The host exception that ended the instance, in full (type, message and stack trace, as
+    /// <see cref="Exception.ToString"/> gives it); null when none did. The diagnostic keeps only
+    /// type and message; this is for the instance's log file, the JSON report and <c>-v</c>.
+    /// </summary>
+    public string? HostException { get; init; }
 }

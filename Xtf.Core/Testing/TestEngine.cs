@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Reflection;
 using Xtf.Core.Guest;
 using Xtf.Core.Testing.Upstream;
 using Xtf.Core.Xen;
@@ -12,14 +13,33 @@ namespace Xtf.Core.Testing;
 public sealed class TestEngine : ITestEngine
 {
     /// <inheritdoc/>
-    /// <remarks>Null <paramref name="settings"/> means the defaults of <see cref="RunSettings"/>. The outcome's <see cref="InstanceOutcome.Diagnostic"/> is the stop reason, for CRASH only.</remarks>
+    /// <remarks>Null <paramref name="settings"/> means the defaults of <see cref="RunSettings"/>. The outcome's <see cref="InstanceOutcome.Diagnostic"/> is the stop reason, for CRASH only. The instance runs on a thread of its own under <see cref="InstanceWatchdog"/>, so C# that never returns is a CRASH after <see cref="InstanceWatchdog.LimitOf"/>.</remarks>
     public InstanceOutcome Run(TestInstance instance, RunSettings? settings = null)
     {
-        settings ??= new RunSettings();
+        ArgumentNullException.ThrowIfNull(instance);
+        var chosen = settings ?? new RunSettings();
+        return InstanceWatchdog.Run(instance, InstanceWatchdog.LimitOf(chosen), () => RunHere(instance, chosen));
+    }
+
+    private static InstanceOutcome RunHere(TestInstance instance, RunSettings settings)
+    {
         if (instance.Test.Upstream is not null)
             return UpstreamEngine.Run(instance, settings);
         var sw = Stopwatch.StartNew();
-        var test = (TestCase)Activator.CreateInstance(instance.Test.Type!)!;
+        TestCase test;
+        try
+        {
+            test = (TestCase)Activator.CreateInstance(instance.Test.Type!)!;
+        }
+        catch (TargetInvocationException e) when (e.InnerException is { } inner and not OutOfMemoryException)
+        {
+            // The test's constructor (its field initialisers) threw: test code, as Main is.
+            return new InstanceOutcome(instance, TestResult.Crash, "", [], $"host exception: {inner.GetType().Name}: {inner.Message}", 0, sw.Elapsed)
+            {
+                HostException = inner.ToString(),
+            };
+        }
+
         var config = new GuestConfig
         {
             Environment = instance.Environment,
@@ -39,6 +59,7 @@ public sealed class TestEngine : ITestEngine
         {
             HypervisorConsole = exit.HypervisorConsoleText,
             PvConsole = exit.PvConsoleText,
+            HostException = exit.HostException,
         };
     }
 }

@@ -42,7 +42,7 @@ public sealed class CatalogInstanceTests
     [TestCaseSource(nameof(Instances))]
     public void Instance(MatrixCase c, MatrixParameters p)
     {
-        var settings = new RunSettings { InstructionBudget = p.Budget, Timeout = p.Timeout, Fep = c.Fep, Quirks = c.Quirks };
+        var settings = new RunSettings { InstructionBudget = p.Budget, Timeout = p.Timeout, Watchdog = p.Watchdog, Fep = c.Fep, Quirks = c.Quirks };
         var outcome = new TestEngine().Run(c.Instance, settings);
         if (p.LogsDirectory is { } logs)
             WriteLog(Path.Combine(logs, c.LogPath), outcome.ConsoleLog);
@@ -62,7 +62,8 @@ public sealed class CatalogInstanceTests
 
     private static void Check(MatrixCase c, InstanceOutcome outcome)
     {
-        string ended = $"{c.Instance.Id} ended {outcome.Result} ({outcome.Diagnostic}); console:\n{outcome.ConsoleLog}";
+        string ended = $"{c.Instance.Id} ended {outcome.Result} ({outcome.Diagnostic}); console:\n{outcome.ConsoleLog}"
+            + (outcome.HostException is { } trace ? $"\nhost exception:\n{trace}" : "");
         if (!c.Fep && outcome.Result == TestResult.Skip)
         {
             // Xen without hvm_fep (a production build): a test needing the emulator SKIPs with

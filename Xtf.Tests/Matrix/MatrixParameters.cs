@@ -15,7 +15,7 @@ public sealed record MatrixParameters
 {
     /// <summary>The parameter names this class reads (and <c>xtfdir</c>, which the upstream suite reads: <see cref="Upstream.UpstreamImageTests"/>); any other name is a bad parameter (a typo would otherwise be ignored).</summary>
     public static readonly IReadOnlyList<string> Names =
-        ["selection", "environments", "categories", "variations", "quirks", "expect", "fep", "budget", "timeout", "logs", "shard", "xtfdir"];
+        ["selection", "environments", "categories", "variations", "quirks", "expect", "fep", "budget", "timeout", "watchdog", "logs", "shard", "xtfdir"];
 
     /// <summary>Today's per-instance instruction budget (a test that needs more is a CRASH).</summary>
     public const long DefaultBudget = 20_000_000;
@@ -50,6 +50,9 @@ public sealed record MatrixParameters
 
     /// <summary><c>timeout</c>: wall-clock seconds per instance before it ends as CRASH; null for none.</summary>
     public TimeSpan? Timeout { get; init; }
+
+    /// <summary><c>watchdog</c>: host-time seconds per instance, the test's C# included, before it ends as CRASH (<see cref="RunSettings.Watchdog"/>, 60 by default).</summary>
+    public TimeSpan Watchdog { get; init; } = InstanceWatchdog.DefaultLimit;
 
     /// <summary><c>logs</c>: a directory for every instance's console log (full path); null for failures only, in NUnit's work directory.</summary>
     public string? LogsDirectory { get; init; }
@@ -122,6 +125,14 @@ public sealed record MatrixParameters
                 || !double.IsFinite(t) || t <= 0 || t > TimeSpan.MaxValue.TotalSeconds)
                 throw new MatrixParameterException("timeout", $"'{timeout}' is not a positive number of seconds");
             result = result with { Timeout = TimeSpan.FromSeconds(t) };
+        }
+
+        if (Value("watchdog") is { } watchdog)
+        {
+            if (!double.TryParse(watchdog, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double w)
+                || !double.IsFinite(w) || w <= 0 || w > int.MaxValue / 1000.0)
+                throw new MatrixParameterException("watchdog", $"'{watchdog}' is not a positive number of seconds");
+            result = result with { Watchdog = TimeSpan.FromSeconds(w) };
         }
 
         if (Value("logs") is { } logs)

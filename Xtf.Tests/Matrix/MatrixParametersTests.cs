@@ -65,11 +65,12 @@ public sealed class MatrixParametersTests
     [Test]
     public void NumbersQuirksShardAndLogs()
     {
-        var p = Parse(("budget", "5000"), ("timeout", "2.5"), ("quirks", "xsa-106,XSA-123"), ("shard", "2/3"), ("logs", "out/logs"), ("variations", "hypercall"));
+        var p = Parse(("budget", "5000"), ("timeout", "2.5"), ("watchdog", "90"), ("quirks", "xsa-106,XSA-123"), ("shard", "2/3"), ("logs", "out/logs"), ("variations", "hypercall"));
         Assert.Multiple(() =>
         {
             Assert.That(p.Budget, Is.EqualTo(5000));
             Assert.That(p.Timeout, Is.EqualTo(TimeSpan.FromSeconds(2.5)));
+            Assert.That(p.Watchdog, Is.EqualTo(TimeSpan.FromSeconds(90)));
             Assert.That(p.Quirks, Is.EquivalentTo(new[] { Quirk.Xsa106, Quirk.Xsa123 }));
             Assert.That(p.Shard, Is.EqualTo(new Shard(2, 3)));
             Assert.That(p.LogsDirectory, Is.EqualTo(Path.GetFullPath("out/logs", Base)));
@@ -87,9 +88,11 @@ public sealed class MatrixParametersTests
     [TestCase("budget", "lots", "'lots' is not a positive number of instructions")]
     [TestCase("timeout", "0", "'0' is not a positive number of seconds")]
     [TestCase("timeout", "1e999", "'1e999' is not a positive number of seconds")]
+    [TestCase("watchdog", "0", "'0' is not a positive number of seconds")]
+    [TestCase("watchdog", "never", "'never' is not a positive number of seconds")]
     [TestCase("shard", "3/2", "Invalid shard '3/2': expected K/N with 1 <= K <= N")]
     [TestCase("expect", "/no/such/file.expect", "cannot read '/no/such/file.expect'")]
-    [TestCase("environment", "hvm64", "unknown parameter (known: selection, environments, categories, variations, quirks, expect, fep, budget, timeout, logs, shard, xtfdir)")]
+    [TestCase("environment", "hvm64", "unknown parameter (known: selection, environments, categories, variations, quirks, expect, fep, budget, timeout, watchdog, logs, shard, xtfdir)")]
     public void BadValueNamesItsParameter(string name, string value, string reason)
     {
         var e = Assert.Throws<MatrixParameterException>(() => Parse((name, value)))!;

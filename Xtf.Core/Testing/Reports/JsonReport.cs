@@ -5,8 +5,8 @@ namespace Xtf.Core.Testing.Reports;
 
 /// <summary>
 /// The run as JSON (System.Text.Json): the worst result and exit code, then one object per
-/// instance with its id, test, environment, variation, category, result, crash reason,
-/// instructions retired, wall-clock milliseconds and console log.
+/// instance with its id, test, environment, variation, category, result, crash reason, host
+/// exception with its stack trace, instructions retired, wall-clock milliseconds and console log.
 /// </summary>
 public static class JsonReport
 {
@@ -14,7 +14,8 @@ public static class JsonReport
     /// Writes UTF-8 JSON to <paramref name="output"/>: <c>result</c> and <c>exit_code</c> are the worst result by
     /// xtf-runner's all_results order and its exit code (SUCCESS and 0 for no instances); <c>instances</c> keeps the
     /// order of <paramref name="outcomes"/>, each with <c>variation</c> null when there is none, <c>diagnostic</c>
-    /// only when set (the crash reason), and <c>elapsed_ms</c> rounded to microseconds.
+    /// only when set (the crash reason), <c>host_exception</c> only when one ended the instance (type, message and
+    /// full stack trace, <see cref="InstanceOutcome.HostException"/>), and <c>elapsed_ms</c> rounded to microseconds.
     /// </summary>
     public static void Write(Stream output, IReadOnlyList<InstanceOutcome> outcomes)
     {
@@ -39,6 +40,8 @@ public static class JsonReport
             json.WriteString("result", TestResults.Name(o.Result));
             if (o.Diagnostic is { } d)
                 json.WriteString("diagnostic", d);
+            if (o.HostException is { } trace)
+                json.WriteString("host_exception", trace);
             json.WriteNumber("instructions", o.Instructions);
             json.WriteNumber("elapsed_ms", Math.Round(o.Elapsed.TotalMilliseconds, 3));
             json.WriteString("log", o.ConsoleLog);
