@@ -128,19 +128,4 @@ internal static class OptionValues
             throw new RunnerException($"--logs: cannot create '{directory}': {e.Message}");
         }
     }
-
-    /// <summary>Opens a report file before anything runs, so a path that cannot be written is the user's error at once.</summary>
-    public static StreamWriter? OpenReport(string? path, string option)
-    {
-        if (path is null)
-            return null;
-        try
-        {
-            return new StreamWriter(path, append: false, new System.Text.UTF8Encoding(false));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            throw new RunnerException($"{option}: cannot write '{path}': {e.Message}");
-        }
-    }
 }

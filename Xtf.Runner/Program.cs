@@ -15,7 +15,9 @@ internal static class Program
                 .AddXtf(typeof(TestCasesAssembly).Assembly)
                 .BuildServiceProvider();
             // The progress line is drawn only where a person watches: stderr on a terminal.
-            return RunnerApp.FromServices(services, Console.Out, Console.Error, interactive: !Console.IsErrorRedirected, environment: Environment.GetEnvironmentVariable).Run(args);
+            // SIGINT/SIGTERM during a run end it with a partial table and reports marked incomplete (README, Exit codes).
+            var interruption = new RunInterruption(Console.Error, RunInterruption.DefaultGrace);
+            return RunnerApp.FromServices(services, Console.Out, Console.Error, interactive: !Console.IsErrorRedirected, environment: Environment.GetEnvironmentVariable, interruption, listenToSignals: true).Run(args);
         }
         catch (Exception e)
         {

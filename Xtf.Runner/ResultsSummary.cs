@@ -19,17 +19,18 @@ internal static class ResultsSummary
 
     /// <summary>Writes the table; returns the exit code (see <see cref="ExitCode"/>).</summary>
     /// <param name="stdout">Where the table goes.</param>
-    /// <param name="rounds">Each round's outcomes, in selection order.</param>
+    /// <param name="rounds">Each round's outcomes, in selection order; an interrupted round holds only the instances that ran (a prefix), and a round that never started is absent.</param>
     /// <param name="expectations">The expected result of each instance.</param>
     /// <param name="quiet">With 2 or more, rows that are SUCCESS as expected in every round are left out.</param>
     /// <param name="markOrigin">Note each row's origin (our C# test or an upstream image).</param>
     public static int Write(TextWriter stdout, IReadOnlyList<IReadOnlyList<InstanceOutcome>> rounds, Expectations expectations, int quiet, bool markOrigin = false)
     {
         stdout.WriteLine("Combined test results:");
-        for (int i = 0; i < rounds[0].Count; i++)
+        int rows = rounds.Count == 0 ? 0 : rounds[0].Count;
+        for (int i = 0; i < rows; i++)
         {
             var instance = rounds[0][i].Instance;
-            var results = rounds.Select(r => r[i].Result).ToList();
+            var results = rounds.Where(r => i < r.Count).Select(r => r[i].Result).ToList();
             var expected = expectations.For(instance);
             if (quiet >= 2 && expected == TestResult.Success && results.All(r => r == TestResult.Success))
                 continue;

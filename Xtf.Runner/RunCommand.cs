@@ -7,7 +7,8 @@ namespace Xtf.Runner;
 /// Runs a selection as xtf-runner does: each instance's console log (unless quiet) in selection
 /// order, then the <c>Combined test results:</c> table; with <c>-j N</c> the instances run N at a
 /// time and stdout is still exactly that of a serial run. <c>--repeat</c> runs the whole selection
-/// again, round after round.
+/// again, round after round. Once <see cref="RunOptions.Stop"/> is cancelled no instance starts:
+/// the table holds the instances that ran, and a line after it says how many did not.
 /// </summary>
 internal sealed class RunCommand
 {
@@ -15,6 +16,7 @@ internal sealed class RunCommand
     private readonly TextWriter stdout;
     private readonly TextWriter stderr;
     private readonly RunOptions options;
+    private readonly List<InstanceOutcome> reported = [];
 
     public RunCommand(ITestEngine engine, TextWriter stdout, TextWriter stderr, RunOptions options)
     {
@@ -24,29 +26,48 @@ internal sealed class RunCommand
         this.options = options;
     }
 
-    /// <summary>Runs every round; returns the exit code and every outcome, round after round.</summary>
-    public int Run(IReadOnlyList<TestInstance> selection, RunSettings settings, out IReadOnlyList<InstanceOutcome> outcomes)
+    /// <summary>
+    /// Runs every round (until <see cref="RunOptions.Stop"/>); returns the exit code of the results and
+    /// every outcome, round after round. <paramref name="notRun"/> counts the planned instances that never
+    /// started; <paramref name="interruptedBy"/> names what stopped the run (for the line after the table), null when nothing did.
+    /// </summary>
+    public int Run(IReadOnlyList<TestInstance> selection, RunSettings settings, Func<string?> interruptedBy, out IReadOnlyList<InstanceOutcome> outcomes, out int notRun)
     {
-        var progress = new ProgressReporter(stderr, options.Interactive, selection.Count * options.Rounds);
+        int planned = selection.Count * options.Rounds;
+        var progress = new ProgressReporter(stderr, options.Interactive, planned);
         var rounds = new List<IReadOnlyList<InstanceOutcome>>();
-        for (int round = 1; round <= options.Rounds; round++)
+        for (int round = 1; round <= options.Rounds && !options.Stop.IsCancellationRequested; round++)
         {
             options.Logfile?.Prepare(selection);
             var collected = new InstanceOutcome[selection.Count];
             int r = round;
-            MatrixRun.Run(
+            int ran = MatrixRun.Run(
                 engine,
                 selection,
                 settings,
                 options.Jobs,
                 inOrder: (i, outcome) => collected[i] = Report(outcome, r, progress),
-                completed: progress.Completed);
-            rounds.Add(collected);
+                completed: progress.Completed,
+                stop: options.Stop).Count;
+            if (ran > 0)
+                rounds.Add(collected[..ran]);
         }
 
         progress.Clear();
         outcomes = [.. rounds.SelectMany(r => r)];
-        return ResultsSummary.Write(stdout, rounds, options.Expectations, options.Quiet, options.MarkOrigin);
+        notRun = planned - outcomes.Count;
+        int exit = ResultsSummary.Write(stdout, rounds, options.Expectations, options.Quiet, options.MarkOrigin);
+        if (interruptedBy() is { } reason)
+            stdout.WriteLine($"Interrupted by {reason}: {outcomes.Count} of {planned} instances ran, {notRun} did not");
+        stdout.Flush();
+        return exit;
+    }
+
+    /// <summary>The outcomes reported so far, in order (safe from any thread): what a second signal's reports hold.</summary>
+    public IReadOnlyList<InstanceOutcome> Reported()
+    {
+        lock (reported)
+            return [.. reported];
     }
 
     /// <summary>One instance's outcome, in selection order: its log files, then its console output.</summary>
@@ -80,6 +101,8 @@ internal sealed class RunCommand
             progress.Draw();
         }
 
+        lock (reported)
+            reported.Add(outcome);
         return outcome;
     }
 

@@ -31,4 +31,7 @@ internal sealed record RunOptions
 
     /// <summary>Whether stderr is a terminal: a live progress line is drawn there.</summary>
     public bool Interactive { get; init; }
+
+    /// <summary>Cancelled by the first SIGINT/SIGTERM: no instance starts after it, and no further round.</summary>
+    public CancellationToken Stop { get; init; }
 }

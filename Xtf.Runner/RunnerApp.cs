@@ -27,6 +27,8 @@ internal sealed class RunnerApp
     private readonly TextWriter stderr;
     private readonly bool interactive;
     private readonly Func<string, string?> environment;
+    private readonly RunInterruption? interruption;
+    private readonly bool listenToSignals;
 
     private readonly Argument<string[]> conformancePaths = new("PATH")
     {
@@ -42,8 +44,12 @@ internal sealed class RunnerApp
     /// <param name="stderr">Runner errors, and the live progress line when <paramref name="interactive"/>.</param>
     /// <param name="interactive">Whether stderr is a terminal: a progress line is redrawn there with \r. Never when redirected.</param>
     /// <param name="environment">Reads an environment variable (<c>XTF_DIR</c>); null reads none, so tests are not steered by the caller's environment.</param>
-    public RunnerApp(TestCatalog catalog, ITestEngine engine, TextWriter stdout, TextWriter stderr, bool interactive = false, Func<string, string?>? environment = null)
+    /// <param name="interruption">How a run is interrupted; null: a run is never interrupted.</param>
+    /// <param name="listenToSignals">Whether a run hands SIGINT/SIGTERM to <paramref name="interruption"/> (the process's own runner); tests call <see cref="RunInterruption.Request"/> instead.</param>
+    public RunnerApp(TestCatalog catalog, ITestEngine engine, TextWriter stdout, TextWriter stderr, bool interactive = false, Func<string, string?>? environment = null, RunInterruption? interruption = null, bool listenToSignals = false)
     {
+        this.interruption = interruption;
+        this.listenToSignals = listenToSignals;
         this.environment = environment ?? (_ => null);
         this.catalog = catalog;
         this.engine = engine;
@@ -53,8 +59,8 @@ internal sealed class RunnerApp
     }
 
     /// <summary>The app over the services <c>AddXtf()</c> registered.</summary>
-    public static RunnerApp FromServices(IServiceProvider services, TextWriter stdout, TextWriter stderr, bool interactive = false, Func<string, string?>? environment = null) =>
-        new(services.GetRequiredService<TestCatalog>(), services.GetRequiredService<ITestEngine>(), stdout, stderr, interactive, environment);
+    public static RunnerApp FromServices(IServiceProvider services, TextWriter stdout, TextWriter stderr, bool interactive = false, Func<string, string?>? environment = null, RunInterruption? interruption = null, bool listenToSignals = false) =>
+        new(services.GetRequiredService<TestCatalog>(), services.GetRequiredService<ITestEngine>(), stdout, stderr, interactive, environment, interruption, listenToSignals);
 
     public int Run(IReadOnlyList<string> args)
     {
@@ -196,19 +202,52 @@ internal sealed class RunnerApp
         }
 
         options = options with { LogsDirectory = OptionValues.PrepareLogs(parse.GetValue(cli.Logs)) };
-        using var junit = OptionValues.OpenReport(parse.GetValue(cli.Junit), "--junit");
-        using var json = OptionValues.OpenReport(parse.GetValue(cli.Json), "--json");
-        int exit = new RunCommand(engine, stdout, stderr, options).Run(selection, settings, out var outcomes);
-        if (junit is not null)
-            JUnitReport.Write(junit, outcomes);
-        if (json is not null)
+        var reports = RunReports.Open(parse.GetValue(cli.Junit), parse.GetValue(cli.Json));
+        return Execute(selection, settings, options, reports);
+    }
+
+    /// <summary>
+    /// Runs the selection and writes its reports. A SIGINT/SIGTERM (through <see cref="interruption"/>)
+    /// stops it as <see cref="RunInterruption"/> says: the table and reports then hold the instances that
+    /// ran, the reports are marked incomplete, and the exit code is the signal's. A second signal writes
+    /// the reports from what was reported so far and exits at once, unless the run's end beats it.
+    /// </summary>
+    private int Execute(IReadOnlyList<TestInstance> selection, RunSettings settings, RunOptions options, RunReports reports)
+    {
+        if (interruption is not null)
         {
-            json.Flush();
-            JsonReport.Write(json.BaseStream, outcomes);
+            settings = settings with { Interrupt = interruption.Abort };
+            options = options with { Stop = interruption.Stop };
         }
 
-        return exit;
+        var command = new RunCommand(engine, stdout, stderr, options);
+        int planned = selection.Count * options.Rounds;
+        var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (interruption is not null)
+        {
+            interruption.SecondSignal = () =>
+            {
+                // Running instances stop within a budget chunk; give the ordinary end a moment, then
+                // leave with the reports of what was reported (a test's C# may never come back).
+                if (finished.Task.Wait(SecondSignalWait))
+                    return;
+                var sofar = command.Reported();
+                reports.TryWrite(sofar, new Interruption(interruption.Signal!, planned - sofar.Count));
+                stdout.Flush();
+                Environment.Exit(interruption.ExitCode);
+            };
+        }
+
+        using var signals = listenToSignals ? interruption?.Listen() : null;
+        int exit = command.Run(selection, settings, () => interruption?.Signal, out var outcomes, out int notRun);
+        var interrupted = interruption?.Signal is { } signal ? new Interruption(signal, notRun) : null;
+        reports.TryWrite(outcomes, interrupted);
+        finished.TrySetResult();
+        return interrupted is null ? exit : interruption!.ExitCode;
     }
+
+    /// <summary>How long a second signal waits for the run's own end before it writes the reports itself and exits.</summary>
+    private static readonly TimeSpan SecondSignalWait = TimeSpan.FromSeconds(1);
 
     /// <summary>
     /// The tests a run selects from: ours, or with <c>--xtf-dir DIR</c> (else <c>$XTF_DIR</c>) the

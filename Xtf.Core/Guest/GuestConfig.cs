@@ -23,6 +23,9 @@ public sealed record GuestConfig
     /// <summary>Host wall-clock limit on the run, checked between budget chunks; null for none.</summary>
     public TimeSpan? Timeout { get; init; }
 
+    /// <summary>Once cancelled, the run ends between budget chunks as CRASH <c>interrupted</c> (the runner's SIGINT/SIGTERM).</summary>
+    public CancellationToken Interrupt { get; init; }
+
     /// <summary>The hypervisor's options for the domain: FEP and quirks.</summary>
     public HypervisorOptions Hypervisor { get; init; } = new();
 

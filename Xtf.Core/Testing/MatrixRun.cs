@@ -12,7 +12,12 @@ namespace Xtf.Core.Testing;
 public static class MatrixRun
 {
     /// <summary>
-    /// Runs every instance and returns the outcomes in selection order.
+    /// Runs every instance and returns the outcomes in selection order. Once <paramref name="stop"/>
+    /// is cancelled no further instance starts: those already running end as usual (or as CRASH
+    /// <c>interrupted</c> when <see cref="RunSettings.Interrupt"/> is cancelled too), and the
+    /// result holds only the instances that ran. Instances start in selection order, so those are
+    /// always a prefix of <paramref name="instances"/>: fewer outcomes than instances means the
+    /// rest never ran.
     /// </summary>
     /// <param name="engine">Runs one instance; an exception escaping it is a CRASH of that instance.</param>
     /// <param name="instances">The selection, in the order outcomes are reported.</param>
@@ -26,13 +31,15 @@ public static class MatrixRun
     /// Called with each outcome as it completes, in completion order (never concurrently): a
     /// progress line is drawn from here.
     /// </param>
+    /// <param name="stop">Once cancelled, no instance starts (the runner's first SIGINT/SIGTERM).</param>
     public static IReadOnlyList<InstanceOutcome> Run(
         ITestEngine engine,
         IReadOnlyList<TestInstance> instances,
         RunSettings settings,
         int jobs = 1,
         Action<int, InstanceOutcome>? inOrder = null,
-        Action<InstanceOutcome>? completed = null)
+        Action<InstanceOutcome>? completed = null,
+        CancellationToken stop = default)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(instances);
@@ -48,6 +55,9 @@ public static class MatrixRun
         {
             while (true)
             {
+                // Checked before an index is claimed: every claimed instance runs, so the ones that ran stay a prefix.
+                if (stop.IsCancellationRequested)
+                    return;
                 int i = Interlocked.Increment(ref next) - 1;
                 if (i >= instances.Count)
                     return;
@@ -97,7 +107,7 @@ public static class MatrixRun
 
         callbackFailure?.Throw();
 
-        return [.. outcomes.Select(o => o!)];
+        return [.. outcomes.TakeWhile(o => o is not null).Select(o => o!)];
     }
 
     /// <summary>

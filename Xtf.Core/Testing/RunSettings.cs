@@ -28,6 +28,12 @@ public sealed record RunSettings
     /// </summary>
     public TimeSpan Watchdog { get; init; } = InstanceWatchdog.DefaultLimit;
 
+    /// <summary>
+    /// Once cancelled, every running instance ends at its next budget chunk (within a few ms of
+    /// guest time) as CRASH <c>interrupted</c>: the runner cancels it when a SIGINT/SIGTERM's grace is over.
+    /// </summary>
+    public CancellationToken Interrupt { get; init; }
+
     /// <summary>Xen's <c>hvm_fep</c>: whether the forced emulation prefix reaches the emulator (on by default).</summary>
     public bool Fep { get; init; } = true;
 

@@ -48,6 +48,7 @@ public sealed class TestEngine : ITestEngine
             InstructionBudget = settings.InstructionBudget,
             MemoryBytes = settings.MemoryBytes,
             Timeout = settings.Timeout,
+            Interrupt = settings.Interrupt,
             Hypervisor = settings.Hypervisor,
             ExtraConfig = instance.Test.ExtraConfig,
         };

@@ -10,13 +10,19 @@ namespace Xtf.Core.Xen;
 /// nothing can wake, the budget or time spent) or the CPU fetches from the host-gate range. Both
 /// our guest runtime (which dispatches the gates) and the toolstack's upstream images (which have
 /// none) run through it, so every instance ends for the same reasons, in the same words.
+/// <paramref name="interrupt"/>, once cancelled (the runner's SIGINT/SIGTERM grace is over), ends
+/// the run at the next chunk with the reason <see cref="InterruptedReason"/>.
 /// </summary>
-public sealed class VcpuRun(X86Cpu cpu, IXenDomain domain, long budget, TimeSpan? timeout)
+public sealed class VcpuRun(X86Cpu cpu, IXenDomain domain, long budget, TimeSpan? timeout, CancellationToken interrupt = default)
 {
+    /// <summary>Why a run the caller interrupted stopped: no result line, so a CRASH with this reason.</summary>
+    public const string InterruptedReason = "interrupted";
+
     /// <summary>
     /// Budget units per chunk. A unit is bounded work (one instruction, one iteration of a
     /// repeated string instruction, one fault delivered): tens of ns, a microsecond or so for the
-    /// slowest (a fault through the IDT), so the wall-clock limit is checked every few ms at most.
+    /// slowest (a fault through the IDT), so the wall-clock limit and the interrupt are checked every
+    /// few ms at most.
     /// </summary>
     private const long Chunk = 10_000;
 
@@ -36,6 +42,8 @@ public sealed class VcpuRun(X86Cpu cpu, IXenDomain domain, long budget, TimeSpan
                 return $"instruction budget of {budget} exhausted";
             if (timeout is { } late && clock.Elapsed > late)
                 return $"timeout of {late.TotalSeconds:0.###} s exceeded";
+            if (interrupt.IsCancellationRequested)
+                return InterruptedReason;
             long granted = Math.Min(budget - spent, Chunk);
             cpu.Budget = granted;
             var reason = cpu.Run();

@@ -57,7 +57,7 @@ public sealed partial class GuestRuntime
         }
 
         ExecUserSs = UserDs;
-        vcpu = new VcpuRun(Cpu, Domain, config.InstructionBudget, config.Timeout);
+        vcpu = new VcpuRun(Cpu, Domain, config.InstructionBudget, config.Timeout, config.Interrupt);
     }
 
     /// <summary>The emulated machine the guest runs on.</summary>

@@ -15,9 +15,12 @@ public static class JUnitReport
     /// Writes the report for <paramref name="outcomes"/>, in their order, to <paramref name="output"/>: one
     /// testsuite named <c>xtf</c>, with the testsuites element repeating its tests/failures/errors/skipped counts
     /// and time. Times are seconds with three decimals (the sum of the instances' times, not wall time); characters
-    /// XML 1.0 cannot carry become U+FFFD.
+    /// XML 1.0 cannot carry become U+FFFD. An <paramref name="interrupted"/> run's testsuite starts with
+    /// <c>properties</c> (part of the schema, ignored by tools that do not look for them):
+    /// <c>incomplete</c> = <c>true</c>, <c>interrupted_by</c> = the signal, <c>not_run</c> = the instances never
+    /// started; its counts are those of the instances that ran.
     /// </summary>
-    public static void Write(TextWriter output, IReadOnlyList<InstanceOutcome> outcomes)
+    public static void Write(TextWriter output, IReadOnlyList<InstanceOutcome> outcomes, Interruption? interrupted = null)
     {
         var settings = new XmlWriterSettings { Indent = true, OmitXmlDeclaration = false };
         using var xml = XmlWriter.Create(output, settings);
@@ -31,6 +34,15 @@ public static class JUnitReport
         WriteCounts(xml, "xtf", outcomes.Count, failures, errors, skipped, time);
         xml.WriteStartElement("testsuite");
         WriteCounts(xml, "xtf", outcomes.Count, failures, errors, skipped, time);
+        if (interrupted is not null)
+        {
+            xml.WriteStartElement("properties");
+            WriteProperty(xml, "incomplete", "true");
+            WriteProperty(xml, "interrupted_by", interrupted.Reason);
+            WriteProperty(xml, "not_run", interrupted.NotRun.ToString(CultureInfo.InvariantCulture));
+            xml.WriteEndElement();
+        }
+
         foreach (var o in outcomes)
             WriteCase(xml, o);
         xml.WriteEndElement();
@@ -46,6 +58,14 @@ public static class JUnitReport
         xml.WriteAttributeString("errors", errors.ToString(CultureInfo.InvariantCulture));
         xml.WriteAttributeString("skipped", skipped.ToString(CultureInfo.InvariantCulture));
         xml.WriteAttributeString("time", time);
+    }
+
+    private static void WriteProperty(XmlWriter xml, string name, string value)
+    {
+        xml.WriteStartElement("property");
+        xml.WriteAttributeString("name", name);
+        xml.WriteAttributeString("value", value);
+        xml.WriteEndElement();
     }
 
     private static void WriteCase(XmlWriter xml, InstanceOutcome o)

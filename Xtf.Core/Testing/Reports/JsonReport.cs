@@ -16,14 +16,25 @@ public static class JsonReport
     /// order of <paramref name="outcomes"/>, each with <c>variation</c> null when there is none, <c>diagnostic</c>
     /// only when set (the crash reason), <c>host_exception</c> only when one ended the instance (type, message and
     /// full stack trace, <see cref="InstanceOutcome.HostException"/>), and <c>elapsed_ms</c> rounded to microseconds.
+    /// <c>incomplete</c> is false for a run that ended by itself; an <paramref name="interrupted"/> one has it true,
+    /// with <c>interrupted_by</c> (the signal), <c>instances_run</c> and <c>instances_not_run</c>, and
+    /// <c>result</c>/<c>exit_code</c> over the instances that ran.
     /// </summary>
-    public static void Write(Stream output, IReadOnlyList<InstanceOutcome> outcomes)
+    public static void Write(Stream output, IReadOnlyList<InstanceOutcome> outcomes, Interruption? interrupted = null)
     {
         using var json = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true });
         var worst = outcomes.Count == 0 ? TestResult.Success : outcomes.Max(o => o.Result);
         json.WriteStartObject();
         json.WriteString("result", TestResults.Name(worst));
         json.WriteNumber("exit_code", TestResults.ExitCode(worst));
+        json.WriteBoolean("incomplete", interrupted is not null);
+        if (interrupted is not null)
+        {
+            json.WriteString("interrupted_by", interrupted.Reason);
+            json.WriteNumber("instances_run", outcomes.Count);
+            json.WriteNumber("instances_not_run", interrupted.NotRun);
+        }
+
         json.WriteStartArray("instances");
         foreach (var o in outcomes)
         {

@@ -38,6 +38,7 @@ public static class UpstreamEngine
             FirmwareEntry = settings.FirmwareEntry,
             InstructionBudget = settings.UpstreamInstructionBudget,
             Timeout = settings.Timeout,
+            Interrupt = settings.Interrupt,
             Hypervisor = settings.Hypervisor,
         });
         var text = new StringBuilder();

@@ -19,6 +19,9 @@ public sealed record ToolstackOptions
     /// <summary>Wall-clock limit, checked between budget chunks.</summary>
     public TimeSpan? Timeout { get; init; }
 
+    /// <summary>Once cancelled, the run ends between budget chunks as <c>interrupted</c>.</summary>
+    public CancellationToken Interrupt { get; init; }
+
     /// <summary>The hypervisor's options: FEP, quirks, the user-hypercall extension.</summary>
     public HypervisorOptions Hypervisor { get; init; } = new();
 }
@@ -121,6 +124,6 @@ public static class XlCreate
     }
 
     private static string RunToEnd(Booted booted, ToolstackOptions options) =>
-        new VcpuRun(booted.Machine.Cpu, booted.Domain, options.InstructionBudget, options.Timeout).Run()
+        new VcpuRun(booted.Machine.Cpu, booted.Domain, options.InstructionBudget, options.Timeout, options.Interrupt).Run()
         ?? $"fetch at {booted.Machine.Cpu.StopLinearAddress:x8} in the host-gate range, which an upstream image has none of";
 }
