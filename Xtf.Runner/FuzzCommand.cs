@@ -78,6 +78,7 @@ internal sealed class FuzzCommand
                 stdout.WriteLine($"  reproduce: {f.Reproducer}");
             });
             findings += report.Findings.Count;
+            stdout.WriteLine($"{report.Mode} outcomes: " + string.Join(", ", report.Outcomes.OrderByDescending(o => o.Value).ThenBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Key} {o.Value}")));
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{report.Mode}: {report.Iterations} iterations, {report.HostExceptions} host exceptions, {report.Hangs} hangs, {report.Wall.TotalSeconds:0.0} s, peak RSS {report.PeakWorkingSet >> 20} MiB, peak GC heap {report.PeakHeap >> 20} MiB"));
         }

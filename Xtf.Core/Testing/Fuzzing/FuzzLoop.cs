@@ -18,6 +18,9 @@ public sealed record FuzzFinding(string Mode, ulong Seed, string Kind, string De
 /// <summary>What running one mode found, and what it cost.</summary>
 public sealed record FuzzModeReport(string Mode, long Iterations, IReadOnlyList<FuzzFinding> Findings, TimeSpan Wall, long PeakWorkingSet, long PeakHeap)
 {
+    /// <summary>How the iterations that ended ended (the outcome after the last ": " of each iteration's description: a stop reason, a test result), with counts.</summary>
+    public IReadOnlyDictionary<string, long> Outcomes { get; init; } = new Dictionary<string, long>();
+
     /// <summary>Findings of <see cref="FuzzFinding.HostExceptionKind"/>.</summary>
     public int HostExceptions => Findings.Count(f => f.Kind == FuzzFinding.HostExceptionKind);
 
@@ -47,6 +50,7 @@ public sealed class FuzzLoop
     public FuzzModeReport Run(FuzzMode mode, ulong baseSeed, long count, Action<FuzzFinding>? found = null)
     {
         var findings = new List<FuzzFinding>();
+        var outcomes = new Dictionary<string, long>(StringComparer.Ordinal);
         var gate = new object();
         long next = 0, done = 0;
         ulong seed = baseSeed;
@@ -81,7 +85,10 @@ public sealed class FuzzLoop
                 long started = Stopwatch.GetTimestamp();
                 try
                 {
-                    _ = mode.Iteration(s, Budget);
+                    string description = mode.Iteration(s, Budget);
+                    string outcome = description[(description.LastIndexOf(": ", StringComparison.Ordinal) + 1)..].Trim();
+                    lock (gate)
+                        outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
                 }
                 catch (Exception e)
                 {
@@ -154,7 +161,13 @@ public sealed class FuzzLoop
 
         using var self = Process.GetCurrentProcess();
         self.Refresh();
-        return new FuzzModeReport(mode.Name, Interlocked.Read(ref done), [.. findings], sw.Elapsed, self.PeakWorkingSet64, peakHeap);
+        lock (gate)
+        {
+            return new FuzzModeReport(mode.Name, Interlocked.Read(ref done), [.. findings], sw.Elapsed, self.PeakWorkingSet64, peakHeap)
+            {
+                Outcomes = new Dictionary<string, long>(outcomes),
+            };
+        }
     }
 
     /// <summary>Type, message and the innermost frame of our own code, so the report says where.</summary>
