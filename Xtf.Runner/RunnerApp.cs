@@ -106,6 +106,8 @@ internal sealed class RunnerApp
             return RunConformance(args.Skip(1).ToList());
         if (args.Count > 0 && args[0] == BenchCommand.Name)
             return RunBench(args.Skip(1).ToList());
+        if (args.Count > 0 && args[0] == FuzzCommand.Name)
+            return new FuzzCommand(stdout, stderr).Run(args.Skip(1).ToList());
         if (args.Count > 0 && args[0] == "info")
             return RunInfo(args.Skip(1).ToList());
         if (args.Count > 0 && args[0] == NewCommand.Name)

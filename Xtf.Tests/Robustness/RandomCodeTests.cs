@@ -2,6 +2,7 @@ using NUnit.Framework;
 using Xtf.Core.Cpu;
 using Xtf.Core.Cpu.Segmentation;
 using Xtf.Core.Machine;
+using Xtf.Core.Testing.Fuzzing;
 
 namespace Xtf.Tests.Robustness;
 
