@@ -4,8 +4,8 @@ using Xtf.Core.Cpu;
 using Xtf.Core.Cpu.Segmentation;
 using Xtf.Core.Guest;
 using Xtf.Core.Machine;
-using Xtf.Core.Testing.Fuzzing;
 using Xtf.Core.Testing;
+using Xtf.Core.Testing.Fuzzing;
 using Xtf.Tests.Guests;
 using static Iced.Intel.AssemblerRegisters;
 

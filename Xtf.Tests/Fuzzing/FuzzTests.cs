@@ -1,0 +1,91 @@
+using NUnit.Framework;
+using Xtf.Core.Testing.Fuzzing;
+using Xtf.Tests.Runner;
+
+namespace Xtf.Tests.Fuzzing;
+
+/// <summary>Issue 16, the fuzz command: seeded campaigns find nothing, a finding is reported with its reproducer, bad input is one error line.</summary>
+[TestFixture]
+public sealed class FuzzTests
+{
+    /// <summary>Bare-CPU modes with a small budget, many seeds; engine modes with fewer. No host exception, no hang.</summary>
+    [TestCase("bytes", 1000)]
+    [TestCase("insns", 1000)]
+    [TestCase("hvm", 60)]
+    [TestCase("pv", 60)]
+    [CancelAfter(120_000)]
+    public void SeededCampaignFindsNothing(string mode, int count)
+    {
+        var loop = new FuzzLoop { Budget = 2_000, Jobs = Environment.ProcessorCount, HangBound = TimeSpan.FromSeconds(30) };
+        var report = loop.Run(FuzzModes.Find(mode)!, 16, count);
+        Assert.That(report.Findings.Select(f => $"{f.Kind} {f.Detail} | {f.Reproducer}"), Is.Empty);
+        Assert.That(report.Iterations, Is.EqualTo(count));
+    }
+
+    /// <summary>A throwing iteration is a host-exception finding whose reproducer names the iteration's seed; seeds follow the SplitMix64 chain from the base.</summary>
+    [Test]
+    public void AThrowingIterationIsAFindingWithItsSeed()
+    {
+        var seen = new List<ulong>();
+        var mode = new FuzzMode("test", "throws on its third seed", (seed, _) =>
+        {
+            lock (seen)
+                seen.Add(seed);
+            return seed == FuzzSeeds.Next(FuzzSeeds.Next(5)) ? throw new InvalidOperationException("boom") : "ok: fine";
+        });
+        var report = new FuzzLoop { Jobs = 1 }.Run(mode, 5, 4);
+        ulong third = FuzzSeeds.Next(FuzzSeeds.Next(5));
+        Assert.Multiple(() =>
+        {
+            Assert.That(seen, Is.EqualTo(new[] { 5ul, FuzzSeeds.Next(5), third, FuzzSeeds.Next(third) }));
+            Assert.That(report.HostExceptions, Is.EqualTo(1));
+            Assert.That(report.Findings[0].Detail, Does.StartWith("InvalidOperationException: boom"));
+            Assert.That(report.Findings[0].Reproducer, Is.EqualTo($"xtf-runner fuzz --mode test --seed {third} --count 1"));
+        });
+    }
+
+    /// <summary>An iteration past the host-time bound is a hang finding, and the loop still ends.</summary>
+    [Test]
+    [CancelAfter(30_000)]
+    public void ASlowIterationIsAHang()
+    {
+        var mode = new FuzzMode("slow", "sleeps", (_, _) =>
+        {
+            Thread.Sleep(1500);
+            return "ok: slept";
+        });
+        var report = new FuzzLoop { Jobs = 1, HangBound = TimeSpan.FromMilliseconds(200) }.Run(mode, 1, 1);
+        Assert.That(report.Hangs, Is.EqualTo(1));
+    }
+
+    [Test]
+    public void TheCommandReportsEachModeAndExitsZero()
+    {
+        var run = RunnerHarness.Run("fuzz", "--seed", "3", "--count", "5", "--mode", "bytes", "--mode", "pv", "-j", "1");
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.Zero, run.Stdout + run.Stderr);
+            Assert.That(run.StdoutLines, Has.Some.Match("^bytes: 5 iterations, 0 host exceptions, 0 hangs, "));
+            Assert.That(run.StdoutLines, Has.Some.Match("^pv: 5 iterations, 0 host exceptions, 0 hangs, "));
+            Assert.That(run.StdoutLines[^1], Is.EqualTo("no findings"));
+        });
+    }
+
+    [TestCase("--count", "0")]
+    [TestCase("--count", "x")]
+    [TestCase("--count", "-3")]
+    [TestCase("--seed", "abc")]
+    [TestCase("--mode", "nosuch")]
+    [TestCase("--budget", "0")]
+    [TestCase("-j", "0")]
+    [TestCase("--bogus")]
+    public void BadFuzzArgumentsAreOneErrorLine(params string[] args)
+    {
+        var run = RunnerHarness.Run(["fuzz", .. args]);
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(1));
+            Assert.That(run.StderrLines, Has.Length.EqualTo(1).And.All.StartWith("Error: "));
+        });
+    }
+}
