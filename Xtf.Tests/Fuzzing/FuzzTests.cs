@@ -22,6 +22,20 @@ public sealed class FuzzTests
         Assert.That(report.Iterations, Is.EqualTo(count));
     }
 
+    /// <summary>
+    /// Seeds a 2000-iteration campaign found (hvm32pse): the guest's random code broke its own
+    /// paging, a gate's C# access faulted, and the panic's printk to the PV console ring faulted
+    /// again, escaping as a host exception. The contract (DESIGN.md section 2): a CRASH.
+    /// </summary>
+    [TestCase(9564406529623105721UL)]
+    [TestCase(14245508042312233009UL)]
+    public void APanicWhoseOwnConsoleWriteFaultsIsACrash(ulong seed)
+    {
+        var loop = new FuzzLoop { Budget = 20_000, Jobs = 1, HangBound = TimeSpan.FromSeconds(30) };
+        var report = loop.Run(FuzzModes.Find("hvm")!, seed, 1);
+        Assert.That(report.Findings.Select(f => $"{f.Kind} {f.Detail}"), Is.Empty);
+    }
+
     /// <summary>A throwing iteration is a host-exception finding whose reproducer names the iteration's seed; seeds follow the SplitMix64 chain from the base.</summary>
     [Test]
     public void AThrowingIterationIsAFindingWithItsSeed()

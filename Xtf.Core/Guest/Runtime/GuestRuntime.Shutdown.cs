@@ -1,4 +1,5 @@
 using Iced.Intel;
+using Xtf.Core.Cpu;
 using Xtf.Core.Guest.Image;
 using Xtf.Core.Xen;
 
@@ -28,10 +29,21 @@ public sealed partial class GuestRuntime
         if (panicking)
             throw new GuestStoppedException("panic while panicking: " + message.TrimEnd());
         panicking = true;
-        const string Stars = "******************************\n";
-        Printk(Stars + "PANIC: " + message + Stars);
-        if (HypercallsReady)
-            _ = Shutdown(ShutdownReason.Crash);
+        try
+        {
+            const string Stars = "******************************\n";
+            Printk(Stars + "PANIC: " + message + Stars);
+            if (HypercallsReady)
+                _ = Shutdown(ShutdownReason.Crash);
+        }
+        catch (CpuFault fault)
+        {
+            // The panic's own console writes or shutdown faulted (a guest whose paging no longer
+            // maps its console ring or buffers): XTF's panic would take that fault inside panic and
+            // die there. The domain is dead either way: a CRASH naming both.
+            throw new GuestStoppedException($"panic: {message.TrimEnd()} (and the panic's own output faulted: {fault.Message})");
+        }
+
         if (IsPv)
             CrashHardPv();
         Exec(a =>
