@@ -5,6 +5,7 @@ using Xtf.Core.Guest;
 using Xtf.Core.Guest.Image;
 using Xtf.Core.Testing;
 using Xtf.Core.Xen;
+using Xtf.Core.Xen.Emulation;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Xtf.Tests.Guests;
@@ -27,7 +28,6 @@ public sealed class Xsa186WritebackTests
     {
         private const int Code16Slot = HvmLayout.GdteAvail0 + 2;
         private const uint Base = 0x320000, Pointer = 0x300000;
-        private static readonly byte[] Fep = [0x0F, 0x0B, 0x78, 0x65, 0x6E];
 
         public override void Main()
         {
@@ -37,7 +37,7 @@ public sealed class Xsa186WritebackTests
 
             // FEP; nop at 0xFFFF. At 0x10000 (the untruncated EIP) mov ax, 0xc0de; at 0x0000
             // (IP[15:0] with EIP[31:16] of the entry EIP, 0) mov ax, 0x0bad; each jumps back.
-            Poke(Base + 0xFFFA, [.. Fep, 0x90]);
+            Poke(Base + 0xFFFA, [.. ForcedEmulation.Signature, 0x90]);
             Poke(Base + 0x10000, [0xB8, 0xDE, 0xC0, .. farJump]);
             Poke(Base, [0xB8, 0xAD, 0x0B, .. farJump]);
             var r = ExecDetailed(a =>
