@@ -359,14 +359,15 @@ public sealed partial class X86Cpu
     }
 
     /// <summary>
-    /// Iterations of a repeated string instruction beyond the first of a step: each takes one unit
-    /// of the budget (so the budget bounds the work however the guest spends it), without counting
-    /// as a retired instruction.
+    /// Work within one instruction beyond the instruction itself (iterations of a repeated string
+    /// instruction after the first of a step, units of a hypercall's batch): each unit takes one
+    /// from the budget, so the budget bounds the work however the guest spends it, without
+    /// counting as a retired instruction.
     /// </summary>
-    internal void ChargeRepeatedIterations(long iterations)
+    internal void ChargeWork(long units)
     {
-        budget -= iterations;
-        retiredPlusBudget -= iterations;
+        budget -= units;
+        retiredPlusBudget -= units;
     }
 
     /// <summary>An instruction ended without retiring (it faulted): it still counts against the budget.</summary>

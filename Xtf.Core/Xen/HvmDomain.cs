@@ -29,6 +29,7 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext, IHypercallPri
         this.machine = machine;
         Options = options ?? new HypervisorOptions();
         Guest = new GuestMemory(machine.Cpu);
+        Preemption = new HypercallPreemption(machine.Cpu);
         emulator = new HvmEmulator(machine.Cpu, Options, hap);
         Domain = DomainState.CreateHvm(machine.Memory);
         HypercallPrivilege = new HypercallPrivilege(Options.UserHypercalls, () => machine.Cpu.Cpl == 0);
@@ -70,6 +71,9 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext, IHypercallPri
 
     /// <inheritdoc/>
     public GuestMemory Guest { get; }
+
+    /// <inheritdoc/>
+    public HypercallPreemption Preemption { get; }
 
     /// <inheritdoc/>
     public ConsoleLog HypervisorConsole { get; } = new();
@@ -232,15 +236,20 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext, IHypercallPri
             ViridianHypercall.Call(cpu, machine.Memory);
             return true;
         }
-        else if (cpu.Bitness == 64)
-        {
-            var args = new HypercallArgs(cpu[X86Cpu.RDI], cpu[X86Cpu.RSI], cpu[X86Cpu.RDX], cpu[10], cpu[8]);
-            result = HypercallTable.Dispatch(this, (int)cpu.Eax, args);
-        }
         else
         {
-            var args = new HypercallArgs(cpu.Ebx, cpu.Ecx, cpu.Edx, cpu.Esi, cpu.Edi);
+            bool native = cpu.Bitness == 64;
+            var args = native
+                ? new HypercallArgs(cpu[X86Cpu.RDI], cpu[X86Cpu.RSI], cpu[X86Cpu.RDX], cpu[10], cpu[8])
+                : new HypercallArgs(cpu.Ebx, cpu.Ecx, cpu.Edx, cpu.Esi, cpu.Edi);
+            Preemption.Begin();
             result = HypercallTable.Dispatch(this, (int)cpu.Eax, args);
+            if (Preemption.ApplyToRegisters(native))
+            {
+                // HVM_HCALL_preempted: the VMCALL exit does not advance RIP, so it runs again.
+                cpu.NextRip = cpu.Rip;
+                return true;
+            }
         }
 
         if (cpu.Bitness == 64)

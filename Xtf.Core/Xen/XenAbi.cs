@@ -98,6 +98,8 @@ public static class XenErrno
     public const int EACCES = 13;
     /// <summary>XEN_EFAULT: a guest buffer could not be copied to or from.</summary>
     public const int EFAULT = 14;
+    /// <summary>XEN_ERRNO(ERESTART, 85): Xen-internal, the hypercall is to be continued; a continuation replaces it before the guest sees it.</summary>
+    public const int ERESTART = 85;
     /// <summary>XEN_EBUSY: resource busy (e.g. a page still in use).</summary>
     public const int EBUSY = 16;
     /// <summary>XEN_EEXIST: already exists (e.g. an event channel already bound).</summary>

@@ -20,12 +20,16 @@ internal sealed class HypercallTestDomain : IHypercallContext
     {
         Vm = new VirtualMachine(new MachineOptions { MemoryBytes = RamTop });
         Guest = new GuestMemory(Vm.Cpu);
+        Preemption = new HypercallPreemption(Vm.Cpu);
         Is64Bit = is64Bit;
     }
 
     public VirtualMachine Vm { get; }
 
     public GuestMemory Guest { get; }
+
+    /// <summary>Preemption charges the CPU's budget (unlimited at reset, so nothing preempts unless a test sets it).</summary>
+    public HypercallPreemption Preemption { get; }
 
     public ConsoleLog HypervisorConsole { get; } = new();
 

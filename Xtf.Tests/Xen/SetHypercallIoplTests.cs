@@ -39,6 +39,8 @@ public sealed class SetHypercallIoplTests
 
         public DomainState Domain => throw new AssertionException("set_hypercall_iopl uses no event-channel or parameter state");
 
+        public HypercallPreemption Preemption => throw new AssertionException("set_hypercall_iopl is not preemptible");
+
         public void Shutdown(ShutdownReason reason) => throw new AssertionException("no shutdown expected");
     }
 
@@ -56,6 +58,8 @@ public sealed class SetHypercallIoplTests
         public ShutdownReason? ShutdownCode { get; set; }
 
         public DomainState Domain => throw new AssertionException("set_hypercall_iopl uses no event-channel or parameter state");
+
+        public HypercallPreemption Preemption => throw new AssertionException("set_hypercall_iopl is not preemptible");
 
         public void Shutdown(ShutdownReason reason) => throw new AssertionException("no shutdown expected");
     }

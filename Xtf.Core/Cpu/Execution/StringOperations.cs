@@ -89,7 +89,7 @@ internal static class StringOperations
         finally
         {
             if (n > 1)
-                cpu.ChargeRepeatedIterations(n - 1);
+                cpu.ChargeWork(n - 1);
         }
     }
 

@@ -7,28 +7,47 @@ namespace Xtf.Core.Xen.Hypercalls;
 /// </summary>
 internal static class ConsoleIo
 {
-    /// <summary>Xen copies guest console writes in chunks; we cap one call's copy to keep a bad count bounded.</summary>
-    private const ulong MaxWrite = 1 << 20;
+    /// <summary>guest_console_write's kbuf is 128 bytes, one kept for the terminator: 127 bytes per copy.</summary>
+    private const uint Chunk = 127;
 
     public static long Call(IHypercallContext ctx, HypercallArgs a)
     {
         int cmd = (int)a.A1;
-        ulong count = (uint)a.A2;
+        uint count = (uint)a.A2;
         ulong buffer = a.A3;
         switch (cmd)
         {
             case ConsoleIoCommand.Write:
-                if (count > MaxWrite)
-                    return -XenErrno.EINVAL;
-                var data = new byte[count];
-                if (!ctx.Guest.TryRead(buffer, data))
-                    return -XenErrno.EFAULT;
-                ctx.HypervisorConsole.Append(data);
-                return 0;
+                return Write(ctx, count, buffer);
             case ConsoleIoCommand.Read:
                 return 0;
             default:
                 return -XenErrno.ENOSYS;
         }
+    }
+
+    /// <summary>
+    /// guest_console_write: the buffer goes to the console 127 bytes at a time; a copy that faults
+    /// ends the call with -EFAULT after the chunks before it were written; between chunks the
+    /// call may be preempted, continuing with the rest (CONSOLEIO_write, count left, buffer advanced).
+    /// </summary>
+    private static long Write(IHypercallContext ctx, uint count, ulong buffer)
+    {
+        Span<byte> chunk = stackalloc byte[(int)Chunk];
+        bool first = true;
+        while (count > 0)
+        {
+            if (!first && ctx.Preemption.Check())
+                return ctx.Preemption.CreateContinuation(HypercallNumber.ConsoleIo, (ulong)ConsoleIoCommand.Write, count, buffer);
+            first = false;
+            uint n = Math.Min(count, Chunk);
+            if (!ctx.Guest.TryRead(ctx.Is64Bit ? buffer : buffer & 0xFFFF_FFFF, chunk[..(int)n]))
+                return -XenErrno.EFAULT;
+            ctx.HypervisorConsole.Append(chunk[..(int)n]);
+            count -= n;
+            buffer += n;
+        }
+
+        return 0;
     }
 }

@@ -23,6 +23,9 @@ public interface IHypercallContext
     /// <summary>Shuts the domain down with <paramref name="reason"/> (SCHEDOP_shutdown, or a crash Xen decides); the first reason sticks and the vCPU stops at the next instruction boundary.</summary>
     void Shutdown(ShutdownReason reason);
 
+    /// <summary>Preemption of long hypercalls on the calling vCPU: the check between units of work and the continuation.</summary>
+    HypercallPreemption Preemption { get; }
+
     /// <summary>SCHEDOP_shutdown_code: the reason recorded for a later shutdown.</summary>
     ShutdownReason? ShutdownCode { get; set; }
 }

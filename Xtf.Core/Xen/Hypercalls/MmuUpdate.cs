@@ -77,6 +77,13 @@ internal static class MmuUpdate
             Span<byte> req = stackalloc byte[RequestSize];
             for (; i < count; i++)
             {
+                // hypercall_preempt_check between requests: -ERESTART, continued below.
+                if (i > 0 && ctx.Preemption.Check())
+                {
+                    rc = -XenErrno.ERESTART;
+                    break;
+                }
+
                 ulong address = reqs + ((ulong)i * RequestSize);
                 if (!ctx.Guest.TryRead(native ? address : address & 0xFFFF_FFFF, req))
                 {
@@ -95,6 +102,10 @@ internal static class MmuUpdate
             if (upperLevelChanged)
                 mm.FlushTlb();
         }
+
+        // The requests not done yet, with MMU_UPDATE_PREEMPTED so the continuation reads pdone back.
+        if (rc == -XenErrno.ERESTART)
+            rc = ctx.Preemption.CreateContinuation(HypercallNumber.MmuUpdate, reqs + ((ulong)i * RequestSize), (count - i) | MmuCommand.UpdatePreempted, pdone, foreigndom);
 
         if (pdone != 0)
         {

@@ -48,6 +48,13 @@ internal static class MmuextOp
         uint i = 0;
         for (; i < count; i++)
         {
+            // hypercall_preempt_check between operations: -ERESTART, continued below.
+            if (i > 0 && ctx.Preemption.Check())
+            {
+                rc = -XenErrno.ERESTART;
+                break;
+            }
+
             ulong address = uops + ((ulong)i * (ulong)size);
             if (!ctx.Guest.TryRead(native ? address : address & 0xFFFF_FFFF, op))
             {
@@ -62,6 +69,10 @@ internal static class MmuextOp
             if (rc != 0)
                 break;
         }
+
+        // The operations not done yet, with MMU_UPDATE_PREEMPTED so the continuation reads pdone back.
+        if (rc == -XenErrno.ERESTART)
+            rc = ctx.Preemption.CreateContinuation(HypercallNumber.MmuextOp, uops + ((ulong)i * (ulong)size), (count - i) | MmuCommand.UpdatePreempted, pdone, foreigndom);
 
         if (pdone != 0)
         {

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Runtime.CompilerServices;
 
 namespace Xtf.Core.Xen.Hypercalls;
 
@@ -26,55 +25,71 @@ internal static class Multicall
         Preempt,
     }
 
-    /// <summary>struct mc_state's _MCSF_in_multicall, one per vCPU (our domains have one vCPU).</summary>
-    private sealed class McState
-    {
-        public bool InMulticall;
-    }
-
-    private static readonly ConditionalWeakTable<IHypercallContext, McState> States = new();
-
     public static long Call(IHypercallContext ctx, HypercallArgs a)
     {
         ulong list = a.A1;
         uint nrCalls = (uint)a.A2;
-        var state = States.GetOrCreateValue(ctx);
+        var preemption = ctx.Preemption;
 
         // do_multicall: "Multicall reentry is disallowed." A multicall entry inside a batch
         // reaches this with the flag set and gets -EINVAL as its result; the batch goes on.
-        if (state.InMulticall)
+        if (preemption.InMulticall)
             return -XenErrno.EINVAL;
-        state.InMulticall = true;
+        preemption.InMulticall = true;
+        long rc;
+        uint done;
         try
         {
-            return Run(ctx, list, nrCalls);
+            rc = Run(ctx, list, nrCalls, out done);
         }
         finally
         {
-            state.InMulticall = false;
+            preemption.InMulticall = false;
         }
+
+        // preempted: hypercall_create_continuation(__HYPERVISOR_multicall, "hi", call_list, nr_calls - i),
+        // call_list advanced past the entries done.
+        if (rc == Preempted)
+        {
+            int size = ctx.Is64Bit ? NativeEntrySize : CompatEntrySize;
+            return preemption.CreateContinuation(HypercallNumber.Multicall, list + ((ulong)done * (ulong)size), nrCalls - done);
+        }
+
+        return rc;
     }
+
+    private const int NativeEntrySize = 64, CompatEntrySize = 32;
+
+    /// <summary>Run's verdict for "goto preempted"; never a hypercall result (results are 0 or negated errno values).</summary>
+    private const long Preempted = long.MinValue;
 
     /// <summary>
     /// The loop of do_multicall. guest_handle_okay() is always true for an HVM (paging mode
     /// external) caller, so a bad list is found by the copy of the entry that faults: -EFAULT,
-    /// with the entries before it done. nr_calls 0 returns 0 and touches nothing.
+    /// with the entries before it done. nr_calls 0 returns 0 and touches nothing. Between
+    /// entries the preemption check may stop the batch; an entry that itself created a
+    /// continuation is copied back with its new op and args, and the batch stops at it.
+    /// <paramref name="done"/> is the number of entries finished.
     /// </summary>
-    private static long Run(IHypercallContext ctx, ulong list, uint nrCalls)
+    private static long Run(IHypercallContext ctx, ulong list, uint nrCalls, out uint done)
     {
         bool native = ctx.Is64Bit;
-        int size = native ? 64 : 32;
-        Span<byte> entry = stackalloc byte[64];
+        int size = native ? NativeEntrySize : CompatEntrySize;
+        Span<byte> entry = stackalloc byte[NativeEntrySize];
         entry = entry[..size];
-        for (uint i = 0; i < nrCalls; i++)
+        var preemption = ctx.Preemption;
+        for (done = 0; done < nrCalls; done++)
         {
-            ulong address = list + ((ulong)i * (ulong)size);
+            if (done > 0 && preemption.Check())
+                return Preempted;
+            ulong address = list + ((ulong)done * (ulong)size);
             if (!native)
                 address &= 0xFFFFFFFF;
             if (!ctx.Guest.TryRead(address, entry))
                 return -XenErrno.EFAULT;
 
             ulong op = native ? BinaryPrimitives.ReadUInt64LittleEndian(entry) : BinaryPrimitives.ReadUInt32LittleEndian(entry);
+            preemption.Begin();
             long result = Dispatch(ctx, op, native ? NativeArgs(entry) : CompatArgs(entry));
 
             // __copy_field_to_guest(call_list, &mcs->call, result): the compat field is 32 bits.
@@ -87,6 +102,15 @@ internal static class Multicall
                 return native ? result : (int)result;
             if (!written)
                 return -XenErrno.EFAULT;
+            if (preemption.Preempted)
+            {
+                // The sub-call's continuation, translated to the guest's layout (xlat_multicall_entry),
+                // replaces the entry; the batch resumes at it. A failed copy cancels it: -EFAULT.
+                WriteContinuation(entry, native, preemption);
+                preemption.Begin();
+                return ctx.Guest.TryWrite(address, entry) ? Preempted : -XenErrno.EFAULT;
+            }
+
             if (disposition == Disposition.Preempt)
             {
                 // Xen resumes a preempted batch by a continuation at entry i + 1 once the guest is
@@ -97,6 +121,27 @@ internal static class Multicall
         }
 
         return 0;
+    }
+
+    /// <summary>mcs->call after hypercall_create_continuation inside a multicall: op, result = op, args.</summary>
+    private static void WriteContinuation(Span<byte> entry, bool native, HypercallPreemption p)
+    {
+        var a = p.Arguments;
+        ulong[] args = [a.A1, a.A2, a.A3, a.A4, a.A5];
+        if (native)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(entry, (ulong)p.Operation);
+            BinaryPrimitives.WriteUInt64LittleEndian(entry[8..], (ulong)p.Operation);
+            for (int i = 0; i < args.Length; i++)
+                BinaryPrimitives.WriteUInt64LittleEndian(entry[(16 + (8 * i))..], args[i]);
+        }
+        else
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(entry, (uint)p.Operation);
+            BinaryPrimitives.WriteUInt32LittleEndian(entry[4..], (uint)p.Operation);
+            for (int i = 0; i < args.Length; i++)
+                BinaryPrimitives.WriteUInt32LittleEndian(entry[(8 + (4 * i))..], (uint)args[i]);
+        }
     }
 
     /// <summary>

@@ -221,13 +221,25 @@ public sealed partial class PvDomain
         HypercallArgs args = native
             ? new(cpu[X86Cpu.RDI], cpu[X86Cpu.RSI], cpu[X86Cpu.RDX], cpu[10], cpu[8])
             : new(cpu.Ebx, cpu.Ecx, cpu.Edx, cpu.Esi, cpu.Edi);
+        Preemption.Begin();
         long result = HypercallTable.Dispatch(this, number, args);
         if (ShutdownState is not null)
             return;
-        if (native)
+        if (Preemption.ApplyToRegisters(native))
+        {
+            // pv_hypercall: SYSCALL and INT $0x82 have trap semantics, so a preempted hypercall
+            // rewinds RIP by their length (2) to run the instruction again.
+            ReturnFrame = ReturnFrame with { Rip = ReturnFrame.Rip - 2 };
+        }
+        else if (native)
+        {
             cpu[X86Cpu.RAX] = (ulong)result;
+        }
         else
+        {
             cpu.Eax = (uint)result;
+        }
+
         if (SyscallReturn)
         {
             cpu[X86Cpu.RCX] = ReturnFrame.Rip;

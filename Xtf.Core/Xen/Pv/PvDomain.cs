@@ -29,6 +29,7 @@ public sealed partial class PvDomain : ICpuIntercepts, IHypercallContext, IHyper
         GuestFrames = guestFrames;
         Is64BitDomain = is64Bit;
         Guest = new GuestMemory(machine.Cpu);
+        Preemption = new HypercallPreemption(machine.Cpu);
         Frames = new XenFrames(machine.Memory, guestFrames);
         HypercallPrivilege = new HypercallPrivilege(Options.UserHypercalls, () => InGuestKernelMode);
         HypercallPrivilege.Changed += WriteHypercallPage;
@@ -66,6 +67,9 @@ public sealed partial class PvDomain : ICpuIntercepts, IHypercallContext, IHyper
 
     /// <inheritdoc/>
     public GuestMemory Guest { get; }
+
+    /// <inheritdoc/>
+    public HypercallPreemption Preemption { get; }
 
     /// <inheritdoc/>
     public ConsoleLog HypervisorConsole { get; } = new();

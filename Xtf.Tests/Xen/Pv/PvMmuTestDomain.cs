@@ -38,6 +38,7 @@ internal sealed class PvMmuTestDomain : IHypercallContext, IPvMemoryContext
     {
         vm = new VirtualMachine(new MachineOptions { MemoryBytes = 4 << 20 });
         Guest = new GuestMemory(vm.Cpu);
+        Preemption = new HypercallPreemption(vm.Cpu);
         Is64Bit = is64Bit;
         Domain = DomainState.CreateHvm(vm.Memory);
         Mm = new PvMemoryManager(this);
@@ -56,6 +57,8 @@ internal sealed class PvMmuTestDomain : IHypercallContext, IPvMemoryContext
 
 
     public GuestMemory Guest { get; }
+
+    public HypercallPreemption Preemption { get; }
 
     public ConsoleLog HypervisorConsole { get; } = new();
 

@@ -1,0 +1,188 @@
+using NUnit.Framework;
+using Xtf.Core.Guest;
+using Xtf.Core.Testing;
+using Xtf.Core.Xen;
+using Xtf.Tests.Guests;
+
+namespace Xtf.Tests.Xen;
+
+/// <summary>
+/// Preemption of long hypercalls: between units of work Xen's batch hypercalls call
+/// hypercall_preempt_check() and may return hypercall_create_continuation(op, ...)
+/// (xen/arch/x86/hypercall.c), which the guest re-executes. Continuation arguments are Xen's:
+/// do_multicall (xen/common/multicall.c) continues with (call_list advanced, nr_calls - i),
+/// copying a preempted sub-call's continuation into its entry first; guest_console_write
+/// (xen/drivers/char/console.c) with (CONSOLEIO_write, count left, buffer advanced) after 127-byte
+/// chunks. Our check charges one budget unit per unit of work and is true when the budget is spent.
+/// </summary>
+[TestFixture]
+public sealed class HypercallPreemptionTests
+{
+    private const ulong List = 0x8000;
+    private const ulong Text = 0x9000;
+
+    private static byte[] NativeEntry(ulong op, params ulong[] args)
+    {
+        var e = new byte[64];
+        BitConverter.TryWriteBytes(e.AsSpan(0), op);
+        for (int i = 0; i < args.Length; i++)
+            BitConverter.TryWriteBytes(e.AsSpan(16 + (8 * i)), args[i]);
+        return e;
+    }
+
+    [Test]
+    public void MulticallContinuesAtTheFirstEntryNotRun()
+    {
+        // Budget 3: entry 0 runs, the checks before entries 1, 2 and 3 charge a unit each, the
+        // third finds the budget spent: entries 0-2 done, continuation (list + 3 * 64, 5 - 3).
+        var d = new HypercallTestDomain(is64Bit: true);
+        var entry = NativeEntry(HypercallNumber.XenVersion, XenVersionCommand.Pagesize);
+        d.Write(List, [.. Enumerable.Repeat(entry, 5).SelectMany(e => e)]);
+        d.Vm.Cpu.Budget = 3;
+
+        long rc = d.Call(HypercallNumber.Multicall, List, 5);
+
+        var p = d.Preemption;
+        Assert.Multiple(() =>
+        {
+            Assert.That(rc, Is.EqualTo(HypercallNumber.Multicall), "hypercall_create_continuation returns op");
+            Assert.That(p.Preempted, Is.True);
+            Assert.That(p.Operation, Is.EqualTo(HypercallNumber.Multicall));
+            Assert.That(p.Arguments.A1, Is.EqualTo(List + (3 * 64)));
+            Assert.That(p.Arguments.A2, Is.EqualTo(2));
+            Assert.That(d.ReadInt64(List + (2 * 64) + 8), Is.EqualTo(4096), "entry 2 done");
+            Assert.That(d.ReadInt64(List + (3 * 64) + 8), Is.EqualTo(0), "entry 3 not run");
+        });
+    }
+
+    [Test]
+    public void ConsoleWriteContinuesAfterWholeChunks()
+    {
+        // Budget 1: the first 127-byte chunk is written, the check before the second spends the
+        // unit: continuation (CONSOLEIO_write, 300 - 127, buffer + 127).
+        var d = new HypercallTestDomain(is64Bit: true);
+        d.Write(Text, [.. Enumerable.Range(0, 300).Select(i => (byte)('a' + (i % 26)))]);
+        d.Vm.Cpu.Budget = 1;
+
+        long rc = d.Call(HypercallNumber.ConsoleIo, ConsoleIoCommand.Write, 300, Text);
+
+        var a = d.Preemption.Arguments;
+        Assert.Multiple(() =>
+        {
+            Assert.That(rc, Is.EqualTo(HypercallNumber.ConsoleIo));
+            Assert.That((a.A1, a.A2, a.A3), Is.EqualTo(((ulong)ConsoleIoCommand.Write, 173ul, Text + 127)));
+            Assert.That(d.HypervisorConsole.Length, Is.EqualTo(127));
+        });
+    }
+
+    [Test]
+    public void ConsoleWriteThatFaultsKeepsTheChunksBeforeIt()
+    {
+        // guest_console_write sends each chunk before copying the next: a copy that fails is
+        // -EFAULT with the earlier chunks already on the console.
+        var d = new HypercallTestDomain(is64Bit: true);
+        ulong start = HypercallTestDomain.RamTop - 200;
+        long rc = d.Call(HypercallNumber.ConsoleIo, ConsoleIoCommand.Write, 400, start);
+        Assert.That(rc, Is.EqualTo(-XenErrno.EFAULT));
+        Assert.That(d.HypervisorConsole.Length, Is.EqualTo(127));
+    }
+
+    [Test]
+    public void APreemptedEntryIsCopiedBackAsItsContinuation()
+    {
+        // A console write of 300 bytes as entry 0 with budget 1: the write preempts after one chunk;
+        // do_multicall copies mcs->call back (op, result = op, the sub-call's continuation args)
+        // and continues itself at entry 0: (list, 2).
+        var d = new HypercallTestDomain(is64Bit: true);
+        d.Write(Text, new byte[300]);
+        d.Write(List, [.. NativeEntry(HypercallNumber.ConsoleIo, ConsoleIoCommand.Write, 300, Text),
+            .. NativeEntry(HypercallNumber.XenVersion, XenVersionCommand.Pagesize)]);
+        d.Vm.Cpu.Budget = 1;
+
+        long rc = d.Call(HypercallNumber.Multicall, List, 2);
+
+        var a = d.Preemption.Arguments;
+        Assert.Multiple(() =>
+        {
+            Assert.That(rc, Is.EqualTo(HypercallNumber.Multicall));
+            Assert.That((a.A1, a.A2), Is.EqualTo((List, 2ul)));
+            Assert.That(d.ReadInt64(List), Is.EqualTo(HypercallNumber.ConsoleIo), "op");
+            Assert.That(d.ReadInt64(List + 8), Is.EqualTo(HypercallNumber.ConsoleIo), "result");
+            Assert.That(d.ReadInt64(List + 16), Is.EqualTo(ConsoleIoCommand.Write));
+            Assert.That(d.ReadInt64(List + 24), Is.EqualTo(173));
+            Assert.That(d.ReadInt64(List + 32), Is.EqualTo((long)Text + 127));
+            Assert.That(d.ReadInt64(List + 64 + 8), Is.EqualTo(0), "entry 1 not run");
+        });
+    }
+
+    /// <summary>A multicall far longer than one grant of budget: every entry's result arrives, the continuations are the guest's own re-executed hypercall.</summary>
+    public sealed class LongMulticallGuest : TestCase
+    {
+        public const ulong List = 0x200000; // free and mapped in every environment (PV: the builder maps to the next 4 MiB boundary)
+        public const int Entries = 28_000;
+
+        public override void Main()
+        {
+            int size = Bitness == 64 ? 64 : 32;
+            var list = new byte[Entries * size];
+            for (int i = 0; i < Entries; i++)
+            {
+                // xen_version(XENVER_pagesize) = 4096; op at 0, args[0] at 2 fields.
+                BitConverter.TryWriteBytes(list.AsSpan(i * size), HypercallNumber.XenVersion);
+                BitConverter.TryWriteBytes(list.AsSpan((i * size) + (size / 4)), XenVersionCommand.Pagesize);
+            }
+
+            Runtime.WriteKernelBytes(List, list);
+            long rc = Hypercall(HypercallNumber.Multicall, List, Entries);
+            if (rc != 0)
+                Failure($"Fail: multicall returned {rc}\n");
+            for (int i = 0; i < Entries; i++)
+            {
+                int r = Runtime.ReadKernelByte(List + (ulong)(i * size) + (ulong)(size / 8) + 1);
+                if (r != 0x10)
+                {
+                    Failure($"Fail: entry {i} result byte 1 is {r:x}, expected 0x10 (4096)\n");
+                    break;
+                }
+            }
+
+            Success();
+        }
+    }
+
+    [TestCase(Environments.Hvm32)]
+    [TestCase(Environments.Hvm64)]
+    [TestCase(Environments.Pv64)]
+    [TestCase(Environments.Pv32Pae)]
+    public void AMulticallLongerThanTheBudgetGrantCompletes(Environments env)
+    {
+        var o = GuestHarness.Run<LongMulticallGuest>(budget: 50_000_000, env: env);
+        Assert.That(o.Result, Is.EqualTo(TestResult.Success), o.ConsoleLog + o.Diagnostic);
+    }
+
+    /// <summary>Multicalls of 2^32 - 1 entries over zeroed RAM (op 0, -ENOSYS each), forever.</summary>
+    public sealed class EndlessMulticallGuest : TestCase
+    {
+        public override void Main()
+        {
+            while (true)
+                Hypercall(HypercallNumber.Multicall, LongMulticallGuest.List, 0xFFFF_FFFF);
+        }
+    }
+
+    /// <summary>
+    /// The budget bounds a guest's hypercall work: each multicall entry is a unit. Unpreempted, one
+    /// such call ran its ~4 million entries (to the end of the 128 MiB of RAM) for a single
+    /// instruction and the guest looped on it past the budget until the 60 s watchdog (measured).
+    /// </summary>
+    [TestCase(Environments.Hvm32)]
+    [TestCase(Environments.Pv64)]
+    public void EndlessMulticallsEndOnTheBudget(Environments env)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var o = GuestHarness.Run<EndlessMulticallGuest>(budget: 3_000_000, env: env);
+        Assert.That(o.Result, Is.EqualTo(TestResult.Crash), o.ConsoleLog + o.Diagnostic);
+        Assert.That(o.Diagnostic, Does.Contain("instruction budget of 3000000 exhausted"));
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(30)), "bound on wall time (generous: a shared machine)");
+    }
+}
