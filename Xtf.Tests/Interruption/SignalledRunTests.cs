@@ -59,7 +59,10 @@ public sealed class SignalledRunTests
             var run = child.Finish(ExitLimit);
             TestContext.Out.WriteLine($"{name}: exit {run.ExitCode} {clock.Elapsed.TotalSeconds:0.00} s after the signal");
 
+            // The exit code alone proves little: a child the signal killed outright is reported 128 + signo too.
+            // The table and the two reports are what show that the runner caught the signal and ended the run itself.
             Assert.That(run.ExitCode, Is.EqualTo(exitCode), run.Stderr);
+            Assert.That(new[] { junit, json }, Has.All.Exist, "both reports written");
             CheckReportsAndTable(run, name, junit, json);
             Assert.That(Directory.GetFiles(dir).Select(Path.GetFileName), Is.EquivalentTo(new[] { "j.xml", "r.json" }), "no temporary report left beside them");
         }
