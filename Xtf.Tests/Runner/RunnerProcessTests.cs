@@ -81,7 +81,7 @@ public sealed class RunnerProcessTests
     /// xtf-runner.dll: copied next to this assembly by the project reference, or else in the runner
     /// project's own output for the same configuration.
     /// </summary>
-    private static string RunnerDll()
+    internal static string RunnerDll()
     {
         string here = Path.GetDirectoryName(typeof(RunnerProcessTests).Assembly.Location)!;
         string beside = Path.Combine(here, "xtf-runner.dll");
