@@ -84,7 +84,7 @@ public sealed class RandomHypercallTests
                 // long list over valid RAM would take every mapped page as entries.
                 return rng.Next(2) == 0
                     ? new HypercallArgs(List, (ulong)rng.Next(17), Value(), Value(), Value())
-                    : new HypercallArgs(BadPointer(), Count(), Value(), Value(), Value());
+                    : new HypercallArgs(BadList(), Count(), Value(), Value(), Value());
             }
 
             ulong cmd = Value();
@@ -150,6 +150,17 @@ public sealed class RandomHypercallTests
             1 => 0x0100_0000ul + (ulong)rng.Next(0x0700_0000),
             _ => BadPointer(),
         };
+
+        /// <summary>
+        /// A list bad at the caller's width: a 32-bit caller's handle is the low half (EBX), and a
+        /// list landing in RAM would run every page from there on as entries, with their result
+        /// fields written back over the guest's own code (a CRASH the guest earned, not a host fault).
+        /// </summary>
+        private ulong BadList()
+        {
+            ulong p = BadPointer();
+            return Bitness == 64 || (uint)p >= 0x0800_0000 ? p : p | 0x8000_0000;
+        }
 
         private ulong BadPointer() => rng.Next(9) switch
         {
