@@ -58,6 +58,40 @@ public sealed class FuzzTests
         });
     }
 
+    /// <summary>--from I --count N runs exactly iterations I to I+N-1 of the campaign: slices add up to one long run.</summary>
+    [Test]
+    public void ASliceRunsTheCampaignsIterationsFromItsFirst()
+    {
+        var seen = new List<ulong>();
+        var mode = new FuzzMode("test", "records its seeds", (seed, _) =>
+        {
+            lock (seen)
+                seen.Add(seed);
+            return "ok: fine";
+        });
+        var output = new StringWriter();
+        int exit = new Xtf.Runner.FuzzCommand(output, output).Run(new FuzzLoop { Jobs = 1 }, [mode], 5, 2, first: 2);
+        ulong second = FuzzSeeds.Next(FuzzSeeds.Next(5));
+        Assert.Multiple(() =>
+        {
+            Assert.That(exit, Is.Zero);
+            Assert.That(seen, Is.EqualTo(new[] { second, FuzzSeeds.Next(second) }));
+            Assert.That(FuzzSeeds.At(5, 3), Is.EqualTo(FuzzSeeds.Next(second)));
+            Assert.That(output.ToString(), Does.StartWith("fuzz: seed 5, 2 iterations per mode (iterations 2 to 3), "));
+        });
+    }
+
+    /// <summary>A process whose peak resident memory passes --rss-limit-mib is a memory finding (exit 2); this process has used more than 1 MiB.</summary>
+    [Test]
+    public void MemoryPastTheLimitIsAFinding()
+    {
+        var mode = new FuzzMode("test", "does nothing", (_, _) => "ok: fine");
+        var output = new StringWriter();
+        int exit = new Xtf.Runner.FuzzCommand(output, output).Run(new FuzzLoop { Jobs = 1 }, [mode], 1, 1, rssLimitMib: 1);
+        Assert.That(exit, Is.EqualTo(Xtf.Runner.FuzzCommand.FindingsExitCode));
+        Assert.That(output.ToString(), Does.Contain("FINDING test: memory: peak RSS "));
+    }
+
     /// <summary>An iteration past the host-time bound is a hang finding, and the loop still ends.</summary>
     [Test]
     [CancelAfter(30_000)]
@@ -89,8 +123,11 @@ public sealed class FuzzTests
     [TestCase("--count", "x")]
     [TestCase("--count", "-3")]
     [TestCase("--seed", "abc")]
+    [TestCase("--from", "-1")]
+    [TestCase("--from", "x")]
     [TestCase("--mode", "nosuch")]
     [TestCase("--budget", "0")]
+    [TestCase("--rss-limit-mib", "0")]
     [TestCase("-j", "0")]
     [TestCase("--bogus")]
     public void BadFuzzArgumentsAreOneErrorLine(params string[] args)

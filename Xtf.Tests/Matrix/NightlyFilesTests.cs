@@ -74,6 +74,22 @@ public sealed partial class NightlyFilesTests
         });
     }
 
+    /// <summary>The fuzz job runs every fuzz mode, and its slices (--from K*100000, --count 100000) cover iterations 0..999,999 once each.</summary>
+    [Test]
+    public void TheFuzzJobRunsAMillionIterationsOfEveryMode()
+    {
+        string yml = File.ReadAllText(Path.Combine(Repo, ".github", "workflows", "nightly.yml"));
+        var modes = Regex.Match(yml, @"\n\s+mode: \[([a-z, ]+)\]");
+        var slices = Regex.Match(yml, @"\n\s+slice: \[([0-9, ]+)\]");
+        Assert.Multiple(() =>
+        {
+            Assert.That(modes.Success && slices.Success, Is.True, "no `mode: [...]` and `slice: [...]` axes");
+            Assert.That(modes.Groups[1].Value.Split(", "), Is.EqualTo(Xtf.Core.Testing.Fuzzing.FuzzModes.All.Select(m => m.Name)));
+            Assert.That(slices.Groups[1].Value.Split(", ").Select(int.Parse), Is.EqualTo(Enumerable.Range(0, 10)));
+            Assert.That(yml, Does.Contain("--from $(( ${{ matrix.slice }} * 100000 )) --count 100000"));
+        });
+    }
+
     [GeneratedRegex(@"\n\s+quirk:\s*\n((?:\s+- [^\n]+\n)+)")]
     private static partial Regex QuirkAxis();
 

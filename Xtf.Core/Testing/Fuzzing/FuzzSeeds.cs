@@ -15,6 +15,15 @@ public static class FuzzSeeds
         return z ^ (z >> 31);
     }
 
+    /// <summary>The seed of iteration <paramref name="iteration"/> from <paramref name="baseSeed"/>: so a campaign can be split into slices (<c>--from</c>) that together run exactly the iterations of one long run.</summary>
+    public static ulong At(ulong baseSeed, long iteration)
+    {
+        ulong seed = baseSeed;
+        for (long i = 0; i < iteration; i++)
+            seed = Next(seed);
+        return seed;
+    }
+
     /// <summary>A <see cref="Random"/> for one iteration: the same seed gives the same case on every host.</summary>
     public static Random RandomFor(ulong seed) => new((int)(seed ^ (seed >> 32)) & int.MaxValue);
 }
