@@ -244,12 +244,11 @@ public sealed class HvmDomain : ICpuIntercepts, IHypercallContext, IHypercallPri
                 : new HypercallArgs(cpu.Ebx, cpu.Ecx, cpu.Edx, cpu.Esi, cpu.Edi);
             Preemption.Begin();
             result = HypercallTable.Dispatch(this, (int)cpu.Eax, args);
+            // HVM_HCALL_preempted: the exit handler skips update_guest_eip (vmx.c, svm.c), so RIP
+            // stays at the VMCALL, which runs again, and the single-step #DB that update_guest_eip
+            // would inject for TF is not raised: the instruction has not completed.
             if (Preemption.ApplyToRegisters(native))
-            {
-                // HVM_HCALL_preempted: the VMCALL exit does not advance RIP, so it runs again.
-                cpu.NextRip = cpu.Rip;
-                return true;
-            }
+                throw new X86Cpu.InterceptCompleted();
         }
 
         if (cpu.Bitness == 64)

@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using Xtf.Core.Cpu;
 using Xtf.Core.Guest;
 using Xtf.Core.Testing;
 using Xtf.Core.Xen;
@@ -112,6 +113,60 @@ public sealed class HypercallPreemptionTests
             Assert.That(d.ReadInt64(List + 24), Is.EqualTo(173));
             Assert.That(d.ReadInt64(List + 32), Is.EqualTo((long)Text + 127));
             Assert.That(d.ReadInt64(List + 64 + 8), Is.EqualTo(0), "entry 1 not run");
+        });
+    }
+
+    /// <summary>
+    /// A preempted VMCALL has not completed: Xen's exit handler skips update_guest_eip, which is
+    /// where a TF single-step #DB would be injected (vmx.c EXIT_REASON_VMCALL). With TF set, a
+    /// multicall preempted twice raises one #DB, after its last entry, at the instruction after it.
+    /// </summary>
+    [Test]
+    public void APreemptedVmcallIsNotSingleStepped()
+    {
+        const ulong Code = 0x10000, Idt = 0x3000, Handler = 0x11000, Entries = 25;
+        var vm = new Xtf.Core.Machine.VirtualMachine(new Xtf.Core.Machine.MachineOptions { MemoryBytes = 4ul << 20, InstructionBudget = 1000 });
+        var hvm = new HvmDomain(vm);
+        Xtf.Core.Testing.Fuzzing.FlatProtectedMode.Enter(vm, Code, ExecutionTier.Compiled); // TF: every tier single-steps
+        vm.Memory.Write(Code, [0x0F, 0x01, 0xC1, 0x90]); // vmcall; nop
+        vm.Memory.Write(Handler, [0xF4]);                // the #DB handler: hlt
+        ulong gate = (Handler & 0xFFFF) | (0x08ul << 16) | (0x8Eul << 40) | ((Handler >> 16) << 48); // 32-bit interrupt gate, DPL 0
+        vm.Memory.Write(Idt + 8, BitConverter.GetBytes(gate));
+        vm.Cpu.Idtr.Base = Idt;
+        vm.Cpu.Idtr.Limit = 0xFF;
+        var list = new byte[Entries * 32];
+        for (int i = 0; i < (int)Entries; i++)
+        {
+            BitConverter.TryWriteBytes(list.AsSpan(i * 32), HypercallNumber.XenVersion);
+            BitConverter.TryWriteBytes(list.AsSpan((i * 32) + 8), XenVersionCommand.Pagesize);
+        }
+
+        vm.Memory.Write(List, list);
+        vm.Cpu.Eax = HypercallNumber.Multicall;
+        vm.Cpu.Ebx = (uint)List;
+        vm.Cpu.Ecx = (uint)Entries;
+        vm.Cpu.Eflags |= RFlags.TF;
+        vm.Cpu.Budget = 10; // grants of 10: the batch is preempted twice
+
+        var stops = new List<StopReason>();
+        for (int grant = 0; grant < 10 && (stops.Count == 0 || stops[^1] == StopReason.BudgetExhausted); grant++)
+        {
+            vm.Cpu.Budget = 10;
+            stops.Add(vm.Cpu.Run());
+        }
+
+        var frame = new byte[4];
+        vm.Memory.Read(0x80000 - 12, frame); // the #DB frame's EIP (no privilege change: EIP, CS, EFLAGS)
+        var last = new byte[4];
+        vm.Memory.Read(List + ((Entries - 1) * 32) + 4, last);
+        Assert.Multiple(() =>
+        {
+            Assert.That(stops[^1], Is.EqualTo(StopReason.Halted), string.Join(", ", stops));
+            Assert.That(stops.Count(s => s == StopReason.BudgetExhausted), Is.GreaterThanOrEqualTo(2), "preempted at least twice");
+            Assert.That(hvm.Preemption.Preempted, Is.False);
+            Assert.That(BitConverter.ToInt32(last), Is.EqualTo(4096), "the last entry ran before the #DB");
+            Assert.That(BitConverter.ToUInt32(frame), Is.EqualTo(Code + 3), "#DB after the VMCALL completed");
+            Assert.That(vm.Cpu.Eax, Is.EqualTo(0u), "the multicall's result");
         });
     }
 
