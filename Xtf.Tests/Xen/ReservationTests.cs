@@ -31,6 +31,31 @@ public sealed class ReservationTests
     }
 
     /// <summary>
+    /// A reservation preempted between extents (i != nr_done &amp;&amp; hypercall_preempt_check()) continues
+    /// as memory_op(op | done &lt;&lt; MEMOP_EXTENT_SHIFT, arg); run again, the continuation does the rest.
+    /// Budget 2: the checks before extents 1 and 2 each charge a unit, the second finds it spent.
+    /// </summary>
+    [Test]
+    public void APreemptedDecreaseContinuesAtTheExtentsDone()
+    {
+        var d = new HypercallTestDomain(true);
+        d.Vm.Cpu.Budget = 2;
+        long rc = Reserve(d, 1, [0x20, 0x21, 0x22, 0x23]);
+        var a = d.Preemption.Arguments;
+        Assert.Multiple(() =>
+        {
+            Assert.That(rc, Is.EqualTo(HypercallNumber.MemoryOp), "hypercall_create_continuation returns op");
+            Assert.That((a.A1, a.A2), Is.EqualTo((1ul | (2ul << 6), Arg)));
+            Assert.That(d.Vm.Memory.IsPopulated(0x21), Is.False);
+            Assert.That(d.Vm.Memory.IsPopulated(0x22), Is.True);
+        });
+
+        d.Vm.Cpu.Budget = long.MaxValue;
+        Assert.That(d.Call(HypercallNumber.MemoryOp, a.A1, a.A2), Is.EqualTo(4), "extents done in all");
+        Assert.That(d.Vm.Memory.IsPopulated(0x23), Is.False);
+    }
+
+    /// <summary>
     /// XSA-277's sequence: ballooning a gfn out succeeds once (1 extent), then the gfn is a p2m hole
     /// (guest_remove_page: p2m_invalid, -ENOENT) and further attempts do 0 extents. The hole reads as
     /// all ones, copies to it fail (-EFAULT from console_io's copy), and tot_pages drops by one.

@@ -94,26 +94,35 @@ internal static partial class MemoryOp
         // XENMEMF_populate_on_demand: "Disallow populating PoD pages on oneself" ends at the first extent.
         if (op == PopulatePhysmap && (r.MemFlags & (1u << 16)) != 0)
             return (long)startExtent;
+        bool preempted = false;
         ulong done = op switch
         {
-            IncreaseReservation => Increase(ctx, r, startExtent),
-            DecreaseReservation => Decrease(ctx, r, startExtent),
-            _ => Populate(ctx, r, startExtent),
+            IncreaseReservation => Increase(ctx, r, startExtent, ref preempted),
+            DecreaseReservation => Decrease(ctx, r, startExtent, ref preempted),
+            _ => Populate(ctx, r, startExtent, ref preempted),
         };
+
+        // args.preempted: continue with the extents done carried in cmd (op | done << MEMOP_EXTENT_SHIFT).
+        if (preempted)
+            return ctx.Preemption.CreateContinuation(HypercallNumber.MemoryOp, (uint)op | (done << ExtentShift), arg);
         return (long)done;
     }
+
+    /// <summary>The check at the top of each extent after the first of this run (i != a->nr_done &amp;&amp; hypercall_preempt_check()): sets args.preempted.</summary>
+    private static bool Preempt(IHypercallContext ctx, ulong i, ulong first, ref bool preempted) =>
+        i != first && (preempted = ctx.Preemption.Check());
 
     /// <summary>
     /// increase_reservation: pages for the domain that no gfn maps (an HVM guest is told nothing;
     /// a PV guest would get the new mfns in a non-null list).
     /// </summary>
-    private static ulong Increase(IHypercallContext ctx, ReservationArgs r, ulong i)
+    private static ulong Increase(IHypercallContext ctx, ReservationArgs r, ulong i, ref bool preempted)
     {
         if ((r.ExtentStart != 0 && !SubrangeOkay(ctx, r.ExtentStart, i, r.NrExtents - 1)) || r.ExtentOrder > DomUMaxOrder)
             return i;
-        for (; i < r.NrExtents; i++)
+        for (ulong first = i; i < r.NrExtents; i++)
         {
-            if (!AllocatePages(ctx, r.ExtentOrder))
+            if (Preempt(ctx, i, first, ref preempted) || !AllocatePages(ctx, r.ExtentOrder))
                 break;
         }
 
@@ -129,15 +138,15 @@ internal static partial class MemoryOp
     /// p2m there (guest_physmap_add_page). A gfn that already had RAM is remapped; its old page
     /// stays allocated to the domain, as p2m_add_page leaves it.
     /// </summary>
-    private static ulong Populate(IHypercallContext ctx, ReservationArgs r, ulong i)
+    private static ulong Populate(IHypercallContext ctx, ReservationArgs r, ulong i, ref bool preempted)
     {
         if (!SubrangeOkay(ctx, r.ExtentStart, i, r.NrExtents - 1) || r.ExtentOrder > DomUMaxOrder)
             return i;
         var memory = (PhysicalMemory)ctx.Guest.Cpu.Memory;
         ulong pages = 1ul << (int)r.ExtentOrder;
-        for (; i < r.NrExtents; i++)
+        for (ulong first = i; i < r.NrExtents; i++)
         {
-            if (!TryReadPfn(ctx, r.ExtentStart, i, out ulong gpfn) || !AllocatePages(ctx, r.ExtentOrder))
+            if (Preempt(ctx, i, first, ref preempted) || !TryReadPfn(ctx, r.ExtentStart, i, out ulong gpfn) || !AllocatePages(ctx, r.ExtentOrder))
                 break;
             if (gpfn >= GfnLimit || GfnLimit - gpfn < pages)
             {
@@ -158,15 +167,15 @@ internal static partial class MemoryOp
     /// gfns; a gfn with no RAM behind it (p2m_invalid: -ENOENT) ends the operation at that extent.
     /// A removed page leaves the p2m (the gfn reads as a hole) and is freed (tot_pages drops).
     /// </summary>
-    private static ulong Decrease(IHypercallContext ctx, ReservationArgs r, ulong i)
+    private static ulong Decrease(IHypercallContext ctx, ReservationArgs r, ulong i, ref bool preempted)
     {
         if (!SubrangeOkay(ctx, r.ExtentStart, i, r.NrExtents - 1) || r.ExtentOrder > DomUMaxOrder)
             return i;
         var memory = (PhysicalMemory)ctx.Guest.Cpu.Memory;
         ulong pages = 1ul << (int)r.ExtentOrder;
-        for (; i < r.NrExtents; i++)
+        for (ulong first = i; i < r.NrExtents; i++)
         {
-            if (!TryReadPfn(ctx, r.ExtentStart, i, out ulong gmfn))
+            if (Preempt(ctx, i, first, ref preempted) || !TryReadPfn(ctx, r.ExtentStart, i, out ulong gmfn))
                 break;
             ulong j = 0;
             for (; j < pages; j++)
