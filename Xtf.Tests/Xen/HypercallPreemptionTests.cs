@@ -225,6 +225,25 @@ public sealed class HypercallPreemptionTests
         }
     }
 
+    /// <summary>GNTTABOP_map_grant_ref batches over the rest of the 4 MiB a PV guest has mapped (each a bad request, its status written back), forever.</summary>
+    public sealed class EndlessGrantMapGuest : TestCase
+    {
+        public override void Main()
+        {
+            while (true)
+                Hypercall(HypercallNumber.GrantTableOp, Xtf.Core.Xen.GrantTables.GnttabOp.MapGrantRef, LongMulticallGuest.List, 0x7FFF_FFFF);
+        }
+    }
+
+    /// <summary>gnttab_map_grant_ref preempts between requests ("if ( i &amp;&amp; hypercall_preempt_check() ) return i;"), so the budget bounds a loop of huge batches.</summary>
+    [Test]
+    public void EndlessGrantMapsEndOnTheBudget()
+    {
+        var o = GuestHarness.Run<EndlessGrantMapGuest>(budget: 3_000_000, env: Environments.Pv64);
+        Assert.That(o.Result, Is.EqualTo(TestResult.Crash), o.ConsoleLog + o.Diagnostic);
+        Assert.That(o.Diagnostic, Does.Contain("instruction budget of 3000000 exhausted"));
+    }
+
     /// <summary>
     /// The budget bounds a guest's hypercall work: each multicall entry is a unit. Unpreempted, one
     /// such call ran its ~4 million entries (to the end of the 128 MiB of RAM) for a single

@@ -19,7 +19,8 @@ namespace Xtf.Core.Xen.GrantTables;
 /// </summary>
 internal static class GrantMapOp
 {
-    private const int MapSize = 32, UnmapSize = 24;
+    /// <summary>Sizes of gnttab_map_grant_ref and gnttab_unmap_grant_ref (public/grant_table.h).</summary>
+    public const int MapSize = 32, UnmapSize = 24;
 
     /// <summary>The grants of dom0's table as we see them: it exists and has INITIAL_NR_GRANT_FRAMES of v1 entries, none granted to us.</summary>
     private const uint Dom0Entries = 4096 / GrantLayout.EntryV1Size;
@@ -31,6 +32,9 @@ internal static class GrantMapOp
         var op = new byte[MapSize];
         for (uint i = 0; i < count; i++)
         {
+            // gnttab_map_grant_ref: "if ( i && hypercall_preempt_check() ) return i;"
+            if (i > 0 && pv.Preemption.Check())
+                return i;
             ulong at = uop + ((ulong)i * MapSize);
             if (!pv.Guest.TryRead(at, op))
                 return -XenErrno.EFAULT;
@@ -50,6 +54,12 @@ internal static class GrantMapOp
         var b = new byte[2];
         for (uint i = 0; i < count; i++)
         {
+            if (i > 0 && pv.Preemption.Check())
+            {
+                mmu.FlushTlb();
+                return i;
+            }
+
             ulong at = uop + ((ulong)i * UnmapSize);
             if (!pv.Guest.TryRead(at, op))
                 return -XenErrno.EFAULT;

@@ -24,16 +24,31 @@ internal static class GrantTableOp
         if (op != GnttabOp.CacheFlush && (cmd & ~GnttabOp.CmdMask) != 0)
             return -XenErrno.EINVAL;
         var gt = ctx.Domain.GrantTable;
+        long rc = Dispatch(ctx, gt, op, a.A2, count);
+
+        // do_grant_table_op: a batch that returned how many it did (preempted) continues with the
+        // rest, uop advanced past them: hypercall_create_continuation(..., "ihi", cmd, uop, count - rc).
+        if (rc > 0 && op is GnttabOp.MapGrantRef or GnttabOp.UnmapGrantRef or GnttabOp.UnmapAndReplace)
+        {
+            int size = op == GnttabOp.MapGrantRef ? GrantMapOp.MapSize : GrantMapOp.UnmapSize;
+            return ctx.Preemption.CreateContinuation(HypercallNumber.GrantTableOp, cmd, a.A2 + ((ulong)rc * (ulong)size), count - (uint)rc);
+        }
+
+        return rc;
+    }
+
+    private static long Dispatch(IHypercallContext ctx, GrantTable gt, uint op, ulong uop, uint count)
+    {
         return op switch
         {
-            GnttabOp.SetupTable => SetupTable(ctx, gt, a.A2, count),
-            GnttabOp.QuerySize => QuerySize(ctx, gt, a.A2, count),
-            GnttabOp.SetVersion => SetVersion(ctx, gt, a.A2),
-            GnttabOp.GetStatusFrames => GetStatusFrames(ctx, gt, a.A2, count),
-            GnttabOp.GetVersion => GetVersion(ctx, gt, a.A2),
-            GnttabOp.MapGrantRef when ctx is Pv.PvDomain pv => GrantMapOp.Map(pv, pv.Mmu, a.A2, count),
-            GnttabOp.UnmapGrantRef when ctx is Pv.PvDomain pv => GrantMapOp.Unmap(pv, pv.Mmu, a.A2, count, replace: false),
-            GnttabOp.UnmapAndReplace when ctx is Pv.PvDomain pv => GrantMapOp.Unmap(pv, pv.Mmu, a.A2, count, replace: true),
+            GnttabOp.SetupTable => SetupTable(ctx, gt, uop, count),
+            GnttabOp.QuerySize => QuerySize(ctx, gt, uop, count),
+            GnttabOp.SetVersion => SetVersion(ctx, gt, uop),
+            GnttabOp.GetStatusFrames => GetStatusFrames(ctx, gt, uop, count),
+            GnttabOp.GetVersion => GetVersion(ctx, gt, uop),
+            GnttabOp.MapGrantRef when ctx is Pv.PvDomain pv => GrantMapOp.Map(pv, pv.Mmu, uop, count),
+            GnttabOp.UnmapGrantRef when ctx is Pv.PvDomain pv => GrantMapOp.Unmap(pv, pv.Mmu, uop, count, replace: false),
+            GnttabOp.UnmapAndReplace when ctx is Pv.PvDomain pv => GrantMapOp.Unmap(pv, pv.Mmu, uop, count, replace: true),
             _ => -XenErrno.ENOSYS,
         };
     }
