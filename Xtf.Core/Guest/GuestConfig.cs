@@ -26,6 +26,9 @@ public sealed record GuestConfig
     /// <summary>Once cancelled, the run ends between budget chunks as CRASH <c>interrupted</c> (the runner's SIGINT/SIGTERM).</summary>
     public CancellationToken Interrupt { get; init; }
 
+    /// <summary>Receives every byte of the console the result is read from, as it arrives, for a reader on another thread (the instance watchdog); null for none.</summary>
+    public Machine.ConsoleMirror? ConsoleMirror { get; init; }
+
     /// <summary>The hypervisor's options for the domain: FEP and quirks.</summary>
     public HypervisorOptions Hypervisor { get; init; } = new();
 

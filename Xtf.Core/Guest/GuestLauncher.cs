@@ -18,6 +18,11 @@ public static class GuestLauncher
             return new GuestExit("", [], "", e.Message, 0);
         }
 
+        // HVM: the debug port. PV has none: console_io, which every message reaches first.
+        var log = runtime.IsPv ? runtime.Domain.HypervisorConsole : runtime.Machine.Log;
+        if (config.ConsoleMirror is { } mirror)
+            log.ByteWritten += mirror.Append;
+
         string reason;
         string? hostException = null;
         try
@@ -33,8 +38,6 @@ public static class GuestLauncher
             hostException = e.ToString();
         }
 
-        // HVM: the debug port. PV has none: console_io, which every message reaches first.
-        var log = runtime.IsPv ? runtime.Domain.HypervisorConsole : runtime.Machine.Log;
         return new GuestExit(log.Text, log.Lines, runtime.Domain.HypervisorConsole.Text, reason, runtime.Cpu.Retired)
         {
             PvConsoleText = runtime.Domain.Domain.Console?.Log.Text ?? "",

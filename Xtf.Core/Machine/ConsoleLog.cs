@@ -47,14 +47,14 @@ public sealed class ConsoleLog
     public string Text => Encoding.Latin1.GetString(bytes.ToArray());
 
     /// <summary>The log split into lines (CRLF or LF), without a trailing empty line.</summary>
-    public IReadOnlyList<string> Lines
+    public IReadOnlyList<string> Lines => SplitLines(Text);
+
+    /// <summary>Console text split into lines (CRLF or LF), without a trailing empty line.</summary>
+    public static IReadOnlyList<string> SplitLines(string text)
     {
-        get
-        {
-            var lines = Text.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n').ToList();
-            if (lines.Count > 0 && lines[^1].Length == 0)
-                lines.RemoveAt(lines.Count - 1);
-            return lines;
-        }
+        var lines = text.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n').ToList();
+        if (lines.Count > 0 && lines[^1].Length == 0)
+            lines.RemoveAt(lines.Count - 1);
+        return lines;
     }
 }

@@ -33,10 +33,11 @@ public static class InstanceWatchdog
     /// Runs <paramref name="body"/> for <paramref name="instance"/> on a dedicated background
     /// thread and waits for it at most <paramref name="limit"/>. In time: the body's outcome, or
     /// its exception rethrown here with its stack trace. Too late: a CRASH outcome whose
-    /// diagnostic names the instance and the limit, with an empty log (the abandoned thread's
-    /// machine is still its own, so nothing of it is read).
+    /// diagnostic names the instance and the limit, with the console the guest printed so far as
+    /// <paramref name="console"/> mirrored it (the abandoned thread's machine is still its own:
+    /// only the mirror, made for reading across threads, is read).
     /// </summary>
-    public static InstanceOutcome Run(TestInstance instance, TimeSpan limit, Func<InstanceOutcome> body)
+    public static InstanceOutcome Run(TestInstance instance, TimeSpan limit, Func<InstanceOutcome> body, Machine.ConsoleMirror? console = null)
     {
         ArgumentNullException.ThrowIfNull(instance);
         ArgumentNullException.ThrowIfNull(body);
@@ -49,7 +50,7 @@ public static class InstanceWatchdog
         {
             string seconds = limit.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
             string reason = $"watchdog: {instance.Id} did not return within {seconds} s (the test's C# or the runtime never gave control back; its thread is abandoned)";
-            return new InstanceOutcome(instance, TestResult.Crash, "", [], reason, 0, clock.Elapsed);
+            return new InstanceOutcome(instance, TestResult.Crash, console?.Text ?? "", console?.Lines ?? [], reason, 0, clock.Elapsed);
         }
 
         // Join returned true: the body's writes to the slot are visible here.

@@ -18,10 +18,11 @@ public sealed class TestEngine : ITestEngine
     {
         ArgumentNullException.ThrowIfNull(instance);
         var chosen = settings ?? new RunSettings();
-        return InstanceWatchdog.Run(instance, InstanceWatchdog.LimitOf(chosen), () => RunHere(instance, chosen));
+        var mirror = new Machine.ConsoleMirror();
+        return InstanceWatchdog.Run(instance, InstanceWatchdog.LimitOf(chosen), () => RunHere(instance, chosen, mirror), mirror);
     }
 
-    private static InstanceOutcome RunHere(TestInstance instance, RunSettings settings)
+    private static InstanceOutcome RunHere(TestInstance instance, RunSettings settings, Machine.ConsoleMirror mirror)
     {
         if (instance.Test.Upstream is not null)
             return UpstreamEngine.Run(instance, settings);
@@ -51,6 +52,7 @@ public sealed class TestEngine : ITestEngine
             Interrupt = settings.Interrupt,
             Hypervisor = settings.Hypervisor,
             ExtraConfig = instance.Test.ExtraConfig,
+            ConsoleMirror = mirror,
         };
         var exit = GuestLauncher.Run(test, config);
         var lines = exit.Lines;

@@ -33,6 +33,7 @@ public sealed class WatchdogTests
     {
         public override void Main()
         {
+            Printk("spinning from here\n");
             while (!Volatile.Read(ref released))
             {
             }
@@ -61,6 +62,8 @@ public sealed class WatchdogTests
             Assert.That(spin.Result, Is.EqualTo(TestResult.Crash));
             Assert.That(spin.Diagnostic, Is.EqualTo("watchdog: test-hvm32-spinningguest did not return within 2 s (the test's C# or the runtime never gave control back; its thread is abandoned)"));
             Assert.That(taken, Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(2)).And.LessThan(Bound));
+            Assert.That(spin.Lines, Has.Member("--- Xen Test Framework ---"), "the banner printed before Main");
+            Assert.That(spin.Lines, Has.Member("spinning from here"), "what the guest printed before its C# hung");
             Assert.That(after.Result, Is.EqualTo(TestResult.Success));
         });
     }
