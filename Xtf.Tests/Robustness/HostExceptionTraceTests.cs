@@ -117,6 +117,32 @@ public sealed class HostExceptionTraceTests
         }
     }
 
+    /// <summary>JUnit: the trace is the error element's body (what JUnit readers show as the stack trace); an instance without a host exception has none.</summary>
+    [Test]
+    public void JUnitCarriesTheTraceInTheErrorElement()
+    {
+        string root = Path.Combine(Path.GetTempPath(), $"xtf-trace-{Guid.NewGuid():N}");
+        try
+        {
+            string junit = Path.Combine(root, "j.xml");
+            Directory.CreateDirectory(root);
+            RunnerHarness.Run(Catalog, new TestEngine(), false, "throws-from-main", "passes", "--junit", junit);
+            var cases = System.Xml.Linq.XDocument.Load(junit).Descendants("testcase").ToDictionary(c => (string)c.Attribute("name")!);
+            var error = cases["test-hvm32-throws-from-main"].Element("error");
+            Assert.Multiple(() =>
+            {
+                Assert.That((string?)error?.Attribute("message"), Is.EqualTo("CRASH: " + Diagnostic));
+                Assert.That(error?.Value, Does.StartWith("System.InvalidOperationException: bug in test code").And.Contain("ThrowFromTheTestsHelper"));
+                Assert.That(cases["test-hvm32-passes"].Element("error"), Is.Null);
+            });
+        }
+        finally
+        {
+            if (Directory.Exists(root))
+                Directory.Delete(root, recursive: true);
+        }
+    }
+
     [Test]
     public void WithoutVerboseStderrHasNoTrace()
     {

@@ -7,7 +7,8 @@ namespace Xtf.Core.Testing.Reports;
 /// The run as a JUnit XML report (the common Ant/Jenkins schema: testsuites, testsuite,
 /// testcase with failure, error or skipped, and system-out), one testcase per instance, named by
 /// its instance id with its category and test as the class name. FAILURE is a failure; ERROR and
-/// CRASH are errors (with the crash reason); SKIP is skipped; the console log is system-out.
+/// CRASH are errors (with the crash reason, and a host exception's stack trace as the body); SKIP
+/// is skipped; the console log is system-out.
 /// </summary>
 public static class JUnitReport
 {
@@ -89,6 +90,10 @@ public static class JUnitReport
             xml.WriteAttributeString("message", Clean(message));
             if (element != "skipped")
                 xml.WriteAttributeString("type", result);
+
+            // A host exception's full trace is the error's body, where JUnit readers show a stack trace.
+            if (element == "error" && o.HostException is { } trace)
+                xml.WriteString(Clean(trace));
             xml.WriteEndElement();
         }
 
