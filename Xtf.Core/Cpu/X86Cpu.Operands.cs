@@ -153,10 +153,28 @@ public sealed partial class X86Cpu
         if (i.GetOpKind(n) != OpKind.Memory)
             throw CpuFault.UD();
         ulong la = MemoryLinear(i, size, AccessKind.Write);
-        // Check the page for writing up front, as a locked RMW would.
-        if ((Cr0Value & Cr0.PG) != 0)
-            _ = Translate(la, AccessKind.Write, UserAccess);
+        CheckWritable(la, size);
         return new Destination(Register.None, la, size);
+    }
+
+    /// <summary>
+    /// Checks every page a read-modify-write destination touches for writing, before the read, as
+    /// a locked RMW would: its read is a write access, so a #PF on either page has W = 1 in the
+    /// error code (SDM vol. 3, 4.7; silicon: `add qword [rax], -1` crossing into a not-present
+    /// page reports W = 1), and a write-protected destination faults before anything changes.
+    /// </summary>
+    internal void CheckWritable(ulong la, int size)
+    {
+        if ((Cr0Value & Cr0.PG) == 0)
+            return;
+        _ = Translate(la, AccessKind.Write, UserAccess);
+        ulong last = la + (ulong)size - 1;
+        if (Bitness != 64)
+            last &= 0xFFFFFFFF;
+
+        // The second page from its first byte, as the split write itself translates it (CR2).
+        if (((last ^ la) >> 12) != 0)
+            _ = Translate(last & ~(ulong)PageMask, AccessKind.Write, UserAccess);
     }
 
     internal ulong Read(in Destination d) =>

@@ -55,8 +55,16 @@ public sealed partial class X86Cpu
         2 => Cr2,
         3 => Cr3,
         4 => Cr4Value,
+        8 when Bitness == 64 => Cr8,
         _ => throw CpuFault.UD(),
     };
+
+    /// <summary>
+    /// CR8, the task-priority register of 64-bit mode (SDM vol. 3, 2.5: bits 3:0 are TPR[7:4] of
+    /// the local APIC, bits 63:4 reserved; 11.8.6.5: MOV CR8 reads and writes it). Until the local
+    /// APIC exists it is kept here; it only exists in 64-bit mode (MOV CR8 elsewhere is #UD).
+    /// </summary>
+    public ulong Cr8 { get; set; }
 
     /// <summary>
     /// MOV to CRn with the checks of SDM vol. 3, 2.5 and MOV CR: reserved bits, PG without PE, NW
@@ -99,6 +107,13 @@ public sealed partial class X86Cpu
                     Cr4Value = value;
                     break;
                 }
+
+            case 8 when Bitness == 64:
+                // SDM vol. 3, 2.5: "Writing a nonzero value into bits 63:4 of CR8 causes #GP(0)."
+                if ((value >> 4) != 0)
+                    throw CpuFault.GP(0);
+                Cr8 = value;
+                break;
 
             default:
                 throw CpuFault.UD();

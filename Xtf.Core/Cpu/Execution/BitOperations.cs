@@ -60,8 +60,8 @@ internal static class BitOperations
             int seg = X86Cpu.MemorySegment(i);
             var kind = modify == Modify.None ? AccessKind.Read : AccessKind.Write;
             linear = cpu.LinearAddress(seg, ea, size, kind);
-            if (modify != Modify.None && (cpu.Cr0Value & Cr0.PG) != 0)
-                _ = cpu.Translate(linear, AccessKind.Write, cpu.Cpl == 3);
+            if (modify != Modify.None)
+                cpu.CheckWritable(linear, size);
             value = cpu.ReadLinear(linear, size, cpu.Cpl == 3);
         }
         else

@@ -245,13 +245,19 @@ internal static class ControlTransfer
             BranchTo(cpu, i.NearBranchTarget, NearSize(i));
     }
 
-    /// <summary>The counter register size of LOOP: the address size (67h selects the other).</summary>
-    private static int CounterSize(X86Cpu cpu, in Instruction i) => i.Op0Kind switch
+    /// <summary>
+    /// The counter register of LOOP/LOOPcc is the address size's (SDM vol. 2, LOOP/LOOPcc: CX,
+    /// ECX or RCX): in 64-bit mode RCX, or ECX with 67h, whose 32-bit write zero-extends into RCX
+    /// (SDM vol. 1, 3.4.1.1).
+    /// </summary>
+    private static int CounterSize(X86Cpu cpu, in Instruction i) => i.Code switch
     {
-        _ when i.Code is Code.Loop_rel8_16_CX or Code.Loop_rel8_32_CX or Code.Loope_rel8_16_CX or Code.Loope_rel8_32_CX
+        Code.Loop_rel8_16_CX or Code.Loop_rel8_32_CX or Code.Loope_rel8_16_CX or Code.Loope_rel8_32_CX
             or Code.Loopne_rel8_16_CX or Code.Loopne_rel8_32_CX => 2,
-        _ when i.Code is Code.Loop_rel8_16_RCX or Code.Loop_rel8_64_RCX or Code.Loope_rel8_16_RCX or Code.Loope_rel8_64_RCX
+        Code.Loop_rel8_16_RCX or Code.Loop_rel8_64_RCX or Code.Loope_rel8_16_RCX or Code.Loope_rel8_64_RCX
             or Code.Loopne_rel8_16_RCX or Code.Loopne_rel8_64_RCX => 8,
+        Code.Loop_rel8_16_ECX or Code.Loop_rel8_32_ECX or Code.Loop_rel8_64_ECX or Code.Loope_rel8_16_ECX or Code.Loope_rel8_32_ECX
+            or Code.Loope_rel8_64_ECX or Code.Loopne_rel8_16_ECX or Code.Loopne_rel8_32_ECX or Code.Loopne_rel8_64_ECX => 4,
         _ => cpu.Bitness == 64 ? 8 : 4,
     };
 

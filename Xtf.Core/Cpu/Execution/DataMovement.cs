@@ -177,8 +177,7 @@ internal static class DataMovement
         for (int n = 1; n <= 8; n++)
         {
             ulong la = cpu.LinearAddress(X86Cpu.SS, (cpu.StackPointer - (ulong)(n * size)) & mask, size, AccessKind.Write);
-            if ((cpu.Cr0Value & Cr0.PG) != 0)
-                _ = cpu.Translate(la, AccessKind.Write, cpu.UserAccess);
+            cpu.CheckWritable(la, size);
         }
 
         ulong sp = cpu.ReadGpr(X86Cpu.RSP, size);

@@ -56,7 +56,15 @@ internal static class Shifts
         var dst = cpu.ResolveDestination(i, 0, size);
         ulong value = cpu.Read(dst);
         if (count == 0)
-            return; // SDM: a masked count of 0 affects no flag and leaves the destination as it was.
+        {
+            // SDM: a masked count of 0 affects no flag and leaves the value as it was. The result
+            // is still written: a 32-bit register destination in 64-bit mode is zero-extended
+            // into its 64-bit register (SDM vol. 1, 3.4.1.1), as silicon shows (41 C1 C3 00 with
+            // R11 = 0xFFFFFFFFFFFFFFFE leaves 0xFFFFFFFE).
+            if (size == 4 && cpu.Bitness == 64 && i.Op0Kind == OpKind.Register)
+                cpu.Write(dst, value);
+            return;
+        }
 
         int width = size * 8;
         ulong mask = X86Cpu.SizeMask(size);

@@ -75,6 +75,13 @@ internal static class StringOperations
         if (kind is Kind.Ins or Kind.Outs)
             InputOutput.CheckIoPermission(cpu, (ushort)cpu.ReadGpr(X86Cpu.RDX, 2), size);
 
+        // 32-bit address size in 64-bit mode: the instruction's ESI, EDI and (repeated) ECX are
+        // 32-bit registers, written zero-extended into RSI, RDI, RCX (SDM vol. 1, 3.4.1.1), and
+        // silicon has written them before the first iteration: a count of 0 leaves RCX = ECX,
+        // a fault on the first access leaves RDI = EDI.
+        if (addrSize == 4 && cpu.Bitness == 64)
+            ZeroExtendRegisters(cpu, kind, repeat);
+
         // Single-stepping a repeated string instruction traps after every iteration, with EIP
         // still at the instruction until the last one (SDM vol. 3, 18.3.1.4). Each iteration is
         // charged one unit of the instruction budget (the step itself pays for the first), so a
@@ -172,6 +179,16 @@ internal static class StringOperations
                     return;
             }
         }
+    }
+
+    private static void ZeroExtendRegisters(X86Cpu cpu, Kind kind, bool repeat)
+    {
+        if (kind is Kind.Movs or Kind.Cmps or Kind.Lods or Kind.Outs)
+            cpu.WriteGpr(X86Cpu.RSI, 4, cpu.ReadGpr(X86Cpu.RSI, 4));
+        if (kind is Kind.Movs or Kind.Cmps or Kind.Scas or Kind.Stos or Kind.Ins)
+            cpu.WriteGpr(X86Cpu.RDI, 4, cpu.ReadGpr(X86Cpu.RDI, 4));
+        if (repeat)
+            cpu.WriteGpr(X86Cpu.RCX, 4, cpu.ReadGpr(X86Cpu.RCX, 4));
     }
 
     private static void Advance(X86Cpu cpu, int reg, int addrSize, long step, ulong mask) =>

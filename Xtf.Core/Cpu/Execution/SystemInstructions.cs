@@ -297,11 +297,11 @@ internal static class SystemInstructions
         cpu.WriteOperand(i, 0, cpu.Bitness == 64 ? 8 : 4, v);
     }
 
-    /// <summary>CR0, CR2, CR3 and CR4 exist; any other control register is #UD.</summary>
+    /// <summary>CR0, CR2, CR3, CR4 and (encoded with REX.R, so in 64-bit mode only) CR8 exist; any other control register is #UD, before the CPL check.</summary>
     private static int ControlRegisterNumber(Register r)
     {
         int n = r - Register.CR0;
-        if (n is not (0 or 2 or 3 or 4))
+        if (n is not (0 or 2 or 3 or 4 or 8))
             throw CpuFault.UD();
         return n;
     }

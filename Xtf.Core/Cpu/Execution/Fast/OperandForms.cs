@@ -132,13 +132,12 @@ internal static class OperandMemory
         where TSize : struct, IOperandSize =>
         c.WriteLinear(c.LinearAddress(op.Segment, EffectiveAddress(c, in op), TSize.Bytes, AccessKind.Write), TSize.Bytes, value, c.UserAccess);
 
-    /// <summary>The linear address of a read-modify-write destination, its page checked for writing first.</summary>
+    /// <summary>The linear address of a read-modify-write destination, its pages checked for writing first (<see cref="X86Cpu.CheckWritable"/>).</summary>
     public static ulong WritableLinear<TSize>(X86Cpu c, ref readonly MicroOp op)
         where TSize : struct, IOperandSize
     {
         ulong la = c.LinearAddress(op.Segment, EffectiveAddress(c, in op), TSize.Bytes, AccessKind.Write);
-        if ((c.Cr0Value & Cr0.PG) != 0)
-            _ = c.Translate(la, AccessKind.Write, c.UserAccess);
+        c.CheckWritable(la, TSize.Bytes);
         return la;
     }
 }
