@@ -323,9 +323,9 @@ public sealed class BitAndDecimalTests
         Assert.That(h.Vector, faults ? Is.EqualTo((int)X86Vector.GP) : Is.Null);
     }
 
-    [TestCase(new byte[] { 0xF3, 0x0F, 0xBC, 0xC3 }, 4u, TestName = "F3 0F BC (REP BSF) executes as BSF on a processor without BMI1: EAX = 4 for EBX 0x30")]
-    [TestCase(new byte[] { 0xF3, 0x0F, 0xBD, 0xC3 }, 5u, TestName = "F3 0F BD (REP BSR) executes as BSR on a processor without LZCNT: EAX = 5 for EBX 0x30, not LZCNT's 26")]
-    public void RepBitScanIsBitScanWithoutBmi(byte[] bytes, uint expected)
+    [TestCase(new byte[] { 0xF3, 0x0F, 0xBC, 0xC3 }, 4u, TestName = "F3 0F BC is TZCNT on a processor enumerating BMI1 (CPUID.(7,0):EBX[3]): EAX = 4 for EBX 0x30")]
+    [TestCase(new byte[] { 0xF3, 0x0F, 0xBD, 0xC3 }, 26u, TestName = "F3 0F BD is LZCNT on a processor enumerating LZCNT (CPUID.80000001H:ECX[5]): EAX = 26 for EBX 0x30, not BSR's 5")]
+    public void RepBitScanIsZeroCountWithBmi(byte[] bytes, uint expected)
     {
         var h = Run(a =>
         {
@@ -335,21 +335,19 @@ public sealed class BitAndDecimalTests
         Assert.That(h.Cpu.Eax, Is.EqualTo(expected));
     }
 
-    [TestCase(TestName = "F3 0F BC with a zero source behaves as BSF: ZF set (TZCNT would set CF), destination unchanged")]
-    public void RepBsfOfZeroIsBsf()
+    [TestCase(TestName = "SDM TZCNT: F3 0F BC with a zero source writes the operand size (32) and sets CF, where BSF would set ZF and keep the destination")]
+    public void TzcntOfZeroIsTheOperandSize()
     {
         var h = Run(a =>
         {
             a.mov(eax, 0x1234u);
             a.xor(ebx, ebx);
-            a.mov(ecx, 1u);
-            a.test(ecx, ecx); // ZF = 0
             a.db(0xF3, 0x0F, 0xBC, 0xC3);
         });
         Assert.Multiple(() =>
         {
-            Assert.That(h.Cpu.Eax, Is.EqualTo(0x1234u));
-            Assert.That(h.Cpu.Eflags & ZF, Is.EqualTo(ZF));
+            Assert.That(h.Cpu.Eax, Is.EqualTo(32u));
+            Assert.That(h.Cpu.Eflags & (CF | ZF), Is.EqualTo(CF));
         });
     }
 }

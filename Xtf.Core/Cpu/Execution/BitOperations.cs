@@ -25,11 +25,6 @@ internal static class BitOperations
         add(Mnemonic.Btc, (X86Cpu c, in Instruction i) => BitTest(c, i, Modify.Complement));
         add(Mnemonic.Bsf, (X86Cpu c, in Instruction i) => BitScan(c, i, forward: true));
         add(Mnemonic.Bsr, (X86Cpu c, in Instruction i) => BitScan(c, i, forward: false));
-
-        // SDM TZCNT, LZCNT: a processor that enumerates neither BMI1 nor LZCNT (ours: see
-        // CpuidLeaves) executes F3 0F BC and F3 0F BD as BSF and BSR. Iced names them TZCNT/LZCNT.
-        add(Mnemonic.Tzcnt, (X86Cpu c, in Instruction i) => BitScan(c, i, forward: true));
-        add(Mnemonic.Lzcnt, (X86Cpu c, in Instruction i) => BitScan(c, i, forward: false));
     }
 
     /// <summary>

@@ -37,6 +37,7 @@ internal static class InstructionTable
         Shifts.Install(Add);
         MulDiv.Install(Add);
         BitOperations.Install(Add);
+        BitManipulation.Install(Add);
         Decimal.Install(Add);
         DataMovement.Install(Add);
         FlagControl.Install(Add);
