@@ -13,8 +13,8 @@ public static class CpuidLeaves
     public const uint Leaf1Edx = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | (1u << 13)
         | (1u << 15) | (1u << 19) | (1u << 23) | (1u << 24) | (1u << 25);
 
-    /// <summary>CPUID.1:ECX features the CPU implements: POPCNT (bit 23, Execution/BitManipulation.cs).</summary>
-    public const uint Leaf1Ecx = 1u << 23;
+    /// <summary>CPUID.1:ECX features the CPU implements: CX16 (bit 13, CMPXCHG16B), MOVBE (bit 22) and POPCNT (bit 23, Execution/BitManipulation.cs).</summary>
+    public const uint Leaf1Ecx = (1u << 13) | (1u << 22) | (1u << 23);
 
     /// <summary>CPUID.1:EBX bits 15:8, the CLFLUSH line size in 8-byte units (SDM vol. 2, CPUID): 8, a 64-byte line. Other EBX fields are 0.</summary>
     public const uint Leaf1Ebx = 8u << 8;

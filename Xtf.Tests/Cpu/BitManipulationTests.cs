@@ -106,12 +106,12 @@ public sealed class BitManipulationTests
         Assert.That((result, f & (RFlags.SF | RFlags.ZF | RFlags.OF | RFlags.CF)), Is.EqualTo((expected, flags)));
     }
 
-    [Test(Description = "CPUID advertises exactly what executes: POPCNT (1:ECX[23]), LZCNT (80000001H:ECX[5]), BMI1 (7:EBX[3]), LAHF/SAHF in 64-bit mode (80000001H:ECX[0])")]
+    [Test(Description = "CPUID advertises exactly what executes: CX16, MOVBE, POPCNT (1:ECX[13, 22, 23]), LZCNT (80000001H:ECX[5]), BMI1 (7:EBX[3]), LAHF/SAHF in 64-bit mode (80000001H:ECX[0])")]
     public void CpuidAdvertisesTheseInstructions()
     {
         Assert.Multiple(() =>
         {
-            Assert.That(CpuidLeaves.Native(1, 0).Ecx & (1u << 23), Is.Not.Zero);
+            Assert.That(CpuidLeaves.Native(1, 0).Ecx & ((1u << 13) | (1u << 22) | (1u << 23)), Is.EqualTo((1u << 13) | (1u << 22) | (1u << 23)), "CX16, MOVBE, POPCNT");
             Assert.That(CpuidLeaves.Native(0x80000001, 0).Ecx & ((1u << 5) | 1u), Is.EqualTo((1u << 5) | 1u));
             Assert.That(CpuidLeaves.Native(7, 0).Ebx & (1u << 3), Is.Not.Zero);
         });

@@ -18,6 +18,7 @@ internal static class Arithmetic
         add(Mnemonic.Xadd, Xadd);
         add(Mnemonic.Cmpxchg, Cmpxchg);
         add(Mnemonic.Cmpxchg8b, Cmpxchg8b);
+        add(Mnemonic.Cmpxchg16b, Cmpxchg16b);
         add(Mnemonic.Bound, Bound);
     }
 
@@ -113,6 +114,34 @@ internal static class Arithmetic
         {
             cpu.WriteGpr(X86Cpu.RAX, 4, (uint)m);
             cpu.WriteGpr(X86Cpu.RDX, 4, m >> 32);
+        }
+
+        FlagLogic.Set(cpu, equal ? RFlags.ZF : 0, RFlags.ZF);
+    }
+
+    /// <summary>
+    /// CMPXCHG16B m128 (SDM: CMPXCHG8B/CMPXCHG16B; CPUID.1:ECX.CX16): compares RDX:RAX with m128;
+    /// equal, ZF = 1 and m128 = RCX:RBX; else ZF = 0 and RDX:RAX = m128, the destination written
+    /// back unchanged. An operand not 16-byte aligned is #GP(0). The whole operand is checked for
+    /// writing before it is read (one page: it is aligned).
+    /// </summary>
+    private static void Cmpxchg16b(X86Cpu cpu, in Instruction i)
+    {
+        if (i.Op0Kind != OpKind.Memory || i.Code != Code.Cmpxchg16b_m128)
+            throw CpuFault.UD();
+        ulong ea = cpu.EffectiveAddress(i);
+        if ((ea & 0xF) != 0)
+            throw CpuFault.GP(0);
+        var dst = cpu.ResolveDestination(i, 0, 16);
+        ulong low = cpu.ReadLinear(dst.Linear, 8, cpu.UserAccess);
+        ulong high = cpu.ReadLinear(dst.Linear + 8, 8, cpu.UserAccess);
+        bool equal = low == cpu[X86Cpu.RAX] && high == cpu[X86Cpu.RDX];
+        cpu.WriteLinear(dst.Linear, 8, equal ? cpu[X86Cpu.RBX] : low, cpu.UserAccess);
+        cpu.WriteLinear(dst.Linear + 8, 8, equal ? cpu[X86Cpu.RCX] : high, cpu.UserAccess);
+        if (!equal)
+        {
+            cpu[X86Cpu.RAX] = low;
+            cpu[X86Cpu.RDX] = high;
         }
 
         FlagLogic.Set(cpu, equal ? RFlags.ZF : 0, RFlags.ZF);

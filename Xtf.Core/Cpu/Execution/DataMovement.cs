@@ -9,6 +9,7 @@ internal static class DataMovement
     public static void Install(Action<Mnemonic, InstructionHandler> add)
     {
         add(Mnemonic.Mov, Mov);
+        add(Mnemonic.Movbe, Movbe);
         add(Mnemonic.Movzx, Movzx);
         add(Mnemonic.Movsx, Movsx);
         add(Mnemonic.Movsxd, Movsx);
@@ -165,6 +166,23 @@ internal static class DataMovement
             cpu.StackPointer = oldSp;
             throw;
         }
+    }
+
+    /// <summary>
+    /// MOVBE r, m / m, r (SDM: MOVBE; CPUID.1:ECX.MOVBE): a 16-, 32- or 64-bit move with its bytes
+    /// swapped; one operand is always memory (the register-register encoding is CRC32 or #UD).
+    /// </summary>
+    private static void Movbe(X86Cpu cpu, in Instruction i)
+    {
+        int size = X86Cpu.OperandSize(i, 0);
+        ulong v = cpu.ReadOperand(i, 1, size);
+        ulong swapped = size switch
+        {
+            2 => System.Buffers.Binary.BinaryPrimitives.ReverseEndianness((ushort)v),
+            4 => System.Buffers.Binary.BinaryPrimitives.ReverseEndianness((uint)v),
+            _ => System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(v),
+        };
+        cpu.WriteOperand(i, 0, size, swapped);
     }
 
     /// <summary>PUSHA/PUSHAD: AX, CX, DX, BX, original SP, BP, SI, DI.</summary>
