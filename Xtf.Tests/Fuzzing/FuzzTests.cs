@@ -36,6 +36,20 @@ public sealed class FuzzTests
         Assert.That(report.Findings.Select(f => $"{f.Kind} {f.Detail}"), Is.Empty);
     }
 
+    /// <summary>
+    /// A seed of the 50,000-iteration pv campaign (seed 20261207): a random hypercall left the pv64
+    /// guest in user mode, and the next exec_user, a kernel function, threw in the runtime (a host
+    /// exception). XTF's exec_user would fault in user mode: the domain crashes, a CRASH with the reason.
+    /// </summary>
+    [Test]
+    public void ExecUserFromUserModeLeftByTheGuestIsACrash()
+    {
+        var loop = new FuzzLoop { Budget = 20_000, Jobs = 1, HangBound = TimeSpan.FromSeconds(30) };
+        var report = loop.Run(FuzzModes.Find("pv")!, 6526111203317532132UL, 1);
+        Assert.That(report.Findings.Select(f => $"{f.Kind} {f.Detail}"), Is.Empty);
+        Assert.That(report.Outcomes.Keys, Is.EqualTo(new[] { "CRASH" }));
+    }
+
     /// <summary>A throwing iteration is a host-exception finding whose reproducer names the iteration's seed; seeds follow the SplitMix64 chain from the base.</summary>
     [Test]
     public void AThrowingIterationIsAFindingWithItsSeed()

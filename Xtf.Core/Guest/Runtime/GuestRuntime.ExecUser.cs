@@ -17,7 +17,7 @@ public sealed partial class GuestRuntime
     private ulong ExecCaptureUserGate => execCaptureUserGate ??= Gates.Register("exec_capture_user", CaptureExecRegisters, user: true);
 
     /// <summary>exec_return on the user gate page.</summary>
-    private ulong ExecReturnUserGate => execReturnUserGate ??= Gates.Register("exec_return_user", () => throw new InvalidOperationException("exec_return outside Exec"), user: true);
+    private ulong ExecReturnUserGate => execReturnUserGate ??= Gates.Register("exec_return_user", () => throw ReturnOutsideExec(), user: true);
 
     /// <summary>The user function a CPL 3 <c>call</c> reaches in <see cref="ExecUser(Func{ulong, ulong}, ulong)"/>.</summary>
     private ulong ExecUserFunctionGate => execUserFunctionGate ??= Gates.Register("exec_user_fn", CallUserFunction, user: true);
@@ -48,8 +48,11 @@ public sealed partial class GuestRuntime
     /// </summary>
     public ExecResult ExecUser(Action<Assembler> body, ExecFaults faults = ExecFaults.Record, ExtableHandler? handler = null)
     {
+        // The guest may have left kernel mode behind the test's back (a HYPERVISOR_iret of its own
+        // making): XTF's exec_user, a kernel function, would then fault on its first privileged
+        // step. The domain dies of it, a CRASH with the reason, as XTF's would.
         if (InUserMode)
-            throw new InvalidOperationException("exec_user from CPL 3: XTF's exec_user is a kernel function");
+            Panic("exec_user from user mode: XTF's exec_user is a kernel function\n");
         ushort userCs = ExecUserCs != 0 ? ExecUserCs : UserCs;
         ulong userStart = userTextTop;
         var user = new Assembler(CodeBitness(userCs));

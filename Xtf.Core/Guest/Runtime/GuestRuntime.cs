@@ -37,7 +37,7 @@ public sealed partial class GuestRuntime
         ulong xtfMain = Gates.Register("xtf_main", XtfMain);
         doExceptionGate = Gates.Register("do_exception", DoException);
         execCaptureGate = Gates.Register("exec_capture", CaptureExecRegisters);
-        execReturnGate = Gates.Register("exec_return", () => throw new InvalidOperationException("exec_return outside Exec"));
+        execReturnGate = Gates.Register("exec_return", () => throw ReturnOutsideExec());
         if (IsPv)
         {
             var pv = new PvDomain(Machine, config.MemoryBytes / PhysicalMemory.FrameSize, config.Environment == Environments.Pv64, config.Hypervisor);
@@ -141,6 +141,14 @@ public sealed partial class GuestRuntime
             }
         }
     }
+
+    /// <summary>
+    /// Guest code that reaches an Exec snippet's return gate outside any Exec (a jump of its own
+    /// making into the runtime's gate page): the runtime has no C# caller to return to, and the
+    /// guest is running code that is not its own. The domain is dead: a CRASH with the reason.
+    /// </summary>
+    private static GuestStoppedException ReturnOutsideExec() =>
+        new("the guest entered an Exec return gate outside any Exec");
 
     /// <summary>
     /// A C# access to guest memory made for the gate (the runtime's reads of an exception frame,
