@@ -75,6 +75,38 @@ public sealed class SiliconDeviationTests
         Assert.That(h.Cpu[11], Is.EqualTo(0xFFFF_FFFEul), "silicon: R11 = 0xFFFFFFFE");
     }
 
+    [TestCase(TestName = "Silicon (conformance --native): SHLD EBX, ECX, 0 in 64-bit mode zero-extends RBX, as shifts by 0 do")]
+    public void ThirtyTwoBitDoubleShiftByZeroZeroExtends()
+    {
+        var h = new LongModeHarness();
+        h.RunToHalt(a =>
+        {
+            a.mov(rbx, 0xFFFF_FFFF_FFFF_FFFEul);
+            a.shld(ebx, ecx, 0);
+            a.hlt();
+        });
+        Assert.That(h.Cpu[X86Cpu.RBX], Is.EqualTo(0xFFFF_FFFEul));
+    }
+
+    [TestCase(TestName = "Silicon (conformance --native): CMPXCHG EBX, ECX failing leaves RBX untouched, bits 63:32 included, and loads EAX zero-extended")]
+    public void FailedCmpxchgDoesNotWriteARegisterDestination()
+    {
+        var h = new LongModeHarness();
+        h.RunToHalt(a =>
+        {
+            a.mov(rax, 0xAAAA_AAAA_0000_0001ul);
+            a.mov(rbx, 0xFFFF_0000_1234_5678ul);
+            a.cmpxchg(ebx, ecx);
+            a.hlt();
+        });
+        Assert.Multiple(() =>
+        {
+            Assert.That(h.Cpu[X86Cpu.RBX], Is.EqualTo(0xFFFF_0000_1234_5678ul));
+            Assert.That(h.Cpu[X86Cpu.RAX], Is.EqualTo(0x1234_5678ul));
+            Assert.That(h.Cpu.Eflags & RFlags.ZF, Is.Zero);
+        });
+    }
+
     [TestCase(TestName = "SDM vol. 3, 2.5 and 11.8.6.5: MOV to and from CR8 in 64-bit mode is the TPR; bits 63:4 are reserved")]
     public void Cr8IsTheTaskPriorityRegister()
     {

@@ -161,8 +161,11 @@ internal static class Arithmetic
         }
         else
         {
-            // The destination is written back unchanged (the processor always writes it).
-            cpu.Write(dst, d);
+            // A memory destination is written back unchanged (the processor always writes it,
+            // SDM: CMPXCHG). A register destination is not written at all: silicon leaves a
+            // 32-bit one's bits 63:32 as they were (the native oracle, conformance --native).
+            if (dst.IsMemory)
+                cpu.Write(dst, d);
             cpu.WriteGpr(X86Cpu.RAX, size, d);
         }
     }

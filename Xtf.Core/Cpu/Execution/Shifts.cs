@@ -221,6 +221,11 @@ internal static class Shifts
         var dst = cpu.ResolveDestination(i, 0, size);
         ulong value = cpu.Read(dst);
         int width = size * 8;
+
+        // As for the one-operand shifts: a masked count of 0 still writes a 32-bit register
+        // destination, zero-extended in 64-bit mode (SDM vol. 1, 3.4.1.1; the native oracle).
+        if (count == 0 && size == 4 && cpu.Bitness == 64 && i.Op0Kind == OpKind.Register)
+            cpu.Write(dst, value);
         if (count == 0 || count > width)
             return;
 
