@@ -68,6 +68,28 @@ public static class SnippetGenerator
         return new OracleSnippet(family.Name, seed, instructions, Encode(instructions), initial, undefined, undefinedRegisters);
     }
 
+    /// <summary>
+    /// Instructions <paramref name="start"/> to <paramref name="end"/> (exclusive) of <paramref name="snippet"/>
+    /// as a snippet of their own starting from <paramref name="initial"/>: for re-running part of a
+    /// disagreeing snippet from the host's state at that point. DIV/IDIV and BSF/BSR keep their
+    /// start-state rules only from the original start (<paramref name="start"/> = 0).
+    /// </summary>
+    public static OracleSnippet Slice(OracleSnippet snippet, int start, int end, RegisterFile initial)
+    {
+        var instructions = snippet.Instructions.Skip(start).Take(end - start).ToList();
+        uint undefined = 0;
+        foreach (var i in instructions)
+            undefined = (undefined & ~IcedFlags.ToArchitectural(i.RflagsModified)) | IcedFlags.ToArchitectural(i.RflagsUndefined);
+        return snippet with
+        {
+            Instructions = instructions,
+            Bytes = Encode(instructions),
+            Initial = initial.Clone(),
+            UndefinedFlags = undefined,
+            UndefinedRegisters = start == 0 ? snippet.UndefinedRegisters : [],
+        };
+    }
+
     private static bool IsShiftDouble16ByCl(in Instruction i) =>
         i.Mnemonic is Mnemonic.Shld or Mnemonic.Shrd && i.Op0Register.GetSize() == 2 && i.Op2Kind == OpKind.Register;
 
