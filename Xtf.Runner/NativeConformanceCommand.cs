@@ -43,6 +43,7 @@ internal sealed class NativeConformanceCommand(TextWriter stdout)
         var oracle = new NativeOracle(host);
         var clock = Stopwatch.StartNew();
         int passed = 0, masked = 0;
+        var maskCounts = new Dictionary<string, int>(StringComparer.Ordinal);
         var failures = new List<OracleDisagreement>();
         foreach (var family in families)
         {
@@ -50,6 +51,8 @@ internal sealed class NativeConformanceCommand(TextWriter stdout)
             stdout.WriteLine($"{family.Name}: {run.Passed} passed, {run.Failed} failed, {run.Masked} masked");
             passed += run.Passed;
             masked += run.Masked;
+            foreach (var (name, n) in run.MaskCounts)
+                maskCounts[name] = maskCounts.GetValueOrDefault(name) + n;
             failures.AddRange(run.Failures);
         }
 
@@ -63,8 +66,12 @@ internal sealed class NativeConformanceCommand(TextWriter stdout)
 
         if (!verbose && failures.Count > ShownFailures)
             stdout.WriteLine($"... {failures.Count - ShownFailures} more disagreements (--verbose lists them all)");
-        if (masked > 0)
-            stdout.WriteLine($"masked {masked} by undefined: differing only in flags Iced reports undefined (RflagsUndefined) or registers the SDM leaves undefined");
+        foreach (var (name, why) in (ReadOnlySpan<(string, string)>)[NativeOracle.UndefinedFlags, NativeOracle.UndefinedRegister])
+        {
+            if (maskCounts.TryGetValue(name, out int n))
+                stdout.WriteLine($"masked {n} by {name}: {why}");
+        }
+
         stdout.WriteLine($"native oracle: seed {seed}, {clock.Elapsed.TotalSeconds:F1} s");
         stdout.WriteLine($"{passed} passed, {failures.Count} failed, {masked} masked");
         return failures.Count == 0 ? 0 : ConformanceCommand.FailureExitCode;

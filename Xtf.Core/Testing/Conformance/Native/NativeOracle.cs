@@ -23,11 +23,11 @@ public sealed class NativeOracle(HostProcessor host)
         for (int k = 0; k < count; k++)
         {
             int s = unchecked(seed + k);
-            var (disagreement, masked) = RunOne(SnippetGenerator.Generate(family, s));
+            var (disagreement, mask) = RunOne(SnippetGenerator.Generate(family, s));
             if (disagreement is not null)
                 run.Failures.Add(disagreement);
-            else if (masked)
-                run.Masked++;
+            else if (mask is not null)
+                run.MaskCounts[mask] = run.MaskCounts.GetValueOrDefault(mask) + 1;
             else
                 run.Passed++;
         }
@@ -35,8 +35,16 @@ public sealed class NativeOracle(HostProcessor host)
         return run;
     }
 
-    /// <summary>One snippet: a disagreement or null, and whether only undefined bits differed.</summary>
-    public (OracleDisagreement? Disagreement, bool Masked) RunOne(OracleSnippet snippet)
+    /// <summary>Name and reason of the mask for a snippet whose only differences are flags Iced reports undefined.</summary>
+    public static readonly (string Name, string Reason) UndefinedFlags =
+        ("undefined-flags", "only flags the instruction leaves undefined differ (Iced's Instruction.RflagsUndefined)");
+
+    /// <summary>Name and reason of the mask for a snippet whose differences include a register the SDM leaves undefined.</summary>
+    public static readonly (string Name, string Reason) UndefinedRegister =
+        ("undefined-register", "a register the SDM leaves undefined for this start state differs (BSF/BSR destination with a zero source), and perhaps undefined flags");
+
+    /// <summary>One snippet: a disagreement or null, and the name of the mask if only undefined bits differed.</summary>
+    public (OracleDisagreement? Disagreement, string? Mask) RunOne(OracleSnippet snippet)
     {
         if (SnippetGuard.Check(snippet) is { } unsafeReason)
             throw new InvalidOperationException($"{snippet.Family} seed {snippet.Seed}: {unsafeReason}: {snippet.Disassembly}");
@@ -45,10 +53,9 @@ public sealed class NativeOracle(HostProcessor host)
         var native = host.Run(snippet.Bytes, snippet.Initial);
         var (state, fault) = ours.Run(snippet, cpl, tier);
         if (state is null)
-            return (new OracleDisagreement(snippet, cpl, native, null, fault, ["ours raised " + fault]), false);
+            return (new OracleDisagreement(snippet, cpl, native, null, fault, ["ours raised " + fault]), null);
 
         var differences = new List<string>();
-        bool maskedOnly = true;
         var undefinedRegisters = snippet.UndefinedRegisters.Select(u => u.Register).ToHashSet();
         for (int r = 0; r < RegisterFile.Count; r++)
         {
@@ -56,7 +63,6 @@ public sealed class NativeOracle(HostProcessor host)
                 continue;
             if (undefinedRegisters.Contains(r))
                 continue;
-            maskedOnly = false;
             differences.Add(r == X86Cpu.RSP ? "rsp moved" : $"{RegisterFile.Name(r)} native {native.Gpr[r]:x16} ours {state.Gpr[r]:x16}");
         }
 
@@ -64,13 +70,13 @@ public sealed class NativeOracle(HostProcessor host)
         uint definedDiff = flagDiff & ~snippet.UndefinedFlags;
         if (definedDiff != 0)
         {
-            maskedOnly = false;
             differences.Add($"flags {IcedFlags.Names(definedDiff)} native {IcedFlags.Names((uint)native.Rflags & definedDiff)} ours {IcedFlags.Names((uint)state.Rflags & definedDiff)}");
         }
 
         if (differences.Count > 0)
-            return (new OracleDisagreement(snippet, cpl, native, state, null, differences), false);
-        bool anyUndefinedDiffered = flagDiff != 0 || undefinedRegisters.Any(r => native.Gpr[r] != state.Gpr[r]);
-        return (null, maskedOnly && anyUndefinedDiffered);
+            return (new OracleDisagreement(snippet, cpl, native, state, null, differences), null);
+        if (undefinedRegisters.Any(r => native.Gpr[r] != state.Gpr[r]))
+            return (null, UndefinedRegister.Name);
+        return (null, flagDiff != 0 ? UndefinedFlags.Name : null);
     }
 }

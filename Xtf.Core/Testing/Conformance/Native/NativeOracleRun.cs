@@ -13,7 +13,10 @@ public sealed class NativeOracleRun(string family)
     public int Passed { get; set; }
 
     /// <summary>Snippets that agree except in bits the architecture leaves undefined.</summary>
-    public int Masked { get; set; }
+    public int Masked => MaskCounts.Values.Sum();
+
+    /// <summary>Masked snippets by mask name (<see cref="NativeOracle.UndefinedFlags"/>, <see cref="NativeOracle.UndefinedRegister"/>).</summary>
+    public Dictionary<string, int> MaskCounts { get; } = new(StringComparer.Ordinal);
 
     /// <summary>The disagreements.</summary>
     public List<OracleDisagreement> Failures { get; } = [];
