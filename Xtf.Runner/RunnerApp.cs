@@ -279,7 +279,7 @@ internal sealed class RunnerApp
 
     private int RunConformance(IReadOnlyList<string> args)
     {
-        var command = new Command(ConformanceCommand.Name, "Run SingleStepTests conformance files (MOO format) against the CPU")
+        var command = new Command(ConformanceCommand.Name, "Run SingleStepTests conformance files (MOO format) against the CPU, or with --native random snippets on the host processor and on the CPU")
         {
             conformancePaths,
             conformanceVerbose,
