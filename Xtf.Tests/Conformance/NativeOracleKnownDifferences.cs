@@ -66,7 +66,7 @@ internal sealed record NativeOracleKnownDifference(string Name, string Reason, s
         const ulong compared = 0x8D5; // CF PF AF ZF SF OF
         if (d.Ours is null || ((d.Native.Rflags ^ d.Ours.Rflags) & compared & ~(ulong)d.Snippet.UndefinedFlags) != 0)
             return false;
-        for (int r = 0; r < RegisterFile.Count; r++)
+        for (int r = 0; r < OracleState.Count; r++)
         {
             ulong native = d.Native.Gpr[r], ours = d.Ours.Gpr[r];
             if (native != ours && (r != destination || (uint)native != (uint)ours))

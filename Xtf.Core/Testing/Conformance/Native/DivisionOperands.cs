@@ -11,7 +11,7 @@ namespace Xtf.Core.Testing.Conformance.Native;
 /// </summary>
 internal static class DivisionOperands
 {
-    public static bool TryChoose(Random rng, in Instruction division, RegisterFile state)
+    public static bool TryChoose(Random rng, in Instruction division, OracleState state)
     {
         var divisor = division.Op0Register;
         int size = divisor.GetSize(), bits = size * 8;

@@ -44,7 +44,7 @@ public sealed class EmulatedProcessor
     }
 
     /// <summary>Runs <paramref name="snippet"/> at <paramref name="cpl"/>; the end state, or the vector of the exception it raised.</summary>
-    public (RegisterFile? State, string? Fault) Run(OracleSnippet snippet, int cpl, ExecutionTier tier = ExecutionTier.Compiled)
+    public (OracleState? State, string? Fault) Run(OracleSnippet snippet, int cpl, ExecutionTier tier = ExecutionTier.Compiled)
     {
         vm.Memory.Write(CodeBase, [.. snippet.Bytes, 0xF4]);
         var cpu = vm.Cpu;
@@ -64,7 +64,7 @@ public sealed class EmulatedProcessor
             cpu.Segments[s].Load(user ? UserData : KernelData, SegmentDescriptor.Data32(cpl));
         cpu.Eflags = RFlags.Reserved1 | ((uint)snippet.Initial.Rflags & RFlags.Status);
         cpu.UpdateMode();
-        for (int r = 0; r < RegisterFile.Count; r++)
+        for (int r = 0; r < OracleState.Count; r++)
             cpu[r] = snippet.Initial.Gpr[r];
         const ulong stackTop = 0x90000;
         cpu[X86Cpu.RSP] = stackTop;
@@ -81,8 +81,8 @@ public sealed class EmulatedProcessor
                 : $"stopped ({stop}) at rip {cpu.Rip:x}, not at the snippet's end {end:x}");
         }
 
-        var state = new RegisterFile { Rflags = cpu.Eflags };
-        for (int r = 0; r < RegisterFile.Count; r++)
+        var state = new OracleState { Rflags = cpu.Eflags };
+        for (int r = 0; r < OracleState.Count; r++)
             state.Gpr[r] = cpu[r];
         state.Gpr[X86Cpu.RSP] = cpu[X86Cpu.RSP] == stackTop ? 0ul : 1ul;
         return (state, null);

@@ -6,7 +6,7 @@ namespace Xtf.Core.Testing.Conformance.Native;
 
 /// <summary>
 /// The processor this process runs on, as a referee: runs snippet bytes in 64-bit user mode,
-/// in-process, from a <see cref="RegisterFile"/>. Code lives in one page mapped with libc mmap
+/// in-process, from a <see cref="OracleState"/>. Code lives in one page mapped with libc mmap
 /// (PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS); a trampoline assembled with
 /// Iced around the snippet is called through an unmanaged function pointer (SysV x86-64 ABI:
 /// the state block's address in RDI; RBX, RBP, R12-R15 and RSP preserved). The snippet must
@@ -17,7 +17,7 @@ public sealed unsafe partial class HostProcessor : IDisposable
 {
     private const int PageSize = 4096, BlockOffset = 3072, MaxCode = BlockOffset;
     private const int ProtReadWriteExec = 0x1 | 0x2 | 0x4, MapPrivate = 0x02, MapAnonymous = 0x20;
-    private const int FlagsSlot = RegisterFile.Count, RspSlot = RegisterFile.Count + 1;
+    private const int FlagsSlot = OracleState.Count, RspSlot = OracleState.Count + 1;
 
     // CF PF AF ZF SF OF and DF (SDM vol. 1, 3.4.3): what the trampoline loads from the block.
     private const uint LoadedFlags = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x800 | 0x400;
@@ -49,7 +49,7 @@ public sealed unsafe partial class HostProcessor : IDisposable
     }
 
     /// <summary>Runs <paramref name="snippet"/> from <paramref name="initial"/> and returns the state it ends in.</summary>
-    public RegisterFile Run(ReadOnlySpan<byte> snippet, RegisterFile initial)
+    public OracleState Run(ReadOnlySpan<byte> snippet, OracleState initial)
     {
         ObjectDisposedException.ThrowIf(page == 0, this);
         byte[] code = Trampoline(snippet.ToArray(), (ulong)page);
@@ -57,13 +57,13 @@ public sealed unsafe partial class HostProcessor : IDisposable
             throw new ArgumentException($"snippet of {snippet.Length} bytes does not fit the code page", nameof(snippet));
         code.CopyTo(new Span<byte>((void*)page, code.Length));
 
-        var block = new Span<ulong>((void*)(page + BlockOffset), RegisterFile.Count + 2);
+        var block = new Span<ulong>((void*)(page + BlockOffset), OracleState.Count + 2);
         initial.Gpr.CopyTo(block);
         block[FlagsSlot] = initial.Rflags & LoadedFlags & ~0x400ul;
         ((delegate* unmanaged<nint, void>)page)(page + BlockOffset);
 
-        var result = new RegisterFile { Rflags = block[FlagsSlot] };
-        block[..RegisterFile.Count].CopyTo(result.Gpr);
+        var result = new OracleState { Rflags = block[FlagsSlot] };
+        block[..OracleState.Count].CopyTo(result.Gpr);
         result.Gpr[Cpu.X86Cpu.RSP] = block[Cpu.X86Cpu.RSP] == block[RspSlot] ? 0ul : 1ul;
         return result;
     }

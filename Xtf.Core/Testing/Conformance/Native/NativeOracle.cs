@@ -57,13 +57,13 @@ public sealed class NativeOracle(HostProcessor host)
 
         var differences = new List<string>();
         var undefinedRegisters = snippet.UndefinedRegisters.Select(u => u.Register).ToHashSet();
-        for (int r = 0; r < RegisterFile.Count; r++)
+        for (int r = 0; r < OracleState.Count; r++)
         {
             if (native.Gpr[r] == state.Gpr[r])
                 continue;
             if (undefinedRegisters.Contains(r))
                 continue;
-            differences.Add(r == X86Cpu.RSP ? "rsp moved" : $"{RegisterFile.Name(r)} native {native.Gpr[r]:x16} ours {state.Gpr[r]:x16}");
+            differences.Add(r == X86Cpu.RSP ? "rsp moved" : $"{OracleState.Name(r)} native {native.Gpr[r]:x16} ours {state.Gpr[r]:x16}");
         }
 
         uint flagDiff = (uint)(native.Rflags ^ state.Rflags) & Compared;

@@ -1,7 +1,7 @@
 namespace Xtf.Core.Testing.Conformance.Native;
 
 /// <summary>A snippet on which our CPU and the host disagree, with both end states (ours null when it faulted).</summary>
-public sealed record OracleDisagreement(OracleSnippet Snippet, int Cpl, RegisterFile Native, RegisterFile? Ours, string? OurFault, IReadOnlyList<string> Differences)
+public sealed record OracleDisagreement(OracleSnippet Snippet, int Cpl, OracleState Native, OracleState? Ours, string? OurFault, IReadOnlyList<string> Differences)
 {
     /// <summary>The command line that runs this snippet alone.</summary>
     public string Reproducer => $"xtf-runner conformance --native --family {Snippet.Family} --seed {Snippet.Seed} --count 1";

@@ -13,7 +13,7 @@ public sealed record OracleSnippet(
     int Seed,
     IReadOnlyList<Instruction> Instructions,
     byte[] Bytes,
-    RegisterFile Initial,
+    OracleState Initial,
     uint UndefinedFlags,
     IReadOnlyList<(int Register, string Reason)> UndefinedRegisters)
 {

@@ -21,8 +21,8 @@ public static class SnippetGenerator
     public static OracleSnippet Generate(OracleFamily family, int seed)
     {
         var rng = new Random(seed);
-        var initial = new RegisterFile();
-        for (int r = 0; r < RegisterFile.Count; r++)
+        var initial = new OracleState();
+        for (int r = 0; r < OracleState.Count; r++)
             initial.Gpr[r] = r == X86Cpu.RSP ? 0 : rng.Next(3) == 0 ? (ulong)rng.NextInt64() : SnippetOperands.Edge(rng, 64);
         initial.Rflags = RFlags.Reserved1 | ((uint)rng.Next() & RFlags.Status);
 
@@ -74,7 +74,7 @@ public static class SnippetGenerator
     /// disagreeing snippet from the host's state at that point. DIV/IDIV and BSF/BSR keep their
     /// start-state rules only from the original start (<paramref name="start"/> = 0).
     /// </summary>
-    public static OracleSnippet Slice(OracleSnippet snippet, int start, int end, RegisterFile initial)
+    public static OracleSnippet Slice(OracleSnippet snippet, int start, int end, OracleState initial)
     {
         var instructions = snippet.Instructions.Skip(start).Take(end - start).ToList();
         uint undefined = 0;

@@ -7,7 +7,7 @@ namespace Xtf.Core.Testing.Conformance.Native;
 /// (index = register number, <see cref="X86Cpu.RAX"/> .. R15) and RFLAGS. RSP is the one register
 /// a snippet never names; its entry says only whether the snippet left it where it was.
 /// </summary>
-public sealed class RegisterFile
+public sealed class OracleState
 {
     /// <summary>Number of general-purpose registers in 64-bit mode.</summary>
     public const int Count = 16;
@@ -19,9 +19,9 @@ public sealed class RegisterFile
     public ulong Rflags { get; set; }
 
     /// <summary>A copy.</summary>
-    public RegisterFile Clone()
+    public OracleState Clone()
     {
-        var copy = new RegisterFile { Rflags = Rflags };
+        var copy = new OracleState { Rflags = Rflags };
         Gpr.CopyTo(copy.Gpr, 0);
         return copy;
     }
