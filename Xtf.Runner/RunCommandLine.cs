@@ -162,7 +162,7 @@ internal sealed class RunCommandLine
     public RootCommand Build()
     {
         var root = new RootCommand("Xen Test Framework enumeration and running tool (Xtf.NET). "
-            + "`xtf-runner conformance PATH...` runs SingleStepTests conformance files (see `xtf-runner conformance --help`); "
+            + "`xtf-runner conformance PATH...` runs SingleStepTests conformance files and `xtf-runner conformance --native` compares the CPU with the host processor (see `xtf-runner conformance --help`); "
             + "`xtf-runner bench [--matrix]` measures the CPU or the test matrix (see `xtf-runner bench --help`); `xtf-runner new NAME` writes a new test case (see `xtf-runner new --help`); "
             + "`xtf-runner info NAME` prints a test's info.json.")
         {

@@ -33,10 +33,15 @@ internal sealed class RunnerApp
     private readonly Argument<string[]> conformancePaths = new("PATH")
     {
         Description = "SingleStepTests MOO files (.MOO or .MOO.gz) or directories holding them",
-        Arity = ArgumentArity.OneOrMore,
+        Arity = ArgumentArity.ZeroOrMore,
     };
 
     private readonly Option<bool> conformanceVerbose = new("--verbose", "-v") { Description = "List every failing test with its differences" };
+
+    private readonly Option<bool> conformanceNative = new("--native") { Description = "Run random register-only snippets on the host processor and on our CPU and compare (x86-64 Linux)" };
+    private readonly Option<int> conformanceCount = new("--count") { Description = $"With --native: snippets per family (default {NativeConformanceCommand.DefaultCount})" };
+    private readonly Option<int> conformanceSeed = new("--seed") { Description = "With --native: the first snippet's seed (default 1); snippet k uses seed + k" };
+    private readonly Option<string> conformanceFamily = new("--family") { Description = "With --native: only this family (alu, shift, bit, muldiv, cc, move)" };
 
     /// <param name="catalog">The tests a selection picks from.</param>
     /// <param name="engine">Runs one instance.</param>
@@ -274,10 +279,14 @@ internal sealed class RunnerApp
 
     private int RunConformance(IReadOnlyList<string> args)
     {
-        var command = new Command(ConformanceCommand.Name, "Run SingleStepTests conformance files (MOO format) against the CPU")
+        var command = new Command(ConformanceCommand.Name, "Run SingleStepTests conformance files (MOO format) against the CPU, or with --native random snippets on the host processor and on the CPU")
         {
             conformancePaths,
             conformanceVerbose,
+            conformanceNative,
+            conformanceCount,
+            conformanceSeed,
+            conformanceFamily,
             new System.CommandLine.Help.HelpOption(),
         };
         var parse = command.Parse([ConformanceCommand.Name, .. args], new ParserConfiguration { ResponseFileTokenReplacer = null });
@@ -288,7 +297,23 @@ internal sealed class RunnerApp
         string[] paths = parse.GetValue(conformancePaths) ?? [];
         if (paths.FirstOrDefault(t => t.StartsWith('-')) is { } unknown)
             throw new RunnerException($"Unrecognised option '{unknown}'");
-        return new ConformanceCommand(stdout).Run(paths, parse.GetValue(conformanceVerbose));
+        bool verbose = parse.GetValue(conformanceVerbose);
+        if (parse.GetValue(conformanceNative))
+        {
+            if (paths.Length > 0)
+                throw new RunnerException("conformance --native takes no PATH: its snippets are generated");
+            return new NativeConformanceCommand(stdout).Run(
+                parse.GetResult(conformanceCount) is null ? NativeConformanceCommand.DefaultCount : parse.GetValue(conformanceCount),
+                parse.GetResult(conformanceSeed) is null ? 1 : parse.GetValue(conformanceSeed),
+                parse.GetValue(conformanceFamily),
+                verbose);
+        }
+
+        if (new Option[] { conformanceCount, conformanceSeed, conformanceFamily }.FirstOrDefault(o => parse.GetResult(o) is not null) is { } nativeOnly)
+            throw new RunnerException($"{nativeOnly.Name} needs --native");
+        if (paths.Length == 0)
+            throw new RunnerException("conformance needs PATH... (SingleStepTests MOO files) or --native");
+        return new ConformanceCommand(stdout).Run(paths, verbose);
     }
 
     /// <summary>
