@@ -14,11 +14,15 @@ public sealed class MulticallTests
     private const ulong List = 0x8000;
     private const ulong Text = 0x9000;
 
-    private static byte[] NativeEntry(ulong op, params ulong[] args)
+    /// <summary>The result field's poison before the call: an entry still holding it was not run.</summary>
+    internal const long Unrun = 0x5A5A5A5A5A5A5A5A;
+
+    /// <summary>A native (64-byte) multicall entry: op, the <see cref="Unrun"/> result, args.</summary>
+    internal static byte[] NativeEntry(ulong op, params ulong[] args)
     {
         var e = new byte[64];
         BitConverter.TryWriteBytes(e.AsSpan(0), op);
-        BitConverter.TryWriteBytes(e.AsSpan(8), 0x5A5A5A5A5A5A5A5Aul);
+        BitConverter.TryWriteBytes(e.AsSpan(8), Unrun);
         for (int i = 0; i < args.Length; i++)
             BitConverter.TryWriteBytes(e.AsSpan(16 + (8 * i)), args[i]);
         return e;

@@ -116,6 +116,5 @@ internal static class BitManipulation
         return X86Cpu.OperandSize(i, 0);
     }
 
-    private static uint SignZero(ulong result, int size) =>
-        ((result & FlagLogic.SignBit(size)) != 0 ? RFlags.SF : 0) | (result == 0 ? RFlags.ZF : 0);
+    private static uint SignZero(ulong result, int size) => FlagLogic.SignZeroParity(result, size) & (RFlags.SF | RFlags.ZF);
 }

@@ -45,6 +45,18 @@ internal static class Shifts
         add(Mnemonic.Shrd, (X86Cpu c, in Instruction i) => DoublePrecision(c, i, left: false));
     }
 
+    /// <summary>
+    /// A shift by a masked count of 0 still writes its result: a 32-bit register destination in
+    /// 64-bit mode is zero-extended into its 64-bit register (SDM vol. 1, 3.4.1.1), as silicon
+    /// shows for SHL/ROL (41 C1 C3 00 with R11 = 0xFFFFFFFFFFFFFFFE leaves 0xFFFFFFFE) and
+    /// SHLD/SHRD (the native oracle). Other destinations are left as they were.
+    /// </summary>
+    private static void WriteBackUnshifted(X86Cpu cpu, in Instruction i, in X86Cpu.Destination dst, ulong value, int size)
+    {
+        if (size == 4 && cpu.Bitness == 64 && i.Op0Kind == OpKind.Register)
+            cpu.Write(dst, value);
+    }
+
     /// <summary>The count operand (CL, imm8 or the implicit 1) masked to 5 bits, or 6 for 64-bit operands.</summary>
     private static int MaskedCount(X86Cpu cpu, in Instruction i, int countOperand, int size) =>
         (int)(cpu.ReadOperand(i, countOperand, 1) & (size == 8 ? 0x3Fu : 0x1Fu));
@@ -57,12 +69,8 @@ internal static class Shifts
         ulong value = cpu.Read(dst);
         if (count == 0)
         {
-            // SDM: a masked count of 0 affects no flag and leaves the value as it was. The result
-            // is still written: a 32-bit register destination in 64-bit mode is zero-extended
-            // into its 64-bit register (SDM vol. 1, 3.4.1.1), as silicon shows (41 C1 C3 00 with
-            // R11 = 0xFFFFFFFFFFFFFFFE leaves 0xFFFFFFFE).
-            if (size == 4 && cpu.Bitness == 64 && i.Op0Kind == OpKind.Register)
-                cpu.Write(dst, value);
+            // SDM: a masked count of 0 affects no flag and leaves the value as it was.
+            WriteBackUnshifted(cpu, i, dst, value, size);
             return;
         }
 
@@ -222,10 +230,8 @@ internal static class Shifts
         ulong value = cpu.Read(dst);
         int width = size * 8;
 
-        // As for the one-operand shifts: a masked count of 0 still writes a 32-bit register
-        // destination, zero-extended in 64-bit mode (SDM vol. 1, 3.4.1.1; the native oracle).
-        if (count == 0 && size == 4 && cpu.Bitness == 64 && i.Op0Kind == OpKind.Register)
-            cpu.Write(dst, value);
+        if (count == 0)
+            WriteBackUnshifted(cpu, i, dst, value, size);
         if (count == 0 || count > width)
             return;
 

@@ -52,13 +52,12 @@ internal static class GrantMapOp
             return -XenErrno.EFAULT;
         var op = new byte[UnmapSize];
         var b = new byte[2];
-        for (uint i = 0; i < count; i++)
+        uint i = 0;
+        for (; i < count; i++)
         {
+            // As map_grant_ref: preempted, the number done (the flush below still runs).
             if (i > 0 && pv.Preemption.Check())
-            {
-                mmu.FlushTlb();
-                return i;
-            }
+                break;
 
             ulong at = uop + ((ulong)i * UnmapSize);
             if (!pv.Guest.TryRead(at, op))
@@ -76,7 +75,7 @@ internal static class GrantMapOp
 
         // gnttab_flush_tlb after the batch: the old translations of the unmapped addresses go.
         mmu.FlushTlb();
-        return 0;
+        return i < count ? i : 0;
     }
 
     /// <summary>map_grant_ref for one request, writing status, and on success handle and dev_bus_addr.</summary>

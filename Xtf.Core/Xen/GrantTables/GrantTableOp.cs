@@ -37,21 +37,18 @@ internal static class GrantTableOp
         return rc;
     }
 
-    private static long Dispatch(IHypercallContext ctx, GrantTable gt, uint op, ulong uop, uint count)
+    private static long Dispatch(IHypercallContext ctx, GrantTable gt, uint op, ulong uop, uint count) => op switch
     {
-        return op switch
-        {
-            GnttabOp.SetupTable => SetupTable(ctx, gt, uop, count),
-            GnttabOp.QuerySize => QuerySize(ctx, gt, uop, count),
-            GnttabOp.SetVersion => SetVersion(ctx, gt, uop),
-            GnttabOp.GetStatusFrames => GetStatusFrames(ctx, gt, uop, count),
-            GnttabOp.GetVersion => GetVersion(ctx, gt, uop),
-            GnttabOp.MapGrantRef when ctx is Pv.PvDomain pv => GrantMapOp.Map(pv, pv.Mmu, uop, count),
-            GnttabOp.UnmapGrantRef when ctx is Pv.PvDomain pv => GrantMapOp.Unmap(pv, pv.Mmu, uop, count, replace: false),
-            GnttabOp.UnmapAndReplace when ctx is Pv.PvDomain pv => GrantMapOp.Unmap(pv, pv.Mmu, uop, count, replace: true),
-            _ => -XenErrno.ENOSYS,
-        };
-    }
+        GnttabOp.SetupTable => SetupTable(ctx, gt, uop, count),
+        GnttabOp.QuerySize => QuerySize(ctx, gt, uop, count),
+        GnttabOp.SetVersion => SetVersion(ctx, gt, uop),
+        GnttabOp.GetStatusFrames => GetStatusFrames(ctx, gt, uop, count),
+        GnttabOp.GetVersion => GetVersion(ctx, gt, uop),
+        GnttabOp.MapGrantRef when ctx is Pv.PvDomain pv => GrantMapOp.Map(pv, pv.Mmu, uop, count),
+        GnttabOp.UnmapGrantRef when ctx is Pv.PvDomain pv => GrantMapOp.Unmap(pv, pv.Mmu, uop, count, replace: false),
+        GnttabOp.UnmapAndReplace when ctx is Pv.PvDomain pv => GrantMapOp.Unmap(pv, pv.Mmu, uop, count, replace: true),
+        _ => -XenErrno.ENOSYS,
+    };
 
     /// <summary>rcu_lock_domain_by_any_id plus XSM_TARGET as a GNTST code: dom0 exists but is not ours (permission_denied), any other id is no domain.</summary>
     private static short DomainStatus(IHypercallContext ctx, ushort dom) => ctx.Domain.CheckTarget(dom) switch

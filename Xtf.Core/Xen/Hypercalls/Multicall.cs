@@ -107,6 +107,9 @@ internal static class Multicall
                 // The sub-call's continuation, translated to the guest's layout (xlat_multicall_entry),
                 // replaces the entry; the batch resumes at it. A failed copy cancels it: -EFAULT.
                 WriteContinuation(entry, native, preemption);
+
+                // The sub-call's continuation is spent either way: copied into the entry, or
+                // cancelled (hypercall_cancel_continuation) when the copy fails.
                 preemption.Begin();
                 return ctx.Guest.TryWrite(address, entry) ? Preempted : -XenErrno.EFAULT;
             }
